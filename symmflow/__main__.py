@@ -1,0 +1,3 @@
+from symmflow.cli import main
+
+raise SystemExit(main())

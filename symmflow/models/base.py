@@ -1,0 +1,78 @@
+"""Common base of every SymmFlow network: a diffusers model with atomic, checked checkpoints.
+
+A checkpoint is a folder in the diffusers layout: ``config.json`` (the constructor arguments)
+beside ``diffusion_pytorch_model.safetensors``, plus an optional ``training.json`` with how it
+was trained. ``from_pretrained`` accepts a local folder or a Hugging Face hub repo id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from diffusers import ConfigMixin, ModelMixin
+
+from symmflow.io import atomic_directory, write_json_atomic
+
+__all__ = ["CheckpointError", "SymmFlowModel", "TRAINING_INFO_NAME"]
+
+TRAINING_INFO_NAME = "training.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, or was written for a different model."""
+
+
+class SymmFlowModel(ModelMixin, ConfigMixin):
+    """Base class: subclasses declare their config with ``@register_to_config`` on ``__init__``."""
+
+    def save_pretrained(  # type: ignore[override]
+        self,
+        save_directory: str | os.PathLike,
+        training_info: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Write ``config.json`` + safetensors (and ``training.json``) atomically.
+
+        The folder is assembled beside ``save_directory`` and renamed into place, so a kill
+        mid-write leaves the previous checkpoint intact.
+        """
+        kwargs.setdefault("safe_serialization", True)
+        with atomic_directory(save_directory) as tmp:
+            super().save_pretrained(tmp, **kwargs)
+            if training_info is not None:
+                write_json_atomic(Path(tmp) / TRAINING_INFO_NAME, training_info)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):  # type: ignore[override]
+        """Load from a local folder or a hub repo id, checking the checkpoint is one of ``cls``.
+
+        Raises:
+            CheckpointError: the folder/repo is missing, its files are corrupt, or its config
+                names a different model class.
+        """
+        source = str(pretrained_model_name_or_path)
+        try:
+            config = cls.load_config(source, **{k: v for k, v in kwargs.items() if k in _CONFIG_KWARGS})
+        except (OSError, ValueError, json.JSONDecodeError) as err:
+            raise CheckpointError(f"no readable {cls.__name__} checkpoint at {source!r}: {err}") from err
+        found = config.get("_class_name")
+        if found != cls.__name__:
+            raise CheckpointError(
+                f"checkpoint at {source!r} holds a {found or 'unknown'} model, expected {cls.__name__}"
+            )
+        try:
+            return super().from_pretrained(source, **kwargs)
+        except (OSError, ValueError, RuntimeError) as err:
+            raise CheckpointError(f"could not load {cls.__name__} weights from {source!r}: {err}") from err
+
+    @staticmethod
+    def training_info(path: str | os.PathLike) -> dict[str, Any]:
+        """The ``training.json`` of a local checkpoint folder, or ``{}`` if it has none."""
+        info = Path(path) / TRAINING_INFO_NAME
+        return json.loads(info.read_text()) if info.is_file() else {}
+
+
+_CONFIG_KWARGS = {"cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder"}

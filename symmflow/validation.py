@@ -1,0 +1,46 @@
+"""Input checks shared by the method layer; each raises a ValueError that names the culprit."""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+__all__ = ["check_finite", "check_same_batch", "check_steps", "check_time"]
+
+
+def check_same_batch(**tensors: torch.Tensor) -> None:
+    """Every tensor must be at least 1-D and share the leading (batch) dimension."""
+    sizes = {}
+    for name, value in tensors.items():
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+        if value.dim() == 0:
+            raise ValueError(f"{name} must have a batch dimension, got a scalar")
+        sizes[name] = value.shape[0]
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{n}={s}" for n, s in sizes.items())
+        raise ValueError(f"batch sizes differ ({listed}); x and y must hold the same number of samples")
+
+
+def check_finite(**tensors: torch.Tensor) -> None:
+    """No NaN or infinity anywhere: they would silently poison every later step."""
+    for name, value in tensors.items():
+        if not torch.isfinite(value).all():
+            raise ValueError(f"{name} contains NaN or infinite values; expected finite numbers")
+
+
+def check_time(t: torch.Tensor | float, name: str = "t") -> None:
+    """Times live in ``[0, 1]`` (image noise at 0, image data at 1)."""
+    t = torch.as_tensor(t)
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or infinite values; expected times in [0, 1]")
+    if (t < 0).any() or (t > 1).any():
+        raise ValueError(f"{name} must lie in [0, 1], got values in [{t.min().item():g}, {t.max().item():g}]")
+
+
+def check_steps(steps: int) -> int:
+    """A number of ODE steps: an integer >= 1."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    return int(steps)

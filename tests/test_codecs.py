@@ -1,0 +1,160 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from symmflow.codecs import ClassCodec, PaletteCodec, uniform_dequantize
+from symmflow.palettes import CELEBAMASK_HQ, COCO_STUFF, PALETTE_NAMES, get_palette
+
+
+# -- class codec ----------------------------------------------------------------------------
+
+def test_class_levels_match_reference(vectors):
+    ref = vectors["class_codec"]
+    codec = ClassCodec(ref["num_classes"], beta=ref["beta"])
+    torch.testing.assert_close(codec.levels(), torch.tensor(ref["channel_value"]), atol=1e-6, rtol=0)
+    assert codec.noise_width / 2 == pytest.approx(ref["noise_half_width"], abs=1e-6)
+
+
+def test_class_round_trip_with_noise_on_maps():
+    codec = ClassCodec(10, beta=4.0, shape=(1, 32, 32))
+    labels = torch.arange(10).repeat(20)
+    y = codec.encode(labels, generator=torch.Generator().manual_seed(0))
+    assert y.shape == (200, 1, 32, 32)
+    # noise stays inside a quarter of the level gap each side, so even single pixels decode
+    gap = 4.0 / 9
+    assert (y - codec.encode(labels, dequantize=False)).abs().max() <= gap / 4 + 1e-6
+    assert torch.equal(codec.decode(y), labels)
+
+
+def test_class_decode_at_the_boundaries():
+    codec = ClassCodec(10, beta=4.0)
+    scale = 2.0
+    # far outside the range clamps to the first / last class
+    assert codec.decode(torch.tensor([[-50.0], [50.0]])).tolist() == [0, 9]
+    # just either side of the midpoint between levels 3 and 4
+    mid = (codec.levels()[3] + codec.levels()[4]) / 2
+    assert codec.decode(torch.tensor([[mid - 1e-3], [mid + 1e-3]])).tolist() == [3, 4]
+    # exact ends
+    assert codec.decode(torch.tensor([[-scale], [scale]])).tolist() == [0, 9]
+
+
+def test_class_scores_peak_at_the_decoded_class():
+    codec = ClassCodec(10, beta=4.0, shape=(1, 4, 4))
+    y = codec.encode(torch.tensor([2, 7]))
+    scores = codec.scores(y)
+    torch.testing.assert_close(scores.sum(1), torch.ones(2))
+    assert scores.argmax(1).tolist() == [2, 7]
+
+
+def test_spiral_style_codec_is_sign():
+    codec = ClassCodec(2, beta=2.0)
+    torch.testing.assert_close(codec.levels(), torch.tensor([-1.0, 1.0]))
+    y = codec.encode(torch.tensor([0, 1] * 500), generator=torch.Generator().manual_seed(1))
+    assert y[::2].min() >= -1.5 and y[::2].max() <= -0.5  # U(-0.5, 0.5) around -1
+    assert codec.decode(torch.tensor([[-0.01], [0.01]])).tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [([0, 10], r"\[0, 9\]"), ([-1], r"\[0, 9\]"), ([[0, 1]], "1-D"), ([0.5], "integer")],
+)
+def test_class_bad_labels(labels, message):
+    with pytest.raises(ValueError, match=message):
+        ClassCodec(10).encode(torch.tensor(labels))
+
+
+# -- dequantization -------------------------------------------------------------------------
+
+def test_uniform_dequantize_width(vectors):
+    beta = vectors["mask_dequantization"]["beta_celebamask_hq"]
+    mask = torch.zeros(1, 3, 64, 64)
+    noisy = PaletteCodec("celebamask_hq", beta=beta).dequantize(mask, torch.Generator().manual_seed(0))
+    half = beta / 2 / 127.5
+    assert noisy.abs().max() <= half and noisy.abs().max() > 0.9 * half
+    assert abs(noisy.mean().item()) < 0.01 * half * 10
+    with pytest.raises(ValueError, match=">= 0"):
+        uniform_dequantize(mask, -1.0)
+
+
+# -- palettes and the palette codec -----------------------------------------------------------
+
+def test_palettes_match_reference(vectors):
+    ref = vectors["palettes"]
+    assert list(CELEBAMASK_HQ.class_names) == ref["celebamask_hq"]["names"]
+    assert CELEBAMASK_HQ.colors.tolist() == ref["celebamask_hq"]["rgb"]
+    coco = ref["coco_stuff"]
+    assert COCO_STUFF.colors[:171].tolist() == coco["rgb_first_171"]
+    assert COCO_STUFF.colors[171].tolist() == coco["unlabeled_rgb"]
+    assert COCO_STUFF.from_raw(np.array([0, 170, coco["unlabeled_id"]])).tolist() == [0, 170, 171]
+    assert set(PALETTE_NAMES) == {"celebamask_hq", "coco_stuff"}
+
+
+def test_unknown_palette_names_the_choices():
+    with pytest.raises(ValueError, match="celebamask_hq, coco_stuff"):
+        get_palette("cityscapes")
+    with pytest.raises(ValueError, match="not classes"):
+        COCO_STUFF.from_raw(np.array([200]))
+
+
+@pytest.mark.parametrize("name,beta", [("celebamask_hq", 10), ("coco_stuff", 6)])
+def test_palette_round_trip_survives_dequantization(name, beta):
+    codec = PaletteCodec(name, beta=beta)
+    ids = torch.randint(0, codec.num_classes, (2, 32, 32), generator=torch.Generator().manual_seed(0))
+    mask = codec.encode(ids, dequantize=True, generator=torch.Generator().manual_seed(1))
+    assert mask.shape == (2, 3, 32, 32) and mask.min() >= -1.05 and mask.max() <= 1.05
+    assert torch.equal(codec.decode(mask), ids)
+
+
+def test_palette_decode_is_nearest_colour():
+    codec = PaletteCodec("celebamask_hq")
+    rgb = np.array([[[200, 10, 5], [80, 150, 10], [250, 250, 10]]], dtype=np.uint8)  # skin, nose, u_lip
+    assert codec.rgb_to_ids(rgb, tolerance=None).tolist() == [[1, 2, 11]]
+    mask = torch.from_numpy(rgb).permute(2, 0, 1).float() / 127.5 - 1
+    assert codec.decode(mask).tolist() == [[[1, 2, 11]]]
+
+
+def _antialiased_disc(size=64, inside=(0, 0, 204), outside=(0, 0, 0), factor=8):
+    """Hair-coloured disc on background, drawn large and downsampled: soft, blended edges."""
+    big = Image.new("RGB", (size * factor, size * factor), outside)
+    ImageDraw.Draw(big).ellipse([8 * factor, 8 * factor, 56 * factor, 56 * factor], fill=inside)
+    return np.asarray(big.resize((size, size), Image.Resampling.BOX))
+
+
+def test_antialiased_brush_edges_map_to_the_two_painted_classes():
+    codec = PaletteCodec("celebamask_hq")
+    img = _antialiased_disc()
+    naive = codec.rgb_to_ids(img, tolerance=None)
+    robust = codec.rgb_to_ids(img)
+    assert set(np.unique(naive)) - {0, 13}  # plain nearest colour invents l_lip (0,0,153) on the edge
+    assert set(np.unique(robust)) == {0, 13}
+    yy, xx = np.mgrid[:64, :64]
+    r = np.hypot(yy - 31.5, xx - 31.5)
+    assert (robust[r < 22] == 13).all() and (robust[r > 26] == 0).all()
+
+
+def test_exact_palette_masks_are_unchanged_by_robust_decoding():
+    codec = PaletteCodec("celebamask_hq")
+    ids = np.zeros((48, 48), dtype=np.int64)
+    ids[4:44, 8:40] = 1
+    ids[10:14, 12:20] = 6
+    ids[16:20, 12:20] = 4
+    ids[30:34, 14:34] = 11
+    ids[34:37, 14:34] = 12
+    ids[:6] = 13
+    assert np.array_equal(codec.rgb_to_ids(CELEBAMASK_HQ.colorize(ids)), ids)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: c.encode(torch.tensor([[0, 19]])), r"\[0, 18\]"),
+        (lambda c: c.encode(torch.zeros(2, 2)), "integer"),
+        (lambda c: c.encode(torch.zeros(1, 1, 2, 2, dtype=torch.long)), r"\[B, H, W\]"),
+        (lambda c: c.decode(torch.zeros(1, 1, 4, 4)), r"\[B, 3, H, W\]"),
+        (lambda c: c.rgb_to_ids(np.zeros((4, 4), dtype=np.uint8)), r"\[H, W, 3\]"),
+    ],
+)
+def test_palette_codec_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(PaletteCodec("celebamask_hq"))
