@@ -1,0 +1,611 @@
+"""Torch datasets for the real segmentation data, in the layouts people download.
+
+Every dataset yields dicts::
+
+    {"image": float32 [3, H, W] in [-1, 1],
+     "class_map": int64 [H, W] of class ids in the palette's id space (0..num_classes-1),
+     "name": str}
+
+Shared options: ``size`` (an int for ``size x size``, ``(height, width)``, or ``None`` for
+the label map's native size; images are resampled with area averaging / bicubic, label maps
+with nearest neighbour), ``limit`` (keep the first ``limit`` items of the sorted list) and
+``square_crop`` (centre-crop image and label map to a square first, as SDM does for
+COCO-Stuff, so resizing never distorts the aspect ratio).
+
+Image and label files are paired by file stem. Files without a partner are skipped; their
+names are kept in ``unmatched_images`` / ``unmatched_labels`` (count: ``num_unmatched``) and
+one warning is issued.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from symmflow.codecs import PaletteCodec
+from symmflow.data.images import (
+    center_crop_square,
+    load_rgb,
+    open_image,
+    resize_labels,
+    resize_rgb,
+    to_tensor,
+)
+from symmflow.palettes import CELEBAMASK_HQ, COCO_STUFF, Palette, get_palette
+
+__all__ = [
+    "CELEBA_PARTITION_TRAIN_END",
+    "CELEBA_PARTITION_VAL_END",
+    "CELEBAMASK_FIXED_TRAIN_SIZE",
+    "COCO182_UNUSED_IDS",
+    "CelebAMaskHQ",
+    "CelebAMaskHQColor",
+    "CocoStuff",
+    "SegmentationDataset",
+    "SegmentationFolder",
+    "IMAGE_EXTENSIONS",
+    "LABEL_EXTENSIONS",
+    "merge_celebamask_parts",
+    "read_label_map",
+]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+# Lossless formats only: JPEG artefacts would blur class boundaries into invented colours.
+LABEL_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff")
+
+CELEBAMASK_FIXED_TRAIN_SIZE = 28_000
+"""Fixed CelebAMask-HQ split: ids ``0..27999`` train, ``28000..29999`` held out (val/test)."""
+CELEBA_PARTITION_TRAIN_END = 162_771
+CELEBA_PARTITION_VAL_END = 182_638
+"""Official split via ``CelebA-HQ-to-CelebA-mapping.txt``: ``orig_idx < 162771`` train,
+``< 182638`` val, else test, exactly as the dataset's own ``g_partition.py`` (24,183 / 2,993 /
+2,824 images)."""
+
+COCO182_UNUSED_IDS = (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)
+"""Zero-based ids of the 11 COCO thing categories that have no annotations; the official
+``stuffthingmaps_trainval2017`` PNGs (ids 0..181) never use them, leaving 171 classes."""
+
+Size = int | tuple[int, int] | None
+
+
+def _sorted_key(stem: str) -> tuple[int, int | str]:
+    """Numeric stems in numeric order (``2`` before ``10``), then the rest alphabetically."""
+    return (0, int(stem)) if stem.isdigit() else (1, stem)
+
+
+def _files_by_stem(folder: Path, extensions: Iterable[str]) -> dict[str, Path]:
+    """``{stem: path}`` of the files in ``folder`` with one of ``extensions`` (hidden files skipped).
+
+    Raises ValueError when two files share a stem (``a.jpg`` and ``a.png``): the pairing
+    would be ambiguous.
+    """
+    extensions = tuple(extensions)
+    found: dict[str, Path] = {}
+    for entry in os.scandir(folder):
+        name = entry.name
+        if name.startswith(".") or not name.lower().endswith(extensions) or not entry.is_file():
+            continue
+        path = Path(entry.path)
+        if path.stem in found:
+            other = found[path.stem].name
+            raise ValueError(f"{folder} holds two files with the stem {path.stem!r}: {other} and {name}")
+        found[path.stem] = path
+    return found
+
+
+def _require_dir(path: Path, layout: str) -> Path:
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"expected the folder {path}, which does not exist. Expected layout:\n{layout}"
+        )
+    return path
+
+
+def _describe_values(values: Iterable[int]) -> str:
+    """``[0, 1, 2, 5, 255]`` -> ``"0..2, 5, 255"``."""
+    runs: list[list[int]] = []
+    for v in sorted(values):
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs)
+
+
+def _raw_to_ids(raw: np.ndarray, palette: Palette, what: str) -> np.ndarray:
+    """Label values (class ids, or raw dataset values for palettes with ``raw_ids``) ->
+    ``int64`` class ids, rejecting any value that is not a class of ``palette``."""
+    valid = palette.raw_ids if palette.raw_ids is not None else tuple(range(palette.num_classes))
+    bad = sorted(set(np.unique(raw).tolist()) - set(valid))
+    if bad:
+        raise ValueError(
+            f"{what}: label values {bad[:10]}{' ...' if len(bad) > 10 else ''} are not classes of palette "
+            f"{palette.name!r} (expected {_describe_values(valid)})"
+        )
+    return palette.from_raw(raw)
+
+
+def _use_as_ids(values: np.ndarray, colors: np.ndarray, palette: Palette) -> bool:
+    """Whether a single-channel-looking label (grey levels or palette indices ``values``,
+    shown as ``colors`` ``[n, 3]``) holds class ids rather than a colour mask.
+
+    Ids when every value is a valid id and either the colours are not all palette colours
+    (a grey or foreign visualisation palette) or each colour is exactly its id's colour
+    (both readings agree). A mask whose colours are exact palette colours of other classes
+    is a colour mask (e.g. COCO's grey ``(50, 50, 50)`` is class 43, not id 50).
+    """
+    raw_ids = palette.raw_ids if palette.raw_ids is not None else tuple(range(palette.num_classes))
+    if not set(values.tolist()) <= set(raw_ids):
+        return False
+    palette_colors = {tuple(c) for c in palette.colors.tolist()}
+    if not all(tuple(c) in palette_colors for c in colors.tolist()):
+        return True
+    return bool((palette.colors[palette.from_raw(values)] == colors).all())
+
+
+def read_label_map(
+    path: str | os.PathLike, palette: str | Palette, codec: PaletteCodec | None = None
+) -> np.ndarray:
+    """Read a label file as ``int64`` class ids ``[H, W]`` in ``palette``'s id space.
+
+    The kind of label is detected from the image mode:
+
+    * ``L``/``I``/``I;16`` (and ``LA``, alpha ignored): the values are class ids (raw dataset
+      values for palettes with ``raw_ids``, e.g. COCO's 255 -> "unlabeled");
+    * ``P`` and grey ``RGB``: class ids when the values are ids and the colours do not say
+      otherwise (see :func:`_use_as_ids`), else a colour mask;
+    * ``RGB``/``RGBA`` (alpha dropped, not composited: compositing would change the colours):
+      a colour mask, mapped with :meth:`PaletteCodec.rgb_to_ids`, which tolerates JPEG-like
+      noise and antialiased edges.
+
+    Raises:
+        ValueError: ids outside the palette, or an unsupported mode.
+    """
+    palette = get_palette(palette)
+    what = str(path)
+    image = open_image(path)
+    mode = image.mode
+    if mode in ("L", "1", "LA") or mode.startswith("I"):
+        values = np.asarray(image.getchannel(0) if mode == "LA" else image).astype(np.int64)
+        return _raw_to_ids(values, palette, what)
+    if mode == "P":
+        indices = np.asarray(image)
+        values = np.unique(indices)
+        lut = np.asarray(image.getpalette() or [], dtype=np.uint8)
+        lut = np.pad(lut, (0, max(0, 768 - lut.size))).reshape(-1, 3)
+        if _use_as_ids(values, lut[values], palette):
+            return _raw_to_ids(indices.astype(np.int64), palette, what)
+        rgb = lut[indices]
+    elif mode in ("RGB", "RGBA"):
+        rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+        if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+            values = np.unique(rgb[..., 0])
+            if _use_as_ids(values, np.repeat(values[:, None], 3, axis=1), palette):
+                return _raw_to_ids(rgb[..., 0].astype(np.int64), palette, what)
+    else:
+        raise ValueError(f"{what}: label maps must be L, P, I, RGB or RGBA images, got mode {mode!r}")
+    if codec is None or codec.palette.name != palette.name:
+        codec = PaletteCodec(palette)
+    return codec.rgb_to_ids(rgb)
+
+
+class SegmentationDataset(Dataset):
+    """Base of the (image, label map) datasets: subclasses fill ``names`` and implement
+    :meth:`load`; this class crops, resizes and converts.
+
+    Attributes:
+        palette: the label palette (class names and colours).
+        names: item names in order (``len(dataset) == len(names)``).
+        unmatched_images, unmatched_labels: names of files skipped for lack of a partner.
+    """
+
+    def __init__(self, palette: Palette, size: Size, limit: int | None, square_crop: bool) -> None:
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        self.palette = palette
+        self.size = size
+        self.limit = limit
+        self.square_crop = square_crop
+        self.names: list[str] = []
+        self.unmatched_images: list[str] = []
+        self.unmatched_labels: list[str] = []
+
+    @property
+    def num_classes(self) -> int:
+        return self.palette.num_classes
+
+    @property
+    def num_unmatched(self) -> int:
+        """How many files were skipped because their image or label partner is missing."""
+        return len(self.unmatched_images) + len(self.unmatched_labels)
+
+    def _set_items(self, names: list[str], where: str) -> None:
+        """Store the item list (sorted, then cut to ``limit``) and warn about skipped files."""
+        if not names:
+            raise ValueError(f"no (image, label) pairs found for {where}")
+        self.names = sorted(names, key=_sorted_key)[: self.limit]
+        if self.num_unmatched:
+            examples = (self.unmatched_images + self.unmatched_labels)[:3]
+            warnings.warn(
+                f"{where}: skipped {len(self.unmatched_images)} image(s) without a label and "
+                f"{len(self.unmatched_labels)} label(s) without an image (e.g. {', '.join(examples)})",
+                stacklevel=3,
+            )
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Item ``index`` at native resolution: RGB ``uint8`` ``[H, W, 3]`` and class ids
+        ``int64`` ``[h, w]`` (the two may differ in resolution, not in aspect ratio)."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for a dataset of {len(self)} items")
+        name = self.names[index]
+        rgb, ids = self.load(index)
+        (ih, iw), (lh, lw) = rgb.shape[:2], ids.shape
+        # A ratio mismatch means a wrong pairing (or an EXIF-rotated photo): refuse, don't stretch.
+        if abs(ih * lw - iw * lh) > 0.01 * ih * lw:
+            raise ValueError(f"item {name!r}: image {iw}x{ih} and label map {lw}x{lh} differ in aspect ratio")
+        if self.square_crop:
+            rgb, ids = center_crop_square(rgb), center_crop_square(ids)
+        target = self.size if self.size is not None else ids.shape
+        rgb = resize_rgb(rgb, target)
+        ids = resize_labels(ids, target)
+        return {"image": to_tensor(rgb), "class_map": torch.from_numpy(ids.astype(np.int64)), "name": name}
+
+
+# -- CelebAMask-HQ, as distributed -------------------------------------------------------------
+
+_CELEBA_LAYOUT = """\
+  root/CelebA-HQ-img/{i}.jpg                               (i = 0..29999)
+  root/CelebAMask-HQ-mask-anno/{i // 2000}/{i:05d}_{part}.png  (part = skin, nose, ..., cloth)
+  root/CelebA-HQ-to-CelebA-mapping.txt or root/split.json   (optional, see CelebAMaskHQ)"""
+_CELEBA_PART_FILE = re.compile(r"^(\d+)_([a-z_]+)\.png$")
+_CELEBA_IMAGE_FILE = re.compile(r"^(\d+)\.(?:jpg|jpeg|png)$", re.IGNORECASE)
+
+
+def merge_celebamask_parts(parts: Mapping[str, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """Merge CelebAMask-HQ binary part masks into one class-id map ``int64`` ``[H, W]``.
+
+    Args:
+        parts: ``{part name: mask [H, W]}``; names are the palette's class names for ids
+            1..18 (``"skin"``, ..., ``"cloth"``); a mask is ``bool`` or grey levels, where
+            values above 127 are "on" (the files are 0/255; the threshold tolerates noise).
+            Absent parts are simply left out.
+        shape: ``(H, W)`` of the result.
+
+    Parts are painted in class-id order 1..18, each over the earlier ones (so ``hair``, id 13,
+    covers ``skin``, id 1), as the dataset's own ``g_mask.py`` does; pixels in no part are
+    background (0).
+    """
+    ids = np.zeros(shape, dtype=np.int64)
+    class_ids = {name: k for k, name in enumerate(CELEBAMASK_HQ.class_names) if k > 0}
+    unknown = sorted(set(parts) - set(class_ids))
+    if unknown:
+        raise ValueError(f"unknown CelebAMask-HQ parts {unknown}; parts are {list(class_ids)}")
+    for name, k in class_ids.items():
+        if name not in parts:
+            continue
+        mask = np.asarray(parts[name])
+        if mask.shape != tuple(shape):
+            raise ValueError(f"part {name!r} has shape {list(mask.shape)}, expected {list(shape)}")
+        ids[mask if mask.dtype == np.bool_ else mask > 127] = k
+    return ids
+
+
+class CelebAMaskHQ(SegmentationDataset):
+    """CelebAMask-HQ from the official download (30,000 faces, 19 classes).
+
+    Layout::
+
+        root/CelebA-HQ-img/{i}.jpg                              1024x1024, i = 0..29999
+        root/CelebAMask-HQ-mask-anno/{i // 2000}/{i:05d}_{part}.png  512x512 binary part masks
+
+    The part masks are merged with :func:`merge_celebamask_parts` (later classes over
+    earlier ones); a missing part file means the part is absent. Only ids with an image and
+    at least one part file are listed. With ``size=None`` items come at the label
+    resolution, 512x512 (the image is area-downsampled from 1024).
+
+    Splits (``split`` in ``"train"``, ``"val"``, ``"test"``, ``"all"``), chosen by what ``root``
+    holds, first match wins (the one used is in ``split_source``):
+
+    1. ``root/split.json``: ``{"train": [ids], "val": [ids], "test": [ids]}`` (any subset of
+       the keys), for reproducing someone's exact split.
+    2. ``root/CelebA-HQ-to-CelebA-mapping.txt`` (part of the official download, so this is
+       the default there): the official partition (CelebA's own train/val/test), the
+       standard CelebAMask-HQ split. Each image's ``orig_idx`` (its index in CelebA) decides:
+       ``< 162771`` train, ``< 182638`` val, else test, giving 24,183 / 2,993 / 2,824 images.
+       The thresholds are applied to the 0-based ``orig_idx`` exactly as the dataset's own
+       ``g_partition.py`` does, although CelebA's partition file numbers images from 1 (an
+       image right at a boundary may sit one split off); published numbers use the script.
+       Images the mapping does not list belong to no split (only to ``"all"``).
+    3. Neither: the fixed split by index: ids ``0..27999`` train, ``28000..29999`` (the last
+       2,000) held out, returned for both ``"val"`` and ``"test"``.
+
+    Args:
+        root: the folder holding ``CelebA-HQ-img`` and ``CelebAMask-HQ-mask-anno``.
+        split: which split.
+        size: output size (see the module docstring); ``None``: 512x512.
+        limit: keep only the first ``limit`` ids of the split (ascending).
+        square_crop: centre-crop to a square first (a no-op for these square images).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "train",
+        size: Size = None,
+        limit: int | None = None,
+        square_crop: bool = False,
+    ) -> None:
+        super().__init__(CELEBAMASK_HQ, size, limit, square_crop)
+        if split not in ("train", "val", "test", "all"):
+            raise ValueError(f"split must be 'train', 'val', 'test' or 'all', got {split!r}")
+        self.root = Path(root)
+        self.split = split
+        image_dir = _require_dir(self.root / "CelebA-HQ-img", _CELEBA_LAYOUT)
+        anno_dir = _require_dir(self.root / "CelebAMask-HQ-mask-anno", _CELEBA_LAYOUT)
+
+        self._images: dict[int, Path] = {}
+        for entry in os.scandir(image_dir):
+            match = _CELEBA_IMAGE_FILE.match(entry.name)
+            if match:
+                self._images[int(match.group(1))] = Path(entry.path)
+        # One scan of the part folders up front (a few hundred thousand files), so items never
+        # probe for the files of absent parts. Each id's folder is recorded, not recomputed
+        # from i // 2000, so a re-foldered copy still reads.
+        part_names = set(CELEBAMASK_HQ.class_names[1:])
+        self._parts: dict[int, dict[str, Path]] = {}
+        for folder in sorted(p for p in anno_dir.iterdir() if p.is_dir()):
+            for entry in os.scandir(folder):
+                match = _CELEBA_PART_FILE.match(entry.name)
+                if match and match.group(2) in part_names:
+                    self._parts.setdefault(int(match.group(1)), {})[match.group(2)] = Path(entry.path)
+
+        wanted = self._split_filter()
+        self.unmatched_images = [str(i) for i in sorted(set(self._images) - set(self._parts)) if wanted(i)]
+        self.unmatched_labels = [str(i) for i in sorted(set(self._parts) - set(self._images)) if wanted(i)]
+        names = [str(i) for i in self._images if i in self._parts and wanted(i)]
+        self._set_items(names, f"CelebAMask-HQ split {split!r} in {self.root} ({self.split_source} split)")
+
+    def _split_filter(self) -> Callable[[int], bool]:
+        """Set ``split_source`` and return a predicate ``id -> bool`` for ``self.split``."""
+        split_json = self.root / "split.json"
+        mapping = self.root / "CelebA-HQ-to-CelebA-mapping.txt"
+        if split_json.is_file():
+            self.split_source = "split.json"
+            table = json.loads(split_json.read_text())
+            if self.split == "all":
+                members = {int(i) for ids in table.values() for i in ids}
+            elif self.split in table:
+                members = {int(i) for i in table[self.split]}
+            else:
+                raise ValueError(f"{split_json} has no split {self.split!r}; it has {sorted(table)}")
+            return members.__contains__
+        if mapping.is_file():
+            self.split_source = "official CelebA partition"
+            orig = self._read_mapping(mapping)
+
+            def wanted(i: int) -> bool:
+                if self.split == "all":
+                    return True
+                if i not in orig:  # an image the mapping does not cover belongs to no split
+                    return False
+                x = orig[i]
+                if x < CELEBA_PARTITION_TRAIN_END:
+                    return self.split == "train"
+                return self.split == ("val" if x < CELEBA_PARTITION_VAL_END else "test")
+
+            return wanted
+        self.split_source = f"fixed {CELEBAMASK_FIXED_TRAIN_SIZE}-image"
+        if self.split == "all":
+            return lambda i: True
+        if self.split == "train":
+            return lambda i: i < CELEBAMASK_FIXED_TRAIN_SIZE
+        return lambda i: i >= CELEBAMASK_FIXED_TRAIN_SIZE
+
+    @staticmethod
+    def _read_mapping(path: Path) -> dict[int, int]:
+        """``CelebA-HQ-to-CelebA-mapping.txt`` (``idx orig_idx orig_file`` per line, one header
+        line) -> ``{idx: orig_idx}``."""
+        orig: dict[int, int] = {}
+        for line in path.read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+                orig[int(fields[0])] = int(fields[1])
+        if not orig:
+            raise ValueError(f"{path} holds no 'idx orig_idx orig_file' rows")
+        return orig
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        i = int(self.names[index])
+        rgb = load_rgb(self._images[i], exif_transpose=False)
+        parts = {name: np.asarray(open_image(path).convert("L")) for name, path in self._parts[i].items()}
+        shape = next(iter(parts.values())).shape
+        return rgb, merge_celebamask_parts(parts, shape)
+
+
+# -- folder layouts -----------------------------------------------------------------------------
+
+
+class SegmentationFolder(SegmentationDataset):
+    """Any folder of (image, label map) pairs matched by file stem.
+
+    Layout: ``root/{image_dir}/{stem}.{jpg,png,...}`` and ``root/{label_dir}/{stem}.png``.
+    Labels may be class-id PNGs (``L``/``P``/``I`` modes, values are ids, or raw values for
+    palettes with ``raw_ids``) or RGB colour masks in ``palette``'s colours; each file is
+    detected on its own by :func:`read_label_map`.
+
+    Args:
+        root: the folder holding ``image_dir`` and ``label_dir``.
+        size: output size (see the module docstring); ``None``: the label map's size.
+        image_dir, label_dir: sub-folders of ``root`` (relative paths such as
+            ``"images/val2017"`` are fine).
+        palette: ``"celebamask_hq"``, ``"coco_stuff"`` or a :class:`Palette`.
+        limit: keep only the first ``limit`` pairs (by stem).
+        square_crop: centre-crop to a square first.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        size: Size = None,
+        image_dir: str = "images",
+        label_dir: str = "labels",
+        palette: str | Palette = "celebamask_hq",
+        limit: int | None = None,
+        square_crop: bool = False,
+    ) -> None:
+        super().__init__(get_palette(palette), size, limit, square_crop)
+        self.root = Path(root)
+        layout = f"  {self.root}/{image_dir}/<stem>.jpg|png|...\n  {self.root}/{label_dir}/<stem>.png"
+        self._codec = PaletteCodec(self.palette)
+        self._images = _files_by_stem(_require_dir(self.root / image_dir, layout), IMAGE_EXTENSIONS)
+        self._labels = _files_by_stem(_require_dir(self.root / label_dir, layout), LABEL_EXTENSIONS)
+        self.unmatched_images = sorted(set(self._images) - set(self._labels), key=_sorted_key)
+        self.unmatched_labels = sorted(set(self._labels) - set(self._images), key=_sorted_key)
+        self._set_items([s for s in self._images if s in self._labels], f"{self.root / image_dir}")
+
+    def read_labels(self, path: Path) -> np.ndarray:
+        """One label file -> class ids ``int64`` ``[H, W]`` (subclasses narrow the formats)."""
+        return read_label_map(path, self.palette, self._codec)
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        stem = self.names[index]
+        return load_rgb(self._images[stem], exif_transpose=False), self.read_labels(self._labels[stem])
+
+
+class CelebAMaskHQColor(SegmentationFolder):
+    """CelebAMask-HQ in the Hugging Face dataset-style layout with colour masks.
+
+    Layout: ``root/{split}/images/{stem}.jpg|png`` and ``root/{split}/masks/{stem}.png``.
+    Masks are RGB colour masks in the CelebAMask-HQ palette (mapped with
+    :meth:`PaletteCodec.rgb_to_ids`, robust to antialiased edges) or single-channel class-id
+    PNGs (``L``/``P`` with values < 19, used directly).
+
+    Args:
+        root: the folder holding the split folders.
+        split: the split folder's name (e.g. ``"train"``, ``"val"``, ``"test"``).
+        size: output size (see the module docstring); ``None``: the mask's size.
+        limit: keep only the first ``limit`` pairs (by stem).
+        square_crop: centre-crop to a square first.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "train",
+        size: Size = None,
+        limit: int | None = None,
+        square_crop: bool = False,
+    ) -> None:
+        root = Path(root)
+        if root.is_dir() and not (root / split).is_dir():
+            available = sorted(p.name for p in root.iterdir() if (p / "images").is_dir())
+            raise FileNotFoundError(
+                f"no split folder {root / split}; splits found: {available or 'none'}. Expected layout:\n"
+                f"  {root}/<split>/images/<stem>.jpg|png\n  {root}/<split>/masks/<stem>.png"
+            )
+        super().__init__(root, size, f"{split}/images", f"{split}/masks", CELEBAMASK_HQ, limit, square_crop)
+        self.split = split
+
+
+_COCO_LAYOUT = """\
+  root/images/{split}/*.jpg              (or root/{split}/*.jpg)
+  root/stuffthingmaps/{split}/*.png      (or root/stuffthingmaps_trainval2017/{split}/*.png)"""
+
+
+def _first_dir(root: Path, *candidates: str) -> str:
+    """The first of the folders ``root/candidate`` that exists (as the relative path)."""
+    for candidate in candidates:
+        if (root / candidate).is_dir():
+            return candidate
+    tried = ", ".join(str(root / c) for c in candidates)
+    raise FileNotFoundError(f"none of the folders {tried} exists. Expected layout:\n{_COCO_LAYOUT}")
+
+
+class CocoStuff(SegmentationFolder):
+    """COCO-Stuff with the stuff+thing label maps (171 classes + unlabeled).
+
+    Layout (either spelling of each folder)::
+
+        root/images/{split}/*.jpg            or  root/{split}/*.jpg
+        root/stuffthingmaps/{split}/*.png    or  root/stuffthingmaps_trainval2017/{split}/*.png
+
+    Label PNGs hold one raw value per pixel. With ``label_space="coco171"`` (the
+    SymmFlow/SDM convention, the default) values are the 171 contiguous class ids ``0..170``
+    plus 255 for "unlabeled", mapped by :meth:`Palette.from_raw` to ids ``0..171``. The
+    official ``stuffthingmaps_trainval2017`` release instead stores the 182 COCO ids
+    ``0..181`` (255 unlabeled), 11 of which are never used; ``label_space="coco182"`` first
+    renumbers those to ``0..170`` by dropping the unused ids (:data:`COCO182_UNUSED_IDS`). Any
+    value outside the chosen space raises ValueError naming the values.
+
+    Args:
+        root: dataset folder.
+        split: ``"train2017"`` or ``"val2017"``.
+        size: output size (see the module docstring); ``None``: native (after the crop).
+        limit: keep only the first ``limit`` pairs (by stem).
+        square_crop: centre-crop image and label map to a square before resizing (SDM's
+            COCO-Stuff preprocessing); on by default.
+        label_space: ``"coco171"`` or ``"coco182"``, see above.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "train2017",
+        size: Size = None,
+        limit: int | None = None,
+        square_crop: bool = True,
+        label_space: str = "coco171",
+    ) -> None:
+        if split not in ("train2017", "val2017"):
+            raise ValueError(f"split must be 'train2017' or 'val2017', got {split!r}")
+        if label_space not in ("coco171", "coco182"):
+            raise ValueError(f"label_space must be 'coco171' or 'coco182', got {label_space!r}")
+        root = Path(root)
+        image_dir = _first_dir(root, f"images/{split}", split)
+        label_dir = _first_dir(root, f"stuffthingmaps/{split}", f"stuffthingmaps_trainval2017/{split}")
+        super().__init__(root, size, image_dir, label_dir, COCO_STUFF, limit, square_crop)
+        self.split = split
+        self.label_space = label_space
+        # Raw value -> value in the 171-class space (0..170, 255); -1 marks values outside it.
+        self._to_171 = np.full(256, -1, dtype=np.int64)
+        if label_space == "coco182":
+            kept = [v for v in range(182) if v not in COCO182_UNUSED_IDS]
+        else:
+            kept = list(range(171))
+        self._to_171[kept] = np.arange(171)
+        self._to_171[255] = 255
+
+    def read_labels(self, path: Path) -> np.ndarray:
+        image = open_image(path)
+        if image.mode not in ("L", "P"):
+            raise ValueError(
+                f"{path}: COCO-Stuff label maps are single-channel PNGs, got mode {image.mode!r}"
+            )
+        raw = np.asarray(image).astype(np.int64)
+        raw171 = self._to_171[raw]
+        if (raw171 < 0).any():
+            bad = np.unique(raw[raw171 < 0]).tolist()
+            expected = (
+                "0..170 and 255: the 171-class stuffthingmaps are expected (for the official 182-id "
+                "release pass label_space='coco182')"
+                if self.label_space == "coco171"
+                else f"0..181 without the unused ids {list(COCO182_UNUSED_IDS)}, and 255"
+            )
+            raise ValueError(
+                f"{path}: label values {bad[:10]} are outside the label space; expected {expected}"
+            )
+        return COCO_STUFF.from_raw(raw171)

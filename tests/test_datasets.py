@@ -1,0 +1,377 @@
+"""Datasets and image reading, on tiny fixtures written in the downloaded layouts."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from symmflow.data.datasets import (
+    CelebAMaskHQ,
+    CelebAMaskHQColor,
+    CocoStuff,
+    SegmentationFolder,
+    merge_celebamask_parts,
+    read_label_map,
+)
+from symmflow.data.images import (
+    center_crop_square,
+    load_rgb,
+    resize_labels,
+    resize_rgb,
+    to_tensor,
+    to_uint8,
+)
+from symmflow.palettes import CELEBAMASK_HQ, COCO_STUFF
+
+CELEB = {name: k for k, name in enumerate(CELEBAMASK_HQ.class_names)}
+COLOR = {name: tuple(int(c) for c in CELEBAMASK_HQ.colors[k]) for name, k in CELEB.items()}
+
+
+def save(array: np.ndarray, path, mode: str | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(array) if mode is None else Image.fromarray(array).convert(mode)
+    image.save(path, quality=95) if path.suffix == ".jpg" else image.save(path)
+
+
+def solid(h: int, w: int, rgb: tuple[int, int, int]) -> np.ndarray:
+    return np.broadcast_to(np.array(rgb, dtype=np.uint8), (h, w, 3)).copy()
+
+
+def check_item(item: dict, hw: tuple[int, int], num_classes: int) -> None:
+    image, class_map = item["image"], item["class_map"]
+    assert image.dtype == torch.float32 and image.shape == (3, *hw)
+    assert image.min() >= -1 and image.max() <= 1
+    assert class_map.dtype == torch.int64 and class_map.shape == hw
+    assert class_map.min() >= 0 and class_map.max() < num_classes
+    assert isinstance(item["name"], str)
+
+
+def mean_rgb(item: dict) -> np.ndarray:
+    return to_uint8(item["image"]).reshape(-1, 3).mean(0)
+
+
+# -- CelebAMask-HQ, distributed layout ------------------------------------------------------------
+
+IMAGE_COLORS = {0: (200, 30, 30), 1: (30, 200, 30), 28001: (30, 30, 200), 5: (9, 9, 9)}
+
+
+def part(rows: slice, cols: slice, value: int = 255) -> np.ndarray:
+    mask = np.zeros((16, 16), dtype=np.uint8)
+    mask[rows, cols] = value
+    return mask
+
+
+def expected_celeba() -> dict[int, np.ndarray]:
+    e0 = np.zeros((16, 16), dtype=np.int64)
+    e0[4:16, :] = CELEB["skin"]
+    e0[0:8, :] = CELEB["hair"]  # hair (13) is painted after skin (1)
+    e0[10:12, 3:6] = CELEB["l_eye"]
+    e1 = np.zeros((16, 16), dtype=np.int64)
+    e1[12:16, :] = CELEB["cloth"]
+    e2 = np.zeros((16, 16), dtype=np.int64)
+    e2[0:10, :] = CELEB["skin"]
+    e2[10:16, 4:12] = CELEB["neck"]
+    return {0: e0, 1: e1, 28001: e2}
+
+
+@pytest.fixture
+def celeba_root(tmp_path):
+    root = tmp_path / "CelebAMask-HQ"
+    for i, rgb in IMAGE_COLORS.items():
+        save(solid(32, 32, rgb), root / "CelebA-HQ-img" / f"{i}.jpg")
+    anno = root / "CelebAMask-HQ-mask-anno"
+    skin = part(slice(4, 16), slice(None))
+    skin[0:2, 0:2] = 100  # grey below the threshold is "off"
+    save(skin, anno / "0" / "00000_skin.png", mode="RGB")  # RGB masks occur in the release
+    save(part(slice(0, 8), slice(None)), anno / "0" / "00000_hair.png")
+    save(part(slice(10, 12), slice(3, 6)), anno / "0" / "00000_l_eye.png")
+    save(part(slice(12, 16), slice(None)), anno / "0" / "00001_cloth.png")
+    save(part(slice(0, 10), slice(None)), anno / "14" / "28001_skin.png")
+    save(part(slice(10, 16), slice(4, 12)), anno / "14" / "28001_neck.png")
+    save(part(slice(0, 4), slice(None)), anno / "3" / "07000_hat.png")  # a mask without its image
+    return root
+
+
+def test_merge_parts_later_classes_win():
+    skin, hair = np.zeros((4, 4), np.uint8), np.zeros((4, 4), bool)
+    skin[1:] = 255
+    hair[:2] = True
+    merged = merge_celebamask_parts({"hair": hair, "skin": skin}, (4, 4))  # dict order is irrelevant
+    assert merged.dtype == np.int64
+    assert merged.tolist() == [[13] * 4, [13] * 4, [1] * 4, [1] * 4]
+    assert merge_celebamask_parts({}, (2, 3)).tolist() == [[0] * 3] * 2
+    with pytest.raises(ValueError, match="unknown CelebAMask-HQ parts"):
+        merge_celebamask_parts({"beard": skin}, (4, 4))
+    with pytest.raises(ValueError, match="shape"):
+        merge_celebamask_parts({"skin": skin}, (8, 8))
+
+
+def test_celebamask_hq_all_items_exact(celeba_root):
+    with pytest.warns(UserWarning, match="skipped 1 image"):
+        ds = CelebAMaskHQ(celeba_root, split="all")
+    assert ds.split_source.startswith("fixed")
+    assert ds.names == ["0", "1", "28001"]
+    assert ds.unmatched_images == ["5"] and ds.unmatched_labels == ["7000"] and ds.num_unmatched == 2
+    expected = expected_celeba()
+    for item in ds:
+        check_item(item, (16, 16), 19)  # size=None: the mask resolution
+        i = int(item["name"])
+        assert torch.equal(item["class_map"], torch.from_numpy(expected[i]))
+        np.testing.assert_allclose(mean_rgb(item), IMAGE_COLORS[i], atol=4)
+
+
+def test_celebamask_hq_resize_and_fixed_split(celeba_root):
+    with pytest.warns(UserWarning):
+        train = CelebAMaskHQ(celeba_root, split="train", size=8)
+    val = CelebAMaskHQ(celeba_root, split="val", size=(8, 8))  # the orphans are train ids: no warning
+    assert train.names == ["0", "1"] and val.names == ["28001"]
+    item = train[0]
+    check_item(item, (8, 8), 19)
+    assert torch.equal(item["class_map"], torch.from_numpy(expected_celeba()[0][1::2, 1::2]))
+    assert CelebAMaskHQ(celeba_root, split="test").names == ["28001"]  # the held-out 2,000
+    with pytest.warns(UserWarning):
+        assert len(CelebAMaskHQ(celeba_root, split="all", limit=1)) == 1
+
+
+def test_celebamask_hq_official_partition(celeba_root):
+    # orig_idx thresholds exactly as the dataset's g_partition.py: < 162771 train, < 182638 val.
+    (celeba_root / "CelebA-HQ-to-CelebA-mapping.txt").write_text(
+        "idx orig_idx orig_file\n0 162770 162771.jpg\n1 162771 162772.jpg\n28001 182638 182639.jpg\n"
+    )
+    splits = {}
+    for split in ("train", "val", "test"):
+        ds = CelebAMaskHQ(celeba_root, split=split)  # the orphans are in no split: no warning
+        assert ds.split_source == "official CelebA partition"
+        splits[split] = ds.names
+    assert splits == {"train": ["0"], "val": ["1"], "test": ["28001"]}
+
+
+def test_celebamask_hq_split_json_wins(celeba_root):
+    (celeba_root / "CelebA-HQ-to-CelebA-mapping.txt").write_text("idx orig_idx orig_file\n0 1 2.jpg\n")
+    (celeba_root / "split.json").write_text(json.dumps({"train": [1, 28001], "val": [0]}))
+    assert CelebAMaskHQ(celeba_root, split="train").names == ["1", "28001"]
+    with pytest.raises(ValueError, match="no split 'test'"):
+        CelebAMaskHQ(celeba_root, split="test")
+
+
+def test_celebamask_hq_layout_errors(tmp_path, celeba_root):
+    with pytest.raises(FileNotFoundError, match="CelebA-HQ-img.*Expected layout"):
+        CelebAMaskHQ(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="split must be"):
+        CelebAMaskHQ(celeba_root, split="validation")
+    with pytest.raises(ValueError, match="limit"):
+        CelebAMaskHQ(celeba_root, limit=-1)
+
+
+# -- CelebAMask-HQ, Hugging Face layout with colour masks -----------------------------------------
+
+def test_celebamask_hq_color_layout(tmp_path):
+    root = tmp_path / "hf"
+    mask = np.zeros((16, 16, 3), dtype=np.uint8)
+    mask[:, :8] = COLOR["skin"]
+    mask[:, 8:] = COLOR["hair"]
+    mask[:, 8] = (np.array(COLOR["skin"]) + np.array(COLOR["hair"])) // 2  # an antialiased edge
+    save(solid(32, 32, (10, 120, 240)), root / "train" / "images" / "a.jpg")
+    save(mask, root / "train" / "masks" / "a.png")
+    ids = np.zeros((16, 16), dtype=np.uint8)
+    ids[4:, :] = CELEB["nose"]
+    save(solid(16, 16, (90, 90, 90)), root / "train" / "images" / "b.png")
+    save(ids, root / "train" / "masks" / "b.png")  # an id map (mode L)
+    save(solid(16, 16, (0, 0, 0)), root / "train" / "images" / "c.png")  # no mask
+    with pytest.warns(UserWarning, match="skipped 1 image"):
+        ds = CelebAMaskHQColor(root, split="train")
+    assert ds.names == ["a", "b"] and ds.unmatched_images == ["c"]
+    a, b = ds[0], ds[1]
+    for item in (a, b):
+        check_item(item, (16, 16), 19)
+    cm = a["class_map"].numpy()
+    assert (cm[:, :8] == CELEB["skin"]).all() and (cm[:, 9:] == CELEB["hair"]).all()
+    assert set(np.unique(cm[:, 8])) <= {CELEB["skin"], CELEB["hair"]}  # the blend invents no class
+    assert torch.equal(b["class_map"], torch.from_numpy(ids.astype(np.int64)))
+    np.testing.assert_allclose(mean_rgb(a), (10, 120, 240), atol=4)
+    with pytest.raises(FileNotFoundError, match="splits found: \\['train'\\]"):
+        CelebAMaskHQColor(root, split="test")
+
+
+# -- COCO-Stuff ---------------------------------------------------------------------------------
+
+def test_coco_stuff_square_crop_and_unlabeled(tmp_path):
+    root = tmp_path / "coco"
+    image = np.zeros((16, 24, 3), dtype=np.uint8)
+    image[:, :8], image[:, 8:16], image[:, 16:] = (250, 0, 0), (0, 250, 0), (0, 0, 250)
+    labels = np.zeros((16, 24), dtype=np.uint8)
+    labels[:, 8:16], labels[:, 16:] = 170, 255
+    save(image, root / "images" / "val2017" / "000000000001.png")
+    save(labels, root / "stuffthingmaps" / "val2017" / "000000000001.png")
+    bad = labels.copy()
+    bad[0, 0] = 200
+    save(image, root / "images" / "val2017" / "000000000002.png")
+    save(bad, root / "stuffthingmaps" / "val2017" / "000000000002.png")
+
+    ds = CocoStuff(root, split="val2017")
+    item = ds[0]
+    check_item(item, (16, 16), 172)
+    # centre 16x16 crop = columns 4..19 of the 24-wide map; raw 255 becomes class 171
+    expected = np.array([0] * 4 + [170] * 8 + [171] * 4)
+    assert (item["class_map"].numpy() == expected[None, :]).all()
+    assert COCO_STUFF.class_names[171] == "unlabeled"
+    small = CocoStuff(root, split="val2017", size=8, limit=1)
+    assert len(small) == 1
+    check_item(small[0], (8, 8), 172)
+    assert CocoStuff(root, split="val2017", square_crop=False)[0]["class_map"].shape == (16, 24)
+    with pytest.raises(ValueError, match=r"\[200\].*171-class stuffthingmaps"):
+        ds[1]
+
+
+def test_coco_stuff_alternative_layout_and_182_ids(tmp_path):
+    root = tmp_path / "coco"
+    # the official 182-id release: 0..10 keep their id, 12 -> 11 (id 11 is unused), 91 (the
+    # first stuff class, after the 80 thing classes) -> 80, 181 -> 170, 255 -> unlabeled (171)
+    raw = np.array([[0, 10, 12], [91, 181, 255]], dtype=np.uint8).repeat(4, 0).repeat(4, 1)
+    save(solid(8, 12, (1, 2, 3)), root / "val2017" / "x.jpg")
+    save(raw, root / "stuffthingmaps_trainval2017" / "val2017" / "x.png")
+    save(solid(8, 8, (1, 2, 3)), root / "val2017" / "y.jpg")
+    save(np.full((8, 8), 11, np.uint8), root / "stuffthingmaps_trainval2017" / "val2017" / "y.png")
+    save(solid(12, 8, (1, 2, 3)), root / "val2017" / "z.jpg")  # portrait image, landscape labels
+    save(raw, root / "stuffthingmaps_trainval2017" / "val2017" / "z.png")
+    ds = CocoStuff(root, split="val2017", square_crop=False, label_space="coco182")
+    assert ds.names == ["x", "y", "z"]
+    cm = ds[0]["class_map"].numpy()
+    assert cm[::4, ::4].tolist() == [[0, 10, 11], [80, 170, 171]]
+    with pytest.raises(ValueError, match=r"\[11\].*unused"):
+        ds[1]
+    with pytest.raises(ValueError, match="aspect ratio"):
+        ds[2]
+    with pytest.raises(FileNotFoundError, match="stuffthingmaps"):
+        CocoStuff(tmp_path / "empty", split="val2017")
+
+
+# -- any folder -----------------------------------------------------------------------------------
+
+def test_segmentation_folder_mixed_label_kinds(tmp_path):
+    root = tmp_path / "folder"
+    ids = np.zeros((8, 8), dtype=np.uint8)
+    ids[:4] = CELEB["hair"]
+    ids[4:, 4:] = CELEB["u_lip"]
+    # a: id PNG (L); b: colour mask (RGB); c: palettized colour mask whose palette order
+    # differs from the class order; d: an id map saved as grey RGB; e: id PNG (P, grey palette)
+    save(ids, root / "labels" / "a.png")
+    save(CELEBAMASK_HQ.colorize(ids), root / "labels" / "b.png")
+    used = np.unique(ids)
+    order = used[::-1]  # palette entry j holds the colour of class order[j]
+    position = np.zeros(256, dtype=np.uint8)
+    position[order] = np.arange(len(order))
+    indices = position[ids]
+    pimg = Image.fromarray(indices, mode="P")
+    pimg.putpalette(CELEBAMASK_HQ.colors[order].reshape(-1).tolist())
+    (root / "labels").mkdir(exist_ok=True)
+    pimg.save(root / "labels" / "c.png")
+    save(np.repeat(ids[..., None], 3, axis=2), root / "labels" / "d.png")
+    gimg = Image.fromarray(ids, mode="P")
+    gimg.putpalette([v for g in range(256) for v in (g, g, g)])
+    gimg.save(root / "labels" / "e.png")
+    for stem in "abcde":
+        save(solid(8, 8, (60, 70, 80)), root / "images" / f"{stem}.jpg")
+    save(solid(8, 8, (0, 0, 0)), root / "labels" / "orphan.png")
+
+    with pytest.warns(UserWarning, match="1 label"):
+        ds = SegmentationFolder(root, size=4)
+    assert ds.names == list("abcde") and ds.unmatched_labels == ["orphan"]
+    expected = torch.from_numpy(resize_labels(ids.astype(np.int64), 4))
+    for item in ds:
+        check_item(item, (4, 4), 19)
+        assert torch.equal(item["class_map"], expected), item["name"]
+    with pytest.raises(FileNotFoundError, match="masks"):
+        SegmentationFolder(root, label_dir="masks")
+
+
+def test_read_label_map_grey_colours_vs_ids(tmp_path):
+    # COCO's class 43 is grey (50, 50, 50): a grey RGB mask of palette colours is a colour mask ...
+    grey = np.zeros((4, 4, 3), dtype=np.uint8)
+    grey[:2] = 50
+    save(grey, tmp_path / "grey.png")
+    assert np.unique(read_label_map(tmp_path / "grey.png", "coco_stuff")).tolist() == [0, 43]
+    # ... while L-mode values are ids, 255 being COCO's unlabeled
+    save(np.array([[50, 255]], dtype=np.uint8), tmp_path / "ids.png")
+    assert read_label_map(tmp_path / "ids.png", "coco_stuff").tolist() == [[50, 171]]
+    save(np.array([[3, 19]], dtype=np.uint8), tmp_path / "bad.png")
+    with pytest.raises(ValueError, match=r"\[19\].*0\.\.18"):
+        read_label_map(tmp_path / "bad.png", "celebamask_hq")
+
+
+# -- images -----------------------------------------------------------------------------------------
+
+def test_load_rgb_modes(tmp_path):
+    rgba = np.array([[[255, 0, 0, 0], [255, 0, 0, 255], [255, 0, 0, 128]]], dtype=np.uint8)
+    over_white = [[[255, 255, 255], [255, 0, 0], [255, 127, 127]]]
+    assert load_rgb(Image.fromarray(rgba, "RGBA")).tolist() == over_white
+    la = Image.fromarray(np.array([[[0, 0], [0, 255]]], dtype=np.uint8), "LA")
+    assert load_rgb(la).tolist() == [[[255] * 3, [0] * 3]]  # transparent -> white
+    assert load_rgb(Image.new("L", (2, 1), 77)).tolist() == [[[77] * 3] * 2]
+    p = Image.new("P", (1, 1), 1)
+    p.putpalette([0, 0, 0, 10, 20, 30])
+    assert load_rgb(p).tolist() == [[[10, 20, 30]]]
+    p.info["transparency"] = 1
+    assert load_rgb(p).tolist() == [[[255, 255, 255]]]
+
+    Image.new("CMYK", (8, 8), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg")
+    cmyk = load_rgb(tmp_path / "cmyk.jpg")
+    assert cmyk.shape == (8, 8, 3) and cmyk.dtype == np.uint8
+    np.testing.assert_allclose(cmyk.reshape(-1, 3).mean(0), (255, 0, 0), atol=6)
+
+    Image.fromarray(np.array([[0, 32768, 65535]], dtype=np.uint16)).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    assert load_rgb(tmp_path / "deep.png")[0, :, 0].tolist() == [0, 128, 255]
+
+    Image.new("RGB", (1, 1), (1, 2, 3)).save(tmp_path / "one.png")
+    assert load_rgb(tmp_path / "one.png").tolist() == [[[1, 2, 3]]]
+
+    assert load_rgb(np.array([[0.0, 1.0]]))[0, :, 0].tolist() == [0, 255]
+    assert load_rgb(np.array([[-1.0, 0.0, 1.0]]))[0, :, 0].tolist() == [0, 128, 255]
+    assert load_rgb(np.zeros((2, 2), dtype=bool)).shape == (2, 2, 3)
+    with pytest.raises(ValueError, match=r"\[0, 1\] or \[-1, 1\]"):
+        load_rgb(np.array([[0.0, 2.0]]))
+    with pytest.raises(ValueError, match="transpose"):
+        load_rgb(np.zeros((3, 8, 8), dtype=np.uint8))
+
+
+def test_load_rgb_exif_orientation(tmp_path):
+    image = Image.new("RGB", (4, 2), (200, 10, 10))
+    exif = image.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    image.save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    assert load_rgb(tmp_path / "phone.jpg").shape == (4, 2, 3)
+    assert load_rgb(tmp_path / "phone.jpg", exif_transpose=False).shape == (2, 4, 3)
+
+
+def test_load_rgb_errors(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        load_rgb(np.zeros((0, 5, 3), dtype=np.uint8))
+    (tmp_path / "notes.png").write_text("not really a picture")
+    with pytest.raises(ValueError, match="not an image file PIL can read.*PNG, JPEG, WebP"):
+        load_rgb(tmp_path / "notes.png")
+    Image.new("RGB", (10, 10)).save(tmp_path / "big.png")
+    with pytest.raises(ValueError, match=r"10x10.*limit of .*\(50 pixels\)"):
+        load_rgb(tmp_path / "big.png", max_pixels=50)
+    with pytest.raises(ValueError, match="10x10"):
+        load_rgb(np.zeros((10, 10, 3), dtype=np.uint8), max_pixels=50)
+    with pytest.raises(FileNotFoundError):
+        load_rgb(tmp_path / "missing.png")
+
+
+def test_tensor_conversions_and_resizing():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    tensor = to_tensor(rgb)
+    assert tensor.dtype == torch.float32 and tensor.shape == (3, 5, 7)
+    assert tensor.min() >= -1 and tensor.max() <= 1
+    assert np.array_equal(to_uint8(tensor), rgb)
+    assert to_uint8(torch.full((3, 1, 1), 5.0)).tolist() == [[[255] * 3]]  # clipped
+    assert resize_rgb(rgb, 10).shape == (10, 10, 3) and resize_rgb(rgb, (2, 3)).shape == (2, 3, 3)
+    assert np.array_equal(resize_rgb(solid(8, 8, (9, 99, 199)), 2), solid(2, 2, (9, 99, 199)))
+    labels = rng.integers(0, 19, (6, 6))
+    assert np.array_equal(resize_labels(labels, 12)[::2, ::2], labels)
+    assert set(np.unique(resize_labels(labels, 5))) <= set(np.unique(labels))
+    assert center_crop_square(np.zeros((4, 10))).shape == (4, 4)
