@@ -11,7 +11,10 @@ import torch
 
 __all__ = ["main"]
 
-DEFAULT_SPIRAL_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "spiral"
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+DEFAULT_SPIRAL_CHECKPOINT = CHECKPOINTS / "spiral"
+DEFAULT_FACES_CHECKPOINT = CHECKPOINTS / "faces"
+DEFAULT_DIGITS_CHECKPOINT = CHECKPOINTS / "digits"
 
 
 def _spiral_train(args: argparse.Namespace) -> int:
@@ -63,9 +66,137 @@ def _spiral_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_pipeline(args: argparse.Namespace):
+    from symmflow.pipeline import SymmFlowPipeline
+
+    return SymmFlowPipeline.from_pretrained(args.checkpoint, device=args.device)
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=quiet, unit="step")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from symmflow.animation import save_gif, tile
+
+    pipe = _load_pipeline(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if pipe.task == "classification":
+        jobs = [(f"class_{label}", [int(label) if label.isdigit() else label]) for label in args.inputs]
+    else:
+        jobs = [(Path(p).stem, str(p)) for p in args.inputs]
+    for stem, labels in jobs:
+        frames = []
+        bar = _progress(args.steps + 1, stem, args.quiet)
+        for frame in pipe.generate_stream(
+            labels, steps=args.steps, seed=args.seed, solver=args.solver, num_images_per_label=args.num_images
+        ):
+            frames.append(tile(frame.images))
+            bar.update()
+        bar.close()
+        for k, image in enumerate(frame.output.images):
+            image.save(args.out / f"{stem}_{k}.png")
+        if args.gif:
+            save_gif(frames, args.out / f"{stem}.gif")
+        print(f"{stem}: {len(frame.output.images)} image(s), {frame.nfe} network evaluations -> {args.out}")
+    return 0
+
+
+def _segment(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from symmflow.animation import save_gif
+
+    pipe = _load_pipeline(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in args.inputs:
+        stem = Path(path).stem
+        frames = []
+        bar = _progress(args.steps + 1, stem, args.quiet)
+        for frame in pipe.segment_stream(str(path), steps=args.steps, seed=args.seed, solver=args.solver):
+            frames.append(frame.images[0])
+            bar.update()
+        bar.close()
+        out = frame.output
+        out.color_masks[0].save(args.out / f"{stem}_mask.png")
+        Image.fromarray(out.class_maps[0].astype("uint8")).save(args.out / f"{stem}_labels.png")
+        if args.gif:
+            save_gif(frames, args.out / f"{stem}.gif")
+        areas = torch.bincount(torch.from_numpy(out.class_maps[0]).flatten(), minlength=pipe.num_classes)
+        found = [
+            f"{pipe.class_names[k]} {100 * a / areas.sum():.1f}%" for k, a in enumerate(areas.tolist()) if a
+        ]
+        print(f"{stem}: " + ", ".join(found))
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    pipe = _load_pipeline(args)
+    out = pipe.classify([str(p) for p in args.inputs], steps=args.steps, seed=args.seed, solver=args.solver)
+    for path, label, scores in zip(args.inputs, out.labels, out.scores):
+        print(f"{path}: {out.class_names[label]} (score {scores[label]:.3f})")
+    return 0
+
+
+def _convert_release(args: argparse.Namespace) -> int:
+    import json
+
+    from symmflow.release import download_release, pipeline_from_release
+
+    checkpoint = args.checkpoint or download_release(args.dataset)
+    unet_config = json.loads(Path(args.unet_config).read_text()) if args.unet_config else None
+    pipe = pipeline_from_release(
+        checkpoint, args.dataset, args.prompt_embedding, vae=args.vae, image_size=args.image_size, unet_config=unet_config
+    )
+    pipe.save_pretrained(args.out, training_info={"source": str(checkpoint), "converted_by": "symmflow convert-release"})
+    print(f"wrote {args.out} ({pipe.description})")
+    return 0
+
+
+def _add_inference_options(parser: argparse.ArgumentParser, checkpoint: Path, steps: int) -> None:
+    parser.add_argument("--checkpoint", default=str(checkpoint), help="pipeline folder or hub repo id")
+    parser.add_argument("--steps", type=int, default=steps, help="ODE steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--solver", choices=["euler", "heun"], default="euler")
+    parser.add_argument("--device", default=None, help="e.g. cuda; default: CPU")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symmflow", description="Symmetrical Flow Matching tools")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="label -> image: masks (or class labels) to new images")
+    generate.add_argument("inputs", nargs="+", help="mask files (colour or class-id PNGs), or class ids/names")
+    _add_inference_options(generate, DEFAULT_FACES_CHECKPOINT, 25)
+    generate.add_argument("--num-images", type=int, default=1, help="samples per input")
+    generate.add_argument("--out", type=Path, default=Path("outputs"))
+    generate.add_argument("--gif", action="store_true", help="also write the trajectory as an animated GIF")
+    generate.set_defaults(func=_generate)
+
+    segment = commands.add_parser("segment", help="image -> class-id map and colour mask")
+    segment.add_argument("inputs", nargs="+", type=Path, help="image files")
+    _add_inference_options(segment, DEFAULT_FACES_CHECKPOINT, 5)
+    segment.add_argument("--out", type=Path, default=Path("outputs"))
+    segment.add_argument("--gif", action="store_true", help="also write the trajectory as an animated GIF")
+    segment.set_defaults(func=_segment)
+
+    classify = commands.add_parser("classify", help="image -> class, by the reverse flow")
+    classify.add_argument("inputs", nargs="+", type=Path, help="image files")
+    _add_inference_options(classify, DEFAULT_DIGITS_CHECKPOINT, 1)
+    classify.set_defaults(func=_classify)
+
+    convert = commands.add_parser("convert-release", help="the authors' LatFM_*.pt -> a pipeline folder")
+    convert.add_argument("checkpoint", nargs="?", help="the .pt file; omitted: download it from ocaetas/SymmFlow")
+    convert.add_argument("--dataset", choices=["celeba", "coco"], required=True)
+    convert.add_argument("--prompt-embedding", required=True, help="empty-prompt embedding (.pt or .safetensors)")
+    convert.add_argument("--vae", default="stabilityai/sd-vae-ft-mse", help="AutoencoderKL hub id or folder")
+    convert.add_argument("--image-size", type=int, default=512)
+    convert.add_argument("--unet-config", help="JSON file of UNet2DConditionModel arguments (default: SD 2.1)")
+    convert.add_argument("--out", type=Path, required=True)
+    convert.set_defaults(func=_convert_release)
 
     spiral = commands.add_parser("spiral", help="the paper's 2-D spiral toy").add_subparsers(
         dest="action", required=True
@@ -102,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as err:  # bad input or checkpoint: one readable line, not a traceback
+    except (ValueError, OSError, ImportError) as err:  # bad input, file or checkpoint: one readable line, not a traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
 

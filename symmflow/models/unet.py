@@ -1,0 +1,114 @@
+"""Pixel-space joint velocity network: a diffusers ``UNet2DModel`` over ``[image, label]``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from diffusers import UNet2DModel
+from diffusers.configuration_utils import register_to_config
+
+from symmflow.models.base import SymmFlowModel
+
+__all__ = ["PIXEL_UNET_PRESETS", "PixelUNet"]
+
+
+class PixelUNet(SymmFlowModel):
+    """``v(x_t, y_t, t) -> (v_x, v_y)`` for images ``x`` and pixel-aligned labels ``y``.
+
+    Input and output of the U-Net are the channel concatenation ``[x, y]`` (image channels
+    first, the release's order). The label is 1 channel for classification (the class-level
+    codec) and 3 for colour masks. Small CPU models and large GPU models come from the same
+    class; only the config differs (see :data:`PIXEL_UNET_PRESETS`).
+
+    Args:
+        image_channels: channels of ``x`` (3 for RGB, 1 for digits).
+        label_channels: channels of ``y`` (3 for a colour mask, 1 for a class level).
+        sample_size: spatial size the model is trained at (square).
+        block_out_channels, layers_per_block, down_block_types, up_block_types,
+        attention_head_dim, norm_num_groups: passed to ``diffusers.UNet2DModel``.
+        time_scale: the network sees ``time_scale * t``; 1000 puts ``t in [0, 1]`` on the
+            range the diffusers sinusoidal embedding was designed for (the SD-based latent
+            model, by contrast, takes raw ``t`` as the released weights expect).
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        image_channels: int = 3,
+        label_channels: int = 3,
+        sample_size: int = 64,
+        block_out_channels: tuple[int, ...] = (32, 64, 128, 128),
+        layers_per_block: int = 1,
+        down_block_types: tuple[str, ...] = ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+        up_block_types: tuple[str, ...] = ("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+        attention_head_dim: int = 32,
+        norm_num_groups: int = 16,
+        time_scale: float = 1000.0,
+    ) -> None:
+        super().__init__()
+        if image_channels < 1 or label_channels < 1:
+            raise ValueError(f"channel counts must be >= 1, got image {image_channels}, label {label_channels}")
+        channels = image_channels + label_channels
+        self.unet = UNet2DModel(
+            sample_size=sample_size,
+            in_channels=channels,
+            out_channels=channels,
+            block_out_channels=tuple(block_out_channels),
+            layers_per_block=layers_per_block,
+            down_block_types=tuple(down_block_types),
+            up_block_types=tuple(up_block_types),
+            attention_head_dim=attention_head_dim,
+            norm_num_groups=norm_num_groups,
+        )
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x [B, Ci, H, W]``, ``y [B, Cl, H, W]``, ``t [B]`` in ``[0, 1]`` -> ``(v_x, v_y)``."""
+        c = self.config.image_channels
+        if x.shape[1] != c or y.shape[1] != self.config.label_channels:
+            raise ValueError(
+                f"expected {c} image and {self.config.label_channels} label channels, "
+                f"got {x.shape[1]} and {y.shape[1]}"
+            )
+        out = self.unet(torch.cat([x, y], dim=1), t * self.config.time_scale).sample
+        return out[:, :c], out[:, c:]
+
+
+PIXEL_UNET_PRESETS: dict[str, dict[str, Any]] = {
+    # for tests: a few thousand parameters, any size divisible by 4
+    "tiny": dict(
+        block_out_channels=(8, 16, 16),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=8,
+        norm_num_groups=4,
+    ),
+    # CPU models (~1-2k training steps an hour on 2 cores)
+    "small32": dict(
+        block_out_channels=(32, 64, 128),
+        layers_per_block=2,
+        down_block_types=("DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=32,
+        norm_num_groups=16,
+    ),
+    "small64": dict(
+        block_out_channels=(32, 64, 128, 128),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+        attention_head_dim=32,
+        norm_num_groups=16,
+    ),
+    # GPU scale: the ADM-like width of the paper's pixel classifiers
+    "base": dict(
+        block_out_channels=(128, 256, 256, 256),
+        layers_per_block=2,
+        down_block_types=("DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=64,
+        norm_num_groups=32,
+    ),
+}
+"""Named sizes; use as ``PixelUNet(image_channels=3, label_channels=3, sample_size=64, **PIXEL_UNET_PRESETS["small64"])``."""

@@ -1,0 +1,257 @@
+"""SymmFlowPipeline with tiny untrained networks: plumbing, inputs, outputs, persistence."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from symmflow.models import CheckpointError
+from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
+from symmflow.pipeline import SymmFlowPipeline
+from symmflow.palettes import CELEBAMASK_HQ
+
+SIZE = 16
+
+
+def tiny_unet(image_channels=3, label_channels=3):
+    torch.manual_seed(0)
+    return PixelUNet(image_channels=image_channels, label_channels=label_channels, sample_size=SIZE, **PIXEL_UNET_PRESETS["tiny"])
+
+
+@pytest.fixture(scope="module")
+def seg_pipe():
+    return SymmFlowPipeline(tiny_unet(), task="segmentation", image_size=SIZE, palette="celebamask_hq", beta=10)
+
+
+@pytest.fixture(scope="module")
+def cls_pipe():
+    return SymmFlowPipeline(tiny_unet(1, 1), task="classification", image_size=SIZE, image_channels=1, num_classes=10, beta=4)
+
+
+def face_ids(size=40):
+    ids = np.zeros((size, size), dtype=np.int64)
+    ids[size // 5 :, size // 4 : 3 * size // 4] = 1
+    ids[: size // 4] = 13
+    return ids
+
+
+# -- generation ----------------------------------------------------------------------------
+
+
+def test_generate_output_types_and_shapes(seg_pipe):
+    ids = face_ids()
+    pil = seg_pipe.generate(ids, steps=2, seed=0).images
+    assert len(pil) == 1 and pil[0].size == (SIZE, SIZE) and pil[0].mode == "RGB"
+    arr = seg_pipe.generate([ids, ids], steps=2, seed=0, output_type="np").images
+    assert arr.shape == (2, SIZE, SIZE, 3) and arr.dtype == np.uint8
+    pt = seg_pipe.generate(ids, steps=2, seed=0, output_type="pt", num_images_per_label=3).images
+    assert pt.shape == (3, 3, SIZE, SIZE) and pt.min() >= -1 and pt.max() <= 1
+
+
+def test_generate_is_deterministic_per_seed(seg_pipe):
+    ids = face_ids()
+    a = seg_pipe.generate(ids, steps=3, seed=7, output_type="pt").images
+    b = seg_pipe.generate(ids, steps=3, seed=7, output_type="pt").images
+    c = seg_pipe.generate(ids, steps=3, seed=8, output_type="pt").images
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    several = seg_pipe.generate(ids, steps=3, seed=7, output_type="pt", num_images_per_label=2).images
+    assert not torch.equal(several[0], several[1])  # fresh noise per sample
+
+
+def test_mask_inputs_of_every_kind_agree(seg_pipe):
+    ids = face_ids(64)
+    colour = CELEBAMASK_HQ.colorize(ids)
+    p_mode = Image.fromarray(ids.astype(np.uint8), mode="L").convert("P")
+    p_mode.putpalette(CELEBAMASK_HQ.colors.flatten().tolist())
+    inputs = [ids, torch.from_numpy(ids), Image.fromarray(colour), colour, Image.fromarray(ids.astype(np.uint8), "L"), p_mode]
+    outs = [seg_pipe.generate(m, steps=1, seed=3, output_type="pt").images for m in inputs]
+    for out in outs[1:]:
+        torch.testing.assert_close(out, outs[0])
+
+
+def test_stream_yields_each_step_then_the_output(seg_pipe):
+    frames = list(seg_pipe.generate_stream(face_ids(), steps=4, seed=0, solver="heun"))
+    assert [f.step for f in frames] == [0, 1, 2, 3, 4]
+    assert [f.is_final for f in frames] == [False] * 4 + [True]
+    assert frames[-1].nfe == 8 and frames[-1].output.nfe == 8
+    assert all(f.images[0].shape == (SIZE, SIZE, 3) and f.images[0].dtype == np.uint8 for f in frames)
+    seen = []
+    seg_pipe.generate(face_ids(), steps=2, seed=0, callback=lambda f: seen.append(f.step))
+    assert seen == [0, 1, 2]
+
+
+def test_image_noise_from_segmentation_can_regenerate(seg_pipe):
+    seg = seg_pipe.segment(np.zeros((SIZE, SIZE, 3), np.uint8), steps=2, seed=0)
+    assert seg.image_noise.shape == (1, 3, SIZE, SIZE)
+    out = seg_pipe.generate(face_ids(), steps=2, noise=seg.image_noise, output_type="pt")
+    assert out.images.shape == (1, 3, SIZE, SIZE)
+    with pytest.raises(ValueError, match="noise must have shape"):
+        seg_pipe.generate(face_ids(), steps=2, noise=torch.zeros(1, 3, 8, 8))
+
+
+# -- segmentation --------------------------------------------------------------------------
+
+
+def test_segment_returns_results_at_the_input_size(seg_pipe, tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 255, (37, 23, 3), dtype=np.uint8)
+    path16 = tmp_path / "deep.png"
+    Image.fromarray((np.arange(30 * 20).reshape(30, 20) * 50).astype(np.uint16)).save(path16)
+    cmyk = Image.fromarray(rgb).convert("CMYK")
+    inputs = {
+        "pil rgb": (Image.fromarray(rgb), (37, 23)),
+        "grayscale": (Image.fromarray(rgb).convert("L"), (37, 23)),
+        "rgba": (Image.fromarray(rgb).convert("RGBA"), (37, 23)),
+        "cmyk": (cmyk, (37, 23)),
+        "16-bit png": (str(path16), (30, 20)),
+        "float array": (rgb / 255.0, (37, 23)),
+        "tensor": (torch.rand(3, 12, 9) * 2 - 1, (12, 9)),
+        "1x1": (np.zeros((1, 1, 3), np.uint8), (1, 1)),
+    }
+    for name, (image, hw) in inputs.items():
+        out = seg_pipe.segment(image, steps=1, seed=0)
+        assert out.class_maps[0].shape == hw, name
+        assert out.class_maps[0].dtype == np.int64 and out.class_maps[0].max() < 19, name
+        assert out.color_masks[0].size == (hw[1], hw[0]), name
+        assert set(map(tuple, np.asarray(out.color_masks[0]).reshape(-1, 3))) <= set(map(tuple, CELEBAMASK_HQ.colors))
+
+
+def test_segment_batch_and_stream(seg_pipe):
+    batch = torch.rand(3, 3, SIZE, SIZE) * 2 - 1
+    frames = list(seg_pipe.segment_stream(batch, steps=3, seed=1))
+    assert len(frames) == 4 and len(frames[0].images) == 3
+    out = frames[-1].output
+    assert len(out.class_maps) == 3 and out.nfe == 3
+    again = seg_pipe.segment(batch, steps=3, seed=1)
+    assert all(np.array_equal(a, b) for a, b in zip(out.class_maps, again.class_maps))
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.zeros((0, 5, 3), np.uint8), "empty"),
+        (torch.full((3, 4, 4), 5.0), r"\[-1, 1\]"),
+        (torch.full((3, 4, 4), float("nan")), "NaN"),
+        ([], "no images"),
+    ],
+)
+def test_segment_bad_images(seg_pipe, image, message):
+    with pytest.raises(ValueError, match=message):
+        seg_pipe.segment(image, steps=1)
+
+
+def test_segment_rejects_a_non_image_file_and_a_huge_image(seg_pipe, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    with pytest.raises(ValueError, match="not an image"):
+        seg_pipe.segment(str(text), steps=1)
+    huge = Image.new("L", (10_000, 10_000))
+    with pytest.raises(ValueError, match="10000"):
+        seg_pipe.segment(huge, steps=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(steps=0), "steps must be an integer >= 1"),
+        (dict(solver="rk4"), "unknown solver"),
+        (dict(output_type="jpg"), "output_type"),
+        (dict(seed=-3), "seed"),
+    ],
+)
+def test_bad_call_arguments(seg_pipe, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        seg_pipe.generate(face_ids(), **kwargs)
+
+
+def test_bad_masks(seg_pipe):
+    with pytest.raises(ValueError, match=r"class ids must lie in \[0, 18\]"):
+        seg_pipe.generate(np.full((8, 8), 40), steps=1)
+    with pytest.raises(ValueError, match="empty"):
+        seg_pipe.generate(np.zeros((0, 8), np.int64), steps=1)
+
+
+# -- classification --------------------------------------------------------------------------
+
+
+def test_classify_and_class_generation(cls_pipe):
+    images = torch.rand(5, 1, 28, 28) * 2 - 1
+    out = cls_pipe.classify(images, steps=1, seed=0)
+    assert out.labels.shape == (5,) and out.scores.shape == (5, 10)
+    np.testing.assert_allclose(out.scores.sum(1), 1, rtol=1e-5)
+    assert (out.labels == out.scores.argmax(1)).all() and out.nfe == 1
+    rgb = np.zeros((50, 40, 3), np.uint8)  # colour input to a grayscale model is converted
+    assert cls_pipe.classify(rgb, steps=2).labels.shape == (1,)
+    gen = cls_pipe.generate([7, "3"], steps=2, seed=0, output_type="np").images
+    assert gen.shape == (2, SIZE, SIZE, 3)
+
+
+def test_task_mismatch_and_bad_classes(cls_pipe, seg_pipe):
+    with pytest.raises(ValueError, match="segment\\(\\) needs a segmentation pipeline"):
+        cls_pipe.segment(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="classify\\(\\) needs a classification pipeline"):
+        seg_pipe.classify(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="unknown class"):
+        cls_pipe.generate("eleven")
+    with pytest.raises(ValueError, match=r"ids in \[0, 9\]"):
+        cls_pipe.generate(12)
+
+
+# -- persistence -------------------------------------------------------------------------------
+
+
+def test_save_and_load_round_trip_is_bit_exact(seg_pipe, tmp_path):
+    seg_pipe.save_pretrained(tmp_path / "pipe", training_info={"steps": 1})
+    assert sorted(p.name for p in (tmp_path / "pipe").iterdir()) == ["model", "pipeline.json"]
+    loaded = SymmFlowPipeline.from_pretrained(tmp_path / "pipe")
+    for (k, a), b in zip(seg_pipe.model.state_dict().items(), loaded.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    a = seg_pipe.generate(face_ids(), steps=2, seed=4, output_type="pt").images
+    b = loaded.generate(face_ids(), steps=2, seed=4, output_type="pt").images
+    # identical weights; a fresh instance may pick different conv/attention kernels (~1e-7)
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    assert loaded.config() == seg_pipe.config()
+
+
+def test_wrong_and_missing_checkpoints(seg_pipe, cls_pipe, tmp_path):
+    with pytest.raises(CheckpointError, match="no pipeline folder"):
+        SymmFlowPipeline.from_pretrained(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="has no pipeline.json"):
+        SymmFlowPipeline.from_pretrained(tmp_path / "empty")
+    # a classification network declared as a segmentation pipeline: wrong channel count
+    cls_pipe.save_pretrained(tmp_path / "cls")
+    cfg = json.loads((tmp_path / "cls" / "pipeline.json").read_text())
+    cfg.update(task="segmentation", palette="celebamask_hq", image_channels=3)
+    (tmp_path / "cls" / "pipeline.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="label channels"):
+        SymmFlowPipeline.from_pretrained(tmp_path / "cls")
+    seg_pipe.save_pretrained(tmp_path / "corrupt")
+    (tmp_path / "corrupt" / "model" / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(CheckpointError, match="could not load PixelUNet weights"):
+        SymmFlowPipeline.from_pretrained(tmp_path / "corrupt")
+    (tmp_path / "corrupt" / "pipeline.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="unreadable"):
+        SymmFlowPipeline.from_pretrained(tmp_path / "corrupt")
+
+
+def test_hub_repo_ids_load_from_the_cache_offline(seg_pipe, tmp_path, monkeypatch):
+    """The real huggingface_hub path, served from a cache laid out as the hub client writes it."""
+    cache = tmp_path / "hub"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / "models--symmflow--tiny-faces"
+    seg_pipe.save_pretrained(repo / "snapshots" / commit)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(cache))
+    pipe = SymmFlowPipeline.from_pretrained("symmflow/tiny-faces")
+    assert pipe.task == "segmentation" and pipe.image_size == SIZE
+    with pytest.raises(CheckpointError, match="HF_HUB_OFFLINE"):
+        SymmFlowPipeline.from_pretrained("symmflow/not-in-cache")
