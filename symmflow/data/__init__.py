@@ -1,37 +1,6 @@
-"""Data sets: procedural CelebAMask-HQ-style faces."""
+"""Data: image reading (``images``), real segmentation datasets (``datasets``), procedurally
+rendered faces (``procedural_faces``) and scikit-learn's handwritten digits (``digits``).
 
-from symmflow.data.procedural_faces import (
-    FRINGES,
-    HAIR_STYLES,
-    MAX_SIZE,
-    MIN_SIZE,
-    P_EARRINGS,
-    P_GLASSES,
-    P_HAT,
-    P_NECKLACE,
-    FaceParams,
-    ProceduralFaces,
-    generate_face,
-    generate_faces,
-    render_image,
-    render_mask,
-    sample_face_params,
-)
-
-__all__ = [
-    "FRINGES",
-    "HAIR_STYLES",
-    "MAX_SIZE",
-    "MIN_SIZE",
-    "P_EARRINGS",
-    "P_GLASSES",
-    "P_HAT",
-    "P_NECKLACE",
-    "FaceParams",
-    "ProceduralFaces",
-    "generate_face",
-    "generate_faces",
-    "render_image",
-    "render_mask",
-    "sample_face_params",
-]
+Import the module you need; nothing is imported eagerly (OpenCV, scikit-learn are only
+needed by the modules that use them).
+"""

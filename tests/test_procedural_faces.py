@@ -1,0 +1,196 @@
+import numpy as np
+import pytest
+import torch
+
+from symmflow.data.procedural_faces import (
+    MAX_SIZE,
+    MIN_SIZE,
+    P_EARRINGS,
+    P_GLASSES,
+    P_HAT,
+    P_NECKLACE,
+    ProceduralFaces,
+    generate_face,
+    generate_faces,
+    render_image,
+    render_mask,
+    sample_face_params,
+)
+from symmflow.palettes import CELEBAMASK_HQ
+
+ID = {name: k for k, name in enumerate(CELEBAMASK_HQ.class_names)}
+
+
+@pytest.fixture(scope="module")
+def faces() -> tuple[np.ndarray, np.ndarray]:
+    """50 faces at 64 x 64: images [50, 64, 64, 3] uint8, class maps [50, 64, 64] int64."""
+    return generate_faces(50, 64, seed=1000)
+
+
+def test_faces_are_deterministic_per_seed():
+    image, class_map = generate_face(7)
+    again_image, again_map = generate_face(7)
+    np.testing.assert_array_equal(image, again_image)
+    np.testing.assert_array_equal(class_map, again_map)
+    images, maps = generate_faces(3, 64, seed=5)
+    for i in range(3):
+        np.testing.assert_array_equal(images[i], generate_face(5 + i)[0])
+        np.testing.assert_array_equal(maps[i], generate_face(5 + i)[1])
+
+
+def test_different_seeds_give_different_faces(faces):
+    images, maps = faces
+    assert len({im.tobytes() for im in images}) == len(images)
+    assert len({m.tobytes() for m in maps}) == len(maps)
+
+
+def test_shapes_dtypes_and_class_ids(faces):
+    images, maps = faces
+    assert images.shape == (50, 64, 64, 3) and images.dtype == np.uint8
+    assert maps.shape == (50, 64, 64) and maps.dtype == np.int64
+    assert maps.min() >= 0 and maps.max() < CELEBAMASK_HQ.num_classes
+    assert generate_faces(0, 32)[0].shape == (0, 32, 32, 3)
+
+
+def test_main_parts_appear_in_most_faces(faces):
+    _, maps = faces
+    share = {name: np.mean([(m == ID[name]).any() for m in maps]) for name in ID}
+    assert share["background"] == 1.0
+    for name in ("skin", "nose", "neck", "cloth"):
+        assert share[name] >= 0.95, (name, share[name])
+    for name in ("l_eye", "r_eye", "l_brow", "r_brow", "hair"):
+        assert share[name] >= 0.85, (name, share[name])
+    lips = np.mean([((m == ID["u_lip"]) | (m == ID["l_lip"])).any() for m in maps])
+    assert lips >= 0.95
+
+
+def test_accessories_appear_at_their_probabilities():
+    seeds = range(200)
+    params = [sample_face_params(np.random.default_rng(seed)) for seed in seeds]
+    assert abs(np.mean([p.glasses for p in params]) - P_GLASSES) < 0.1
+    assert abs(np.mean([p.hat for p in params]) - P_HAT) < 0.1
+    assert abs(np.mean([p.necklace for p in params]) - P_NECKLACE) < 0.1
+    with_ear = [p for p in params if any(p.ears_visible)]
+    assert abs(np.mean([p.earrings for p in with_ear]) - P_EARRINGS) < 0.12
+    assert len({p.hair_style for p in params}) >= 5
+    # a drawn accessory shows up in the mask
+    for flag, name in (("glasses", "eye_g"), ("hat", "hat"), ("necklace", "neck_l"), ("earrings", "ear_r")):
+        flagged = [seed for seed, p in zip(seeds, params) if getattr(p, flag)][:8]
+        assert flagged, flag
+        assert all((generate_face(seed)[1] == ID[name]).any() for seed in flagged), name
+
+
+def _class_means(image: np.ndarray, class_map: np.ndarray) -> dict[int, np.ndarray]:
+    pixels = image.reshape(-1, 3).astype(np.float64)
+    labels = class_map.reshape(-1)
+    return {int(k): pixels[labels == k].mean(axis=0) for k in np.unique(labels)}
+
+
+def test_skin_stands_apart_from_hair_and_background(faces):
+    distinct = []
+    for image, class_map in zip(*faces):
+        means = _class_means(image, class_map)
+        others = [means[k] for k in (ID["hair"], ID["background"]) if k in means]
+        distinct.append(all(np.linalg.norm(means[ID["skin"]] - other) > 25 for other in others))
+    assert np.mean(distinct) > 0.95
+
+
+def test_nearest_class_colour_recovers_the_mask(faces):
+    """Each pixel classified by its nearest per-class mean colour (of its own face) matches the
+    mask on most pixels: the image is a learnable function of the mask. (About 1% of faces fall
+    below 0.8, where a small part's border-blended mean passes for the background or hair.)"""
+    accuracy = []
+    for image, class_map in zip(*faces):
+        means = _class_means(image, class_map)
+        classes = np.array(list(means))
+        centres = np.stack(list(means.values()))
+        d = np.linalg.norm(image.reshape(-1, 1, 3).astype(np.float64) - centres[None], axis=2)
+        predicted = classes[d.argmin(axis=1)]
+        accuracy.append(np.mean(predicted == class_map.reshape(-1)))
+    assert np.mean(accuracy) > 0.85, np.mean(accuracy)
+    assert np.mean(np.array(accuracy) > 0.8) >= 0.95, sorted(accuracy)[:5]
+    assert min(accuracy) > 0.7, min(accuracy)
+
+
+@pytest.mark.parametrize("size", [32, 100, 512])
+def test_render_mask_keeps_its_layout_at_every_size(size):
+    params = sample_face_params(np.random.default_rng(3))
+    small = render_mask(params, 64)
+    mask = render_mask(params, size)
+    assert mask.shape == (size, size) and mask.dtype == np.int64
+    # the same normalised layout: both agree once sampled onto one grid (up to the half pixel
+    # by which the rasteriser grows shapes)
+    at = ((np.arange(64) + 0.5) * size / 64).astype(int)
+    assert np.mean(mask[np.ix_(at, at)] == small) > 0.9
+
+
+def test_generated_class_map_is_the_rendered_mask():
+    # generate_face draws at twice the size and halves the mask by majority
+    for seed in (9, 10):
+        params = sample_face_params(np.random.default_rng(seed))
+        assert np.mean(generate_face(seed, 64)[1] == render_mask(params, 64)) > 0.9
+
+
+def test_render_image_follows_the_mask_and_the_seed():
+    params = sample_face_params(np.random.default_rng(11))
+    mask = render_mask(params, 96)
+    image = render_image(params, mask, 4)
+    assert image.shape == (96, 96, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(image, render_image(params, mask, 4))
+    np.testing.assert_array_equal(image, render_image(params, mask, np.random.default_rng(4)))
+    bald = mask.copy()
+    bald[bald == ID["hair"]] = ID["skin"]
+    assert not np.array_equal(render_image(params, bald, 4), image)
+
+
+def test_dataset_items():
+    data = ProceduralFaces(4, size=32, seed=20)
+    assert len(data) == 4
+    item = data[1]
+    assert set(item) == {"image", "class_map"}
+    assert item["image"].shape == (3, 32, 32) and item["image"].dtype == torch.float32
+    assert item["class_map"].shape == (32, 32) and item["class_map"].dtype == torch.int64
+    assert -1.0 <= item["image"].min() and item["image"].max() <= 1.0
+    image, class_map = generate_face(21, 32)
+    torch.testing.assert_close(item["image"], torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1)
+    assert torch.equal(item["class_map"], torch.from_numpy(class_map))
+    torch.testing.assert_close(data[1]["image"], item["image"])
+    with pytest.raises(IndexError):
+        data[4]
+
+
+@pytest.mark.parametrize("size", [MIN_SIZE - 1, MAX_SIZE + 1, 0])
+def test_sizes_out_of_range_are_refused(size):
+    match = rf"\[{MIN_SIZE}, {MAX_SIZE}\]"
+    with pytest.raises(ValueError, match=match):
+        generate_face(0, size)
+    with pytest.raises(ValueError, match=match):
+        generate_faces(1, size)
+    with pytest.raises(ValueError, match=match):
+        ProceduralFaces(1, size=size)
+    with pytest.raises(ValueError, match=match):
+        render_mask(sample_face_params(np.random.default_rng(0)), size)
+
+
+def test_negative_counts_and_seeds_are_refused():
+    with pytest.raises(ValueError, match="n must be an integer >= 0"):
+        generate_faces(-1, 64)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        generate_face(-1)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        generate_faces(2, 64, seed=-3)
+    with pytest.raises(ValueError, match="length must be an integer >= 0"):
+        ProceduralFaces(-5)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        ProceduralFaces(5, seed=-1)
+    params = sample_face_params(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        render_image(params, render_mask(params, 32), -2)
+
+
+def test_render_image_refuses_bad_masks():
+    params = sample_face_params(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="class ids"):
+        render_image(params, np.full((32, 32), 19), 0)
+    with pytest.raises(ValueError, match="square"):
+        render_image(params, np.zeros((32, 40), np.int64), 0)
