@@ -140,6 +140,35 @@ def _classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from symmflow.evaluation import confusion_matrix, evaluate_classification, plot_confusion
+
+    pipe = _load_pipeline(args)
+    if pipe.task != "classification":
+        raise ValueError("symmflow eval on a segmentation pipeline: use benchmarks/faces.py (mIoU, cycle mIoU, diversity)")
+    from symmflow.data.digits import digits_split, digits_to_tensor
+
+    raw, labels = digits_split(args.split)
+    images = digits_to_tensor(raw, pipe.image_size)
+    results = evaluate_classification(pipe, images, labels, args.steps, seed=args.seed)
+    print(f"{len(labels)} {args.split} images")
+    for steps, row in results.items():
+        print(f"{steps:>3} step(s): accuracy {row['accuracy']:.2f}%  ({row['nfe_per_image']} NFE per image)")
+    first = args.steps[0]
+    cm = confusion_matrix(results[first]["predictions"], labels, pipe.num_classes)
+    width = max(len(n) for n in pipe.class_names) + 1
+    print(f"\nconfusion matrix at {first} step(s) (rows: true, columns: predicted)")
+    print(" " * width + "".join(f"{n:>5}" for n in pipe.class_names))
+    for name, row in zip(pipe.class_names, cm):
+        print(f"{name:>{width}}" + "".join(f"{v:>5}" for v in row))
+    if args.confusion:
+        fig = plot_confusion(cm, pipe.class_names, f"{args.split}: {results[first]['accuracy']:.2f}% at {first} step(s)")
+        args.confusion.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.confusion, dpi=120)
+        print(f"wrote {args.confusion}")
+    return 0
+
+
 def _convert_release(args: argparse.Namespace) -> int:
     import json
 
@@ -152,6 +181,32 @@ def _convert_release(args: argparse.Namespace) -> int:
     )
     pipe.save_pretrained(args.out, training_info={"source": str(checkpoint), "converted_by": "symmflow convert-release"})
     print(f"wrote {args.out} ({pipe.description})")
+    return 0
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    import yaml
+
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--set expects key=value (e.g. train.steps=100), got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), yaml.safe_load(value)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from symmflow.training import Trainer, load_config
+
+    overrides = dict(args.set or [])
+    if args.output_dir:
+        overrides["output_dir"] = str(args.output_dir)
+    config = load_config(args.config, overrides)
+    trainer = Trainer(config)
+    info = trainer.fit(max_minutes=args.max_minutes, progress=not args.quiet, resume=not args.restart)
+    done = info["steps_done"] == config.train.steps
+    trainer.accelerator.print(
+        f"{'finished' if done else 'paused'} at step {info['steps_done']}/{config.train.steps} "
+        f"({info['train_seconds']:.0f} s of training); pipeline in {config.output_dir}/pipeline"
+    )
     return 0
 
 
@@ -187,6 +242,25 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("inputs", nargs="+", type=Path, help="image files")
     _add_inference_options(classify, DEFAULT_DIGITS_CHECKPOINT, 1)
     classify.set_defaults(func=_classify)
+
+    evaluate = commands.add_parser("eval", help="accuracy and confusion matrix of a classifier on the digits test split")
+    evaluate.add_argument("--checkpoint", default=str(DEFAULT_DIGITS_CHECKPOINT))
+    evaluate.add_argument("--split", choices=["train", "test", "all"], default="test")
+    evaluate.add_argument("--steps", type=int, nargs="+", default=[1, 2, 5, 25])
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--device", default=None)
+    evaluate.add_argument("--confusion", type=Path, help="also save the confusion matrix as a PNG")
+    evaluate.set_defaults(func=_eval)
+
+    train = commands.add_parser("train", help="train a model from a YAML config (accelerate launch works too)")
+    train.add_argument("--config", type=Path, required=True, help="e.g. configs/digits.yaml")
+    train.add_argument("--output-dir", type=Path, help="override the config's output_dir")
+    train.add_argument("--set", action="append", type=_parse_override, metavar="KEY=VALUE",
+                       help="override a setting, e.g. --set train.steps=200 (repeatable)")
+    train.add_argument("--max-minutes", type=float, help="checkpoint and stop after this much wall time")
+    train.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in output_dir")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
 
     convert = commands.add_parser("convert-release", help="the authors' LatFM_*.pt -> a pipeline folder")
     convert.add_argument("checkpoint", nargs="?", help="the .pt file; omitted: download it from ocaetas/SymmFlow")

@@ -325,9 +325,9 @@ class SymmFlowPipeline:
 
     # -- inputs ----------------------------------------------------------------------------
 
-    def _image_tensor(self, images: Any) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    def preprocess_images(self, images: Any) -> tuple[torch.Tensor, list[tuple[int, int]]]:
         """Images of any kind -> ``[B, C, S, S]`` in ``[-1, 1]`` on the model's device, plus
-        each input's ``(H, W)``."""
+        each input's ``(H, W)``: the model's view of its inputs (used by every method)."""
         items = _as_items(images, "images")
         batch, sizes = [], []
         for i, item in enumerate(items):
@@ -442,8 +442,13 @@ class SymmFlowPipeline:
         num_images_per_label: int = 1,
         output_type: OutputType = "pil",
         noise: torch.Tensor | None = None,
+        previews: bool = True,
     ) -> Iterator[FlowFrame]:
-        """Like :meth:`generate`, yielding a :class:`FlowFrame` of the image half per step."""
+        """Like :meth:`generate`, yielding a :class:`FlowFrame` of the image half per step.
+
+        With ``previews=False`` intermediate frames carry no images (``images == []``): the
+        cheapest way to run the flow when nobody watches.
+        """
         steps = check_steps(self.default_steps["generate"] if steps is None else steps)
         _check_solver(solver)
         _check_output_type(output_type)
@@ -463,6 +468,9 @@ class SymmFlowPipeline:
         states = ODESolver(self.model, solver).iterate(x0, y0, *TIME_SPAN["image"], steps)
         for state in states:
             final = state.is_final
+            if not (final or previews):
+                yield FlowFrame(state.step, steps, state.t, [], state.nfe)
+                continue
             view = self._view_images(state.x, final)
             frame = FlowFrame(state.step, steps, state.t, _to_uint8_list(view), state.nfe)
             if final:
@@ -485,7 +493,8 @@ class SymmFlowPipeline:
             noise: the image half at ``t = 0`` (e.g. :attr:`SegmentationOutput.image_noise`).
             callback: called with every :class:`FlowFrame`.
         """
-        return _consume(self.generate_stream(labels, steps, **kwargs), callback)
+        stream = self.generate_stream(labels, steps, previews=callback is not None, **kwargs)
+        return _consume(stream, callback)
 
     def _image_half_channels(self) -> int:
         return self.vae.latent_channels if self.vae is not None else self.image_channels
@@ -493,7 +502,7 @@ class SymmFlowPipeline:
     # -- segmentation and classification ---------------------------------------------------
 
     def _reverse_states(self, images: Any, steps: int, solver: str, generator: torch.Generator) -> tuple[Iterator[SolverState], list[tuple[int, int]]]:
-        x, sizes = self._image_tensor(images)
+        x, sizes = self.preprocess_images(images)
         if self.vae is not None:
             x = self.vae.encode_image(x, generator=generator)
         label_channels = self.vae.latent_channels if self.vae is not None else (3 if self.task == "segmentation" else 1)
@@ -508,8 +517,10 @@ class SymmFlowPipeline:
         generator: torch.Generator | None = None,
         solver: str = "euler",
         output_type: OutputType = "pil",
+        previews: bool = True,
     ) -> Iterator[FlowFrame]:
-        """Like :meth:`segment`, yielding a :class:`FlowFrame` of the colour-mask half per step."""
+        """Like :meth:`segment`, yielding a :class:`FlowFrame` of the colour-mask half per step
+        (``previews=False``: intermediate frames without images)."""
         if self.task != "segmentation":
             raise ValueError("segment() needs a segmentation pipeline; this one classifies (use classify())")
         steps = check_steps(self.default_steps["segment"] if steps is None else steps)
@@ -518,7 +529,8 @@ class SymmFlowPipeline:
         states, sizes = self._reverse_states(images, steps, solver, _generator(seed, generator))
         for state in states:
             if not state.is_final:
-                yield FlowFrame(state.step, steps, state.t, _to_uint8_list(self._view_masks(state.y, False)), state.nfe)
+                images = _to_uint8_list(self._view_masks(state.y, False)) if previews else []
+                yield FlowFrame(state.step, steps, state.t, images, state.nfe)
                 continue
             mask = self._view_masks(state.y, True)
             class_maps = []
@@ -543,7 +555,7 @@ class SymmFlowPipeline:
             steps: default 5 (the paper: segmentation is near its best from 2 steps).
             seed / generator, solver, output_type: as in :meth:`generate`.
         """
-        return _consume(self.segment_stream(images, steps, **kwargs), callback)
+        return _consume(self.segment_stream(images, steps, previews=callback is not None, **kwargs), callback)
 
     def classify(
         self,

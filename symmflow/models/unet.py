@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from diffusers import UNet2DModel
 from diffusers.configuration_utils import register_to_config
 
@@ -30,6 +31,9 @@ class PixelUNet(SymmFlowModel):
         time_scale: the network sees ``time_scale * t``; 1000 puts ``t in [0, 1]`` on the
             range the diffusers sinusoidal embedding was designed for (the SD-based latent
             model, by contrast, takes raw ``t`` as the released weights expect).
+        patch_size: fold ``p x p`` pixel patches into channels before the U-Net (and unfold
+            after): the U-Net runs at ``1/p`` resolution on ``p^2`` times the channels, which
+            is what makes 64x64 affordable on a CPU. 1 = plain pixels.
     """
 
     @register_to_config
@@ -45,13 +49,16 @@ class PixelUNet(SymmFlowModel):
         attention_head_dim: int = 32,
         norm_num_groups: int = 16,
         time_scale: float = 1000.0,
+        patch_size: int = 1,
     ) -> None:
         super().__init__()
         if image_channels < 1 or label_channels < 1:
             raise ValueError(f"channel counts must be >= 1, got image {image_channels}, label {label_channels}")
-        channels = image_channels + label_channels
+        if patch_size < 1 or sample_size % patch_size:
+            raise ValueError(f"patch_size must be >= 1 and divide sample_size {sample_size}, got {patch_size}")
+        channels = (image_channels + label_channels) * patch_size**2
         self.unet = UNet2DModel(
-            sample_size=sample_size,
+            sample_size=sample_size // patch_size,
             in_channels=channels,
             out_channels=channels,
             block_out_channels=tuple(block_out_channels),
@@ -70,7 +77,13 @@ class PixelUNet(SymmFlowModel):
                 f"expected {c} image and {self.config.label_channels} label channels, "
                 f"got {x.shape[1]} and {y.shape[1]}"
             )
-        out = self.unet(torch.cat([x, y], dim=1), t * self.config.time_scale).sample
+        p = self.config.patch_size
+        if x.shape[-1] % p or x.shape[-2] % p:
+            raise ValueError(f"image size {list(x.shape[-2:])} is not divisible by the patch size {p}")
+        h = torch.cat([x, y], dim=1)
+        h = F.pixel_unshuffle(h, p) if p > 1 else h
+        out = self.unet(h, t * self.config.time_scale).sample
+        out = F.pixel_shuffle(out, p) if p > 1 else out
         return out[:, :c], out[:, c:]
 
 

@@ -1,0 +1,110 @@
+"""SymmFlow vs the Diffusion Classifier on real handwritten digits, on the SAME network.
+
+    python benchmarks/classification.py [--checkpoint checkpoints/digits] [--subset 100]
+
+SymmFlow classifies by the reverse flow (1, 2, 5, 25 Euler steps) on the whole test split
+(scikit-learn digits, last 30% of each class by index: 539 images). The Diffusion Classifier
+needs num_classes x trials network evaluations per image, so it runs on a fixed, stratified
+subset of the test split (the first --subset // 10 test images of each class), and SymmFlow's
+1-step accuracy is also reported on that subset for a like-for-like row. Wall times are per
+image on this machine, batched. Writes benchmarks/results/classification.json and a section
+of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from report import ROOT, machine, write_results
+
+from symmflow.data.digits import digits_split, digits_to_tensor
+from symmflow.diffusion_classifier import diffusion_classify
+from symmflow.evaluation import evaluate_classification
+from symmflow.pipeline import SymmFlowPipeline
+
+STEPS = (1, 2, 5, 25)
+TRIALS = (1, 5, 10, 25)
+
+
+def stratified_subset(labels: np.ndarray, per_class: int) -> np.ndarray:
+    return np.concatenate([np.flatnonzero(labels == k)[:per_class] for k in range(int(labels.max()) + 1)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "digits"))
+    parser.add_argument("--subset", type=int, default=100, help="test images for the slow baseline")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    pipe = SymmFlowPipeline.from_pretrained(args.checkpoint)
+    raw, labels = digits_split("test")
+    images = digits_to_tensor(raw, pipe.image_size)
+    torch.set_grad_enabled(False)
+
+    symm = evaluate_classification(pipe, images, labels, STEPS, seed=args.seed)
+    subset = stratified_subset(labels, args.subset // 10)
+    sub_symm = evaluate_classification(pipe, images[subset], labels[subset], (1,), seed=args.seed)[1]
+
+    baseline = {}
+    for trials in TRIALS:
+        diffusion_classify(pipe, images[subset[:10]], trials=1)  # warm-up
+        start = time.perf_counter()
+        out = diffusion_classify(pipe, images[subset], trials=trials, seed=args.seed)
+        seconds = (time.perf_counter() - start) / len(subset)
+        baseline[trials] = {
+            "accuracy": round(100.0 * float((out.labels == labels[subset]).mean()), 2),
+            "nfe_per_image": out.nfe,
+            "seconds_per_image": seconds,
+        }
+
+    def clean(row):
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items() if k != "predictions"}
+
+    one = symm[1]
+    best_dc = max(baseline.values(), key=lambda r: (r["accuracy"], -r["nfe_per_image"]))
+    lines = [f"{'method':<34}{'accuracy %':>11}{'NFE/image':>11}{'ms/image':>10}"]
+    for steps, row in symm.items():
+        lines.append(f"{f'SymmFlow, {steps} step(s), full test':<34}{row['accuracy']:>11.2f}{row['nfe_per_image']:>11}{1e3 * row['seconds_per_image']:>10.3f}")
+    lines.append(f"{'SymmFlow, 1 step, subset':<34}{sub_symm['accuracy']:>11.2f}{sub_symm['nfe_per_image']:>11}{1e3 * sub_symm['seconds_per_image']:>10.3f}")
+    for trials, row in baseline.items():
+        lines.append(f"{f'Diffusion Classifier, {trials} trials':<34}{row['accuracy']:>11.2f}{row['nfe_per_image']:>11}{1e3 * row['seconds_per_image']:>10.3f}")
+    print("\n".join(lines))
+    speed = best_dc["seconds_per_image"] / one["seconds_per_image"]
+    print(f"\nbest baseline row: {best_dc['accuracy']:.2f}% at {best_dc['nfe_per_image']} NFE; SymmFlow 1 step is "
+          f"{best_dc['nfe_per_image'] / one['nfe_per_image']:.0f}x cheaper in NFE and {speed:.0f}x in wall time")
+
+    md = [
+        "## Classification on real digits: SymmFlow vs the Diffusion Classifier (same network)",
+        "",
+        f"`python benchmarks/classification.py` on {machine()}. Test split: scikit-learn digits, last 30% of each "
+        f"class by index ({len(labels)} images). The Diffusion Classifier runs on a fixed stratified subset "
+        f"({len(subset)} images: the first {args.subset // 10} test images of each class); SymmFlow's 1-step row on "
+        "that subset is given too. Batched wall time per image.",
+        "",
+        "| method | images | accuracy % | NFE / image | ms / image |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    md += [f"| SymmFlow, {s} step(s) | {len(labels)} | {r['accuracy']:.2f} | {r['nfe_per_image']} | {1e3 * r['seconds_per_image']:.3f} |" for s, r in symm.items()]
+    md.append(f"| SymmFlow, 1 step | {len(subset)} | {sub_symm['accuracy']:.2f} | 1 | {1e3 * sub_symm['seconds_per_image']:.3f} |")
+    md += [f"| Diffusion Classifier, {t} trials/class | {len(subset)} | {r['accuracy']:.2f} | {r['nfe_per_image']} | {1e3 * r['seconds_per_image']:.3f} |" for t, r in baseline.items()]
+    write_results(
+        "classification",
+        {
+            "symmflow": {str(s): clean(r) for s, r in symm.items()},
+            "symmflow_on_subset": {"1": clean(sub_symm)},
+            "diffusion_classifier": {str(t): clean(r) for t, r in baseline.items()},
+            "test_size": len(labels),
+            "baseline_subset_size": len(subset),
+            "checkpoint": str(args.checkpoint),
+            "machine": machine(),
+        },
+        "\n".join(md),
+    )
+
+
+if __name__ == "__main__":
+    main()

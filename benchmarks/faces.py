@@ -1,0 +1,96 @@
+"""The shipped face model on held-out procedural faces: segmentation, cycle, diversity, speed.
+
+    python benchmarks/faces.py [--checkpoint checkpoints/faces] [--count 200]
+
+Held-out faces are generated from seeds the training never used (training draws seeds
+0 .. length-1; these start at 10**9). Figures:
+
+* ``seg_miou_5``: mIoU (macro Jaccard, background ignored) of ``segment`` at 5 steps;
+* ``cycle_miou_25``: generate a portrait from each mask (25 steps), segment it with the same
+  model (5 steps), mIoU against the input mask;
+* ``diversity``: mean absolute pixel difference (0..1) between 4 samples of the same mask;
+* ``generate_25_seconds``: one 25-step generation (batch 1), median of 3.
+
+Writes benchmarks/results/faces.json and a section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from report import ROOT, machine, write_results
+
+from symmflow.data.procedural_faces import generate_faces
+from symmflow.evaluation import evaluate_cycle, evaluate_segmentation, sample_diversity
+from symmflow.pipeline import SymmFlowPipeline
+
+HELD_OUT_SEED = 10**9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "faces"))
+    parser.add_argument("--count", type=int, default=200, help="held-out faces for segmentation")
+    parser.add_argument("--cycle-count", type=int, default=100, help="masks for the cycle figure")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+
+    pipe = SymmFlowPipeline.from_pretrained(args.checkpoint)
+    images, masks = generate_faces(args.count, size=pipe.image_size, seed=HELD_OUT_SEED)
+    start = time.perf_counter()
+    seg = evaluate_segmentation(pipe, list(images), list(masks), steps=5)
+    cycle = evaluate_cycle(pipe, list(masks[: args.cycle_count]), generate_steps=25, segment_steps=5)
+    diversity = sample_diversity(pipe, list(masks[:8]), samples=4, steps=25)
+    pipe.generate(masks[0], steps=25, seed=0)  # warm-up
+    times = []
+    for k in range(3):
+        t0 = time.perf_counter()
+        pipe.generate(masks[k], steps=25, seed=k)
+        times.append(time.perf_counter() - t0)
+    gen_seconds = statistics.median(times)
+    total = time.perf_counter() - start
+
+    print(f"segmentation mIoU @5 steps ({args.count} faces): {seg['miou']:.4f}")
+    print(f"cycle mIoU @25 steps ({args.cycle_count} masks):   {cycle['miou']:.4f}")
+    print(f"diversity (mean |a-b|, 0..1):          {diversity:.4f}")
+    print(f"25-step generation, batch 1:            {gen_seconds:.2f} s")
+    print(f"(benchmark ran {total:.0f} s on {machine()})")
+    worst = sorted(((v, k) for k, v in seg["per_class"].items() if v is not None))[:4]
+
+    md = [
+        "## Faces: the shipped CPU model on held-out procedural faces",
+        "",
+        f"`python benchmarks/faces.py` on {machine()}; {args.count} held-out faces (seeds from {HELD_OUT_SEED}), "
+        f"{pipe.image_size}x{pipe.image_size}.",
+        "",
+        "| figure | value |",
+        "|---|---:|",
+        f"| segmentation mIoU, 5 steps (background ignored) | {seg['miou']:.4f} |",
+        f"| cycle mIoU: generate (25 steps) then segment (5), {args.cycle_count} masks | {cycle['miou']:.4f} |",
+        f"| diversity: mean abs. pixel difference between seeds (0..1) | {diversity:.4f} |",
+        f"| one 25-step generation, batch 1 (s) | {gen_seconds:.2f} |",
+        "",
+        "Hardest classes (IoU): " + ", ".join(f"{k} {v:.2f}" for v, k in worst),
+    ]
+    write_results(
+        "faces",
+        {
+            "seg_miou_5": round(seg["miou"], 4),
+            "cycle_miou_25": round(cycle["miou"], 4),
+            "diversity": round(diversity, 4),
+            "generate_25_seconds": round(gen_seconds, 3),
+            "per_class_iou": seg["per_class"],
+            "held_out_faces": args.count,
+            "checkpoint": str(args.checkpoint),
+            "machine": machine(),
+        },
+        "\n".join(md),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Metrics as the paper computes them: accuracy and confusion for classification, macro mIoU
+for segmentation, plus timing helpers used by the benchmarks and ``symmflow eval``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "IoUAccumulator",
+    "confusion_matrix",
+    "evaluate_classification",
+    "evaluate_cycle",
+    "evaluate_segmentation",
+    "fid",
+    "frechet_distance",
+    "inception_features",
+    "plot_confusion",
+    "sample_diversity",
+]
+
+
+def confusion_matrix(predicted: np.ndarray, true: np.ndarray, num_classes: int) -> np.ndarray:
+    """``[K, K]`` counts; row = true class, column = predicted class."""
+    predicted, true = np.asarray(predicted).ravel(), np.asarray(true).ravel()
+    if predicted.shape != true.shape:
+        raise ValueError(f"{predicted.size} predictions for {true.size} labels")
+    return np.bincount(true * num_classes + predicted, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], title: str = ""):
+    """A matplotlib figure of a confusion matrix (counts in the cells)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(class_names)
+    fig, ax = plt.subplots(figsize=(0.5 * k + 2.5, 0.5 * k + 2))
+    ax.imshow(matrix, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            if matrix[i, j]:
+                color = "white" if matrix[i, j] > matrix.max() / 2 else "black"
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8, color=color)
+    ax.set_xticks(range(k), class_names)
+    ax.set_yticks(range(k), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+class IoUAccumulator:
+    """Macro Jaccard index over all pixels of a data set (the paper's mIoU).
+
+    Intersections and unions are summed per class over every image first, then averaged over
+    the classes that occur (in the truth or the prediction), leaving out ``ignore_index``
+    (CelebAMask-HQ: background; COCO-Stuff: unlabeled) from the mean.
+    """
+
+    def __init__(self, num_classes: int, ignore_index: int | None = None) -> None:
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.intersection = np.zeros(num_classes, dtype=np.int64)
+        self.union = np.zeros(num_classes, dtype=np.int64)
+
+    def update(self, predicted: np.ndarray, true: np.ndarray) -> None:
+        predicted, true = np.asarray(predicted), np.asarray(true)
+        if predicted.shape != true.shape:
+            raise ValueError(f"prediction shape {predicted.shape} differs from the truth's {true.shape}")
+        cm = confusion_matrix(predicted.astype(np.int64), true.astype(np.int64), self.num_classes)
+        inter = np.diag(cm)
+        self.intersection += inter
+        self.union += cm.sum(0) + cm.sum(1) - inter
+
+    def per_class(self) -> np.ndarray:
+        """IoU of each class (NaN where the class never occurs)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.union > 0, self.intersection / np.maximum(self.union, 1), np.nan)
+
+    def mean(self) -> float:
+        iou = self.per_class()
+        keep = ~np.isnan(iou)
+        if self.ignore_index is not None:
+            keep[self.ignore_index] = False
+        return float(iou[keep].mean()) if keep.any() else float("nan")
+
+
+def evaluate_classification(
+    pipe: Any,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    steps_list: Iterable[int] = (1, 2, 5, 25),
+    seed: int = 0,
+    batch_size: int = 256,
+) -> dict[int, dict[str, Any]]:
+    """Accuracy of ``pipe.classify`` at several step counts, with cost per image.
+
+    Returns ``{steps: {accuracy (%), nfe_per_image, seconds_per_image, predictions}}``.
+    """
+    results = {}
+    for steps in steps_list:
+        predictions = []
+        start = time.perf_counter()
+        nfe = 0
+        for i in range(0, len(images), batch_size):
+            out = pipe.classify(images[i : i + batch_size], steps=steps, seed=seed + i)
+            predictions.append(out.labels)
+            nfe = out.nfe
+        seconds = time.perf_counter() - start
+        pred = np.concatenate(predictions)
+        results[steps] = {
+            "accuracy": round(100.0 * float((pred == np.asarray(labels)).mean()), 2),
+            "nfe_per_image": nfe,
+            "seconds_per_image": seconds / len(images),
+            "predictions": pred,
+        }
+    return results
+
+
+# -- segmentation and generation ----------------------------------------------------------------
+
+
+def evaluate_segmentation(
+    pipe: Any,
+    images: Sequence[Any],
+    class_maps: Sequence[np.ndarray],
+    steps: int = 5,
+    seed: int = 0,
+    batch_size: int = 16,
+) -> dict[str, Any]:
+    """mIoU of ``pipe.segment`` against ``class_maps`` (the paper's macro Jaccard, ignoring the
+    palette's ``ignore_index``). Returns ``{miou, per_class, seconds_per_image}``."""
+    acc = IoUAccumulator(pipe.num_classes, pipe.palette.ignore_index)
+    start = time.perf_counter()
+    for i in range(0, len(images), batch_size):
+        out = pipe.segment(list(images[i : i + batch_size]), steps=steps, seed=seed + i)
+        for predicted, true in zip(out.class_maps, class_maps[i : i + batch_size]):
+            acc.update(predicted, np.asarray(true))
+    return {
+        "miou": acc.mean(),
+        "per_class": {name: (None if np.isnan(v) else round(float(v), 4)) for name, v in zip(pipe.class_names, acc.per_class())},
+        "seconds_per_image": (time.perf_counter() - start) / max(len(images), 1),
+    }
+
+
+def evaluate_cycle(
+    pipe: Any,
+    class_maps: Sequence[np.ndarray],
+    generate_steps: int = 25,
+    segment_steps: int = 5,
+    seed: int = 0,
+    batch_size: int = 16,
+) -> dict[str, Any]:
+    """Cycle consistency of generation: generate from each mask, segment the result with the
+    same model, and score the recovered mask against the input (mIoU)."""
+    acc = IoUAccumulator(pipe.num_classes, pipe.palette.ignore_index)
+    for i in range(0, len(class_maps), batch_size):
+        masks = [np.asarray(m) for m in class_maps[i : i + batch_size]]
+        generated = pipe.generate(masks, steps=generate_steps, seed=seed + i, output_type="np").images
+        recovered = pipe.segment(list(generated), steps=segment_steps, seed=seed + i).class_maps
+        for predicted, true in zip(recovered, masks):
+            acc.update(predicted, true)
+    return {"miou": acc.mean()}
+
+
+def sample_diversity(pipe: Any, class_maps: Sequence[np.ndarray], samples: int = 4, steps: int = 25, seed: int = 0) -> float:
+    """Mean absolute pixel difference (0..1 scale) between samples of the same mask drawn with
+    different noise, averaged over masks and sample pairs. 0 means no diversity."""
+    distances = []
+    for i, mask in enumerate(class_maps):
+        out = pipe.generate(np.asarray(mask), steps=steps, seed=seed + 1000 * i, num_images_per_label=samples, output_type="pt").images
+        flat = (out.flatten(1) + 1) / 2
+        d = torch.cdist(flat, flat, p=1) / flat.shape[1]
+        distances.append(d[torch.triu_indices(samples, samples, 1).unbind()].mean().item())
+    return float(np.mean(distances))
+
+
+# -- FID (optional dependency) ------------------------------------------------------------------
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """``|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))``, the FID between two Gaussians.
+
+    ``tr((S1 S2)^(1/2))`` is the sum of the square roots of the eigenvalues of ``S1 S2``
+    (real and non-negative for covariance matrices, up to round-off)."""
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    eig = np.linalg.eigvals(s1 @ s2)
+    tr_sqrt = np.sqrt(np.clip(eig.real, 0, None)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt)
+
+
+def inception_features(images: torch.Tensor, batch_size: int = 50, device: str = "cpu") -> np.ndarray:
+    """pytorch-fid's 2048-d pool features of images ``[N, 3, H, W]`` in ``[-1, 1]``.
+
+    Needs ``pip install pytorch-fid`` and its Inception weights (downloaded once by
+    pytorch-fid, or already in the torch hub cache); nothing here fakes them.
+    """
+    try:
+        from pytorch_fid.inception import InceptionV3
+    except ImportError as err:
+        raise ImportError("FID needs pytorch-fid: pip install pytorch-fid") from err
+    model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval().to(device)
+    feats = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch_size):
+            batch = ((images[i : i + batch_size] + 1) / 2).to(device)  # pytorch-fid wants [0, 1]
+            feats.append(model(batch)[0].squeeze(-1).squeeze(-1).cpu().numpy())
+    return np.concatenate(feats)
+
+
+def fid(real: torch.Tensor, generated: torch.Tensor, **kwargs: Any) -> float:
+    """FID between two image sets ``[N, 3, H, W]`` in ``[-1, 1]`` with pytorch-fid's Inception."""
+    a, b = inception_features(real, **kwargs), inception_features(generated, **kwargs)
+    return frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))

@@ -1,0 +1,158 @@
+"""Training configuration: a YAML file read into dataclasses, every key checked.
+
+Layout of a config file (see ``configs/``)::
+
+    name: digits
+    task: classification            # or segmentation
+    output_dir: runs/digits
+    data: {dataset: digits, kwargs: {split: train, size: 16}, augment: {translate: 1}}
+    model: {class: PixelUNet, kwargs: {...}}   # or LatentUNet with pretrained_unet / vae
+    pipeline: {image_size: 16, image_channels: 1, num_classes: 10, beta: 4, ...}
+    train: {steps: 20000, batch_size: 128, lr: 5.0e-4, ...}
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "load_config"]
+
+
+def _build(cls, data: dict[str, Any] | None, where: str):
+    data = dict(data or {})
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} in {where}; accepted: {', '.join(sorted(known))}")
+    return cls(**data)
+
+
+@dataclass
+class DataConfig:
+    """``dataset``: ``digits``, ``procedural_faces``, ``celebamask_hq``, ``celebamask_hq_color``,
+    ``coco_stuff`` or ``folder``; ``kwargs`` go to its constructor. ``augment.translate``: random
+    shifts of up to that many pixels (labels move with the image)."""
+
+    dataset: str = "digits"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    augment: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    """``class``: ``PixelUNet`` or ``LatentUNet``. For ``PixelUNet``, ``preset`` names a size in
+    ``PIXEL_UNET_PRESETS`` and ``kwargs`` override it. For ``LatentUNet``: ``pretrained_unet``
+    (a 4-channel SD U-Net to double, hub id or folder, with ``unet_subfolder`` e.g. ``unet``;
+    else built from ``kwargs``), ``vae``
+    (an AutoencoderKL) and ``prompt_embedding`` (file)."""
+
+    cls: str = "PixelUNet"
+    preset: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    pretrained_unet: str | None = None
+    unet_subfolder: str | None = None
+    vae: str | None = None
+    prompt_embedding: str | None = None
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with the authors' one-cycle schedule: warm up from 1e-6 to ``lr`` over the first
+    ``warmup`` fraction of ``steps``, cosine back down. ``batch_size`` is per process and per
+    micro-batch; the effective batch is ``batch_size * grad_accum * processes``."""
+
+    steps: int = 10_000
+    batch_size: int = 64
+    grad_accum: int = 1
+    lr: float = 5e-4
+    warmup: float = 0.05
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    ema_decay: float = 0.999
+    image_weight: float = 0.9
+    sigma_min: float = 1e-4
+    mixed_precision: str = "no"
+    seed: int = 0
+    checkpoint_every: int = 500
+    sample_every: int = 1000
+    log_every: int = 50
+
+
+@dataclass
+class TrainConfig:
+    name: str
+    task: str
+    output_dir: str
+    data: DataConfig
+    model: ModelConfig
+    pipeline: dict[str, Any]
+    train: OptimConfig
+
+    def __post_init__(self) -> None:
+        if self.task not in ("segmentation", "classification"):
+            raise ValueError(f"task must be 'segmentation' or 'classification', got {self.task!r}")
+        if self.model.cls not in ("PixelUNet", "LatentUNet"):
+            raise ValueError(f"model.class must be PixelUNet or LatentUNet, got {self.model.cls!r}")
+        t = self.train
+        if t.steps < 1 or t.batch_size < 1 or t.grad_accum < 1:
+            raise ValueError("train.steps, train.batch_size and train.grad_accum must be >= 1")
+        if t.mixed_precision not in ("no", "bf16", "fp16"):
+            raise ValueError(f"train.mixed_precision must be no, bf16 or fp16, got {t.mixed_precision!r}")
+        if not 0 <= t.warmup < 1:
+            raise ValueError(f"train.warmup is a fraction of the steps in [0, 1), got {t.warmup}")
+        if "image_size" not in self.pipeline:
+            raise ValueError("pipeline.image_size is required")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model"]["class"] = d["model"].pop("cls")
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "config") -> TrainConfig:
+        data = dict(data)
+        required = {"name", "task", "data", "model", "pipeline", "train"}
+        missing = sorted(required - set(data))
+        if missing:
+            raise ValueError(f"{where} lacks the key(s) {', '.join(missing)}")
+        model = dict(data.pop("model"))
+        if "class" in model:
+            model["cls"] = model.pop("class")
+        known = required | {"output_dir"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(unknown)} in {where}; accepted: {', '.join(sorted(known))}")
+        return cls(
+            name=data["name"],
+            task=data["task"],
+            output_dir=data.get("output_dir") or f"runs/{data['name']}",
+            data=_build(DataConfig, data["data"], f"{where}: data"),
+            model=_build(ModelConfig, model, f"{where}: model"),
+            pipeline=dict(data["pipeline"]),
+            train=_build(OptimConfig, data["train"], f"{where}: train"),
+        )
+
+
+def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML config; ``overrides`` like ``{"train.steps": 100, "output_dir": "x"}`` win."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no config file at {str(path)!r}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a mapping of settings")
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return TrainConfig.from_dict(data, where=str(path))

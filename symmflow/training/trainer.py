@@ -1,0 +1,344 @@
+"""The trainer: accelerate (1 to N GPUs, or the CPU), EMA, one-cycle, exact resume.
+
+Every random draw of step ``s`` (which samples, their shifts, ``t`` and both noises) comes
+from a generator seeded by ``(seed, s, process)``. With the model, EMA, optimiser and
+schedule restored from the last checkpoint, a run killed at any point and resumed continues
+exactly as if it had never stopped.
+
+Output folder::
+
+    state/        model, EMA, optimiser and schedule states + trainer.json (resume)
+    pipeline/     the EMA weights as a SymmFlowPipeline (what you ship)
+    samples/      preview grids, generated from fixed labels with the EMA weights
+    log.jsonl     loss and learning rate every ``log_every`` steps
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from symmflow.codecs import ClassCodec, PaletteCodec
+from symmflow.io import atomic_directory, write_json_atomic
+from symmflow.models.latent import LatentUNet
+from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
+from symmflow.models.vae import LatentSpace
+from symmflow.path import SymmetricPath
+from symmflow.pipeline import SymmFlowPipeline
+from symmflow.training.config import DataConfig, ModelConfig, TrainConfig
+
+__all__ = ["Trainer", "build_dataset", "build_model"]
+
+
+def build_dataset(config: DataConfig) -> Dataset:
+    """The training set named by ``config.dataset`` (items: ``image`` + ``label`` or ``class_map``)."""
+    from symmflow.data import datasets as real
+
+    name, kwargs = config.dataset, dict(config.kwargs)
+    if name == "digits":
+        from symmflow.data.digits import DigitsDataset
+
+        return DigitsDataset(**kwargs)
+    if name == "procedural_faces":
+        from symmflow.data.procedural_faces import ProceduralFaces
+
+        return ProceduralFaces(**kwargs)
+    table = {
+        "celebamask_hq": real.CelebAMaskHQ,
+        "celebamask_hq_color": real.CelebAMaskHQColor,
+        "coco_stuff": real.CocoStuff,
+        "folder": real.SegmentationFolder,
+    }
+    if name not in table:
+        raise ValueError(f"unknown dataset {name!r}; choose one of digits, procedural_faces, {', '.join(table)}")
+    return table[name](**kwargs)
+
+
+def build_model(config: ModelConfig) -> tuple[torch.nn.Module, LatentSpace | None]:
+    """The network (and, for latent models, the frozen VAE) described by ``config``."""
+    if config.cls == "PixelUNet":
+        if config.preset is not None and config.preset not in PIXEL_UNET_PRESETS:
+            raise ValueError(f"unknown preset {config.preset!r}; choose one of {', '.join(PIXEL_UNET_PRESETS)}")
+        kwargs = {**PIXEL_UNET_PRESETS.get(config.preset or "", {}), **config.kwargs}
+        return PixelUNet(**kwargs), None
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from symmflow.release import load_prompt_embedding
+
+    if not config.vae:
+        raise ValueError("a LatentUNet config needs model.vae (e.g. stabilityai/sd-vae-ft-mse)")
+    embedding = load_prompt_embedding(config.prompt_embedding) if config.prompt_embedding else None
+    if config.pretrained_unet:
+        base = UNet2DConditionModel.from_pretrained(config.pretrained_unet, subfolder=config.unet_subfolder)
+        model = LatentUNet.from_sd_unet(base, embedding)
+    else:
+        model = LatentUNet(**config.kwargs)
+        if embedding is not None:
+            model.set_prompt_embedding(embedding)
+    return model, LatentSpace(AutoencoderKL.from_pretrained(config.vae))
+
+
+class EMA:
+    """Exponential moving average of a model's weights (float32, on the model's device)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.model = copy.deepcopy(model).float().eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for ema_p, p in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if ema_p.is_floating_point():
+                ema_p.lerp_(p.detach().float(), 1.0 - self.decay)
+            else:
+                ema_p.copy_(p)
+
+
+def _translate(images: torch.Tensor, maps: torch.Tensor | None, shift: int, g: torch.Generator):
+    """Shift each sample by up to ``shift`` pixels; the label map moves with it."""
+    b, _, h, w = images.shape
+    pad = torch.nn.functional.pad(images, (shift,) * 4, value=-1.0)
+    offsets = torch.randint(0, 2 * shift + 1, (b, 2), generator=g).tolist()
+    out = torch.stack([pad[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
+    if maps is None:
+        return out, None
+    pad_m = torch.nn.functional.pad(maps, (shift,) * 4, value=0)
+    return out, torch.stack([pad_m[i, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
+
+
+class Trainer:
+    """Train the model of a :class:`TrainConfig`; call :meth:`fit`.
+
+    Args:
+        config: the run.
+        accelerator: an ``accelerate.Accelerator`` (made from the config if omitted).
+    """
+
+    def __init__(self, config: TrainConfig, accelerator: Any = None) -> None:
+        from accelerate import Accelerator
+
+        self.config = config
+        t = config.train
+        self.accelerator = accelerator or Accelerator(mixed_precision=t.mixed_precision, cpu=not torch.cuda.is_available())
+        self.out = Path(config.output_dir)
+        self.dataset = build_dataset(config.data)
+        if len(self.dataset) == 0:
+            raise ValueError(f"the {config.data.dataset} training set is empty")
+        torch.manual_seed(t.seed)  # the initial weights
+        model, self.vae = build_model(config.model)
+        self.path = SymmetricPath(sigma_min=t.sigma_min)
+        p = config.pipeline
+        if config.task == "classification":
+            size = p["image_size"] if self.vae is None else p["image_size"] // self.vae.downsample
+            self.codec: ClassCodec | PaletteCodec = ClassCodec(p["num_classes"], p.get("beta", 4.0), (1, size, size))
+        else:
+            self.codec = PaletteCodec(p.get("palette", "celebamask_hq"), beta=p.get("beta", 10.0))
+        self.ema = EMA(model, t.ema_decay)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=t.lr, total_steps=t.steps, pct_start=max(t.warmup, 1e-6), anneal_strategy="cos",
+            div_factor=t.lr / 1e-6, final_div_factor=1e2, cycle_momentum=False,
+        )
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.ema.model.to(self.accelerator.device)
+        if self.vae is not None:
+            self.vae.vae.to(self.accelerator.device)
+        self.step = 0
+        self.seconds = 0.0
+        self.losses: list[float] = []
+
+    # -- state -----------------------------------------------------------------------------
+
+    def save_state(self) -> None:
+        """Atomically write everything needed to resume, then the shippable EMA pipeline."""
+        if not self.accelerator.is_main_process:
+            return
+        from safetensors.torch import save_file
+
+        with atomic_directory(self.out / "state") as tmp:
+            raw = self.accelerator.unwrap_model(self.model)
+            save_file({k: v.contiguous() for k, v in raw.state_dict().items()}, tmp / "model.safetensors")
+            save_file({k: v.contiguous() for k, v in self.ema.model.state_dict().items()}, tmp / "ema.safetensors")
+            torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+            torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
+            write_json_atomic(tmp / "trainer.json", {
+                "step": self.step, "seconds": self.seconds, "losses": self.losses, "config": self.config.to_dict(),
+            })
+        self.pipeline().save_pretrained(self.out / "pipeline", training_info=self.training_info())
+
+    def load_state(self) -> bool:
+        """Resume from ``output_dir/state`` if it exists; returns whether it did."""
+        folder = self.out / "state"
+        if not (folder / "trainer.json").is_file():
+            return False
+        from safetensors.torch import load_file
+
+        info = json.loads((folder / "trainer.json").read_text())
+        saved_train = info["config"]["train"]
+        if saved_train["steps"] != self.config.train.steps or saved_train["seed"] != self.config.train.seed:
+            raise ValueError(
+                f"{folder} was written by a run with steps={saved_train['steps']}, seed={saved_train['seed']}; "
+                "resume with the same settings or choose another output_dir"
+            )
+        self.accelerator.unwrap_model(self.model).load_state_dict(load_file(folder / "model.safetensors"))
+        self.ema.model.load_state_dict(load_file(folder / "ema.safetensors"))
+        self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+        self.scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
+        self.step, self.seconds, self.losses = info["step"], info["seconds"], info["losses"]
+        return True
+
+    def training_info(self) -> dict[str, Any]:
+        return {
+            "name": self.config.name,
+            "steps_done": self.step,
+            "train_seconds": round(self.seconds, 1),
+            "processes": self.accelerator.num_processes,
+            "device": str(self.accelerator.device),
+            "final_loss": self.losses[-1] if self.losses else None,
+            "config": self.config.to_dict(),
+        }
+
+    def pipeline(self) -> SymmFlowPipeline:
+        """The EMA weights wrapped as the pipeline this run ships."""
+        p = dict(self.config.pipeline)
+        model = copy.deepcopy(self.ema.model).cpu()
+        vae = None
+        if self.vae is not None:
+            vae = LatentSpace(copy.deepcopy(self.vae.vae).cpu(), self.vae.scaling_factor)
+        return SymmFlowPipeline(model, task=self.config.task, vae=vae, **p)
+
+    # -- one step ----------------------------------------------------------------------------
+
+    def _generator(self, micro: int) -> torch.Generator:
+        rank = self.accelerator.process_index
+        key = ((self.config.train.seed * 1_000_003 + self.step) * 1024 + rank) * 256 + micro
+        return torch.Generator().manual_seed(key % (2**63))
+
+    def _batch(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One micro-batch: ``(x, y)`` in the model's space (pixels or latents), on device."""
+        t = self.config.train
+        idx = torch.randint(len(self.dataset), (t.batch_size,), generator=g).tolist()
+        items = [self.dataset[i] for i in idx]
+        images = torch.stack([it["image"] for it in items]).float()
+        maps = torch.stack([it["class_map"] for it in items]).long() if self.config.task == "segmentation" else None
+        shift = int(self.config.data.augment.get("translate", 0))
+        if shift:
+            images, maps = _translate(images, maps, shift, g)
+        device = self.accelerator.device
+        if self.config.task == "classification":
+            labels = torch.stack([torch.as_tensor(it["label"]) for it in items])
+            y = self.codec.encode(labels, dequantize=True, generator=g)
+        else:
+            y = self.codec.encode(maps, dequantize=True, generator=g)
+        x, y = images.to(device), y.to(device)
+        if self.vae is not None:
+            x = self.vae.encode_image(x, generator=g)  # VAE sampling draws on the device's RNG
+            y = self.vae.encode_mask(y)
+        return x, y
+
+    def train_step(self) -> float:
+        t = self.config.train
+        total = 0.0
+        for micro in range(t.grad_accum):
+            g = self._generator(micro)
+            x, y = self._batch(g)
+            times = torch.rand(len(x), generator=g).to(x.device)
+            noise_x = torch.randn(x.shape, generator=g).to(x.device)
+            noise_y = torch.randn(y.shape, generator=g).to(x.device)
+            sample = self.path.sample(x, y, times, noise_x, noise_y)
+            with self.accelerator.autocast():
+                v_x, v_y = self.model(sample.x_t, sample.y_t, sample.t)
+                loss = self.path.loss(v_x.float(), v_y.float(), sample, t.image_weight) / t.grad_accum
+            if micro < t.grad_accum - 1:
+                with self.accelerator.no_sync(self.model):
+                    self.accelerator.backward(loss)
+            else:
+                self.accelerator.backward(loss)
+            total += loss.item()
+        if t.grad_clip:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), t.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.ema.update(self.accelerator.unwrap_model(self.model))
+        self.step += 1
+        return total
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def fit(self, max_minutes: float | None = None, progress: bool = True, resume: bool = True) -> dict[str, Any]:
+        """Train until ``train.steps`` (or ``max_minutes`` of wall time, then checkpoint and stop).
+
+        Returns :meth:`training_info`.
+        """
+        from tqdm.auto import tqdm
+
+        t = self.config.train
+        if resume and self.load_state():
+            self.accelerator.print(f"resumed {self.out} at step {self.step}/{t.steps}")
+        elif self.accelerator.is_main_process:
+            (self.out / "log.jsonl").unlink(missing_ok=True)  # a fresh run starts a fresh log
+        self.model.train()
+        bar = tqdm(total=t.steps, initial=self.step, desc=self.config.name, disable=not (progress and self.accelerator.is_main_process), mininterval=2.0)
+        started = time.perf_counter()
+        last = started
+        window: list[float] = []
+        while self.step < t.steps:
+            window.append(self.train_step())
+            now = time.perf_counter()
+            self.seconds += now - last
+            last = now
+            bar.update(1)
+            if self.step % t.log_every == 0 or self.step == t.steps:
+                mean = float(np.mean(window))
+                window.clear()
+                self.losses.append(round(mean, 5))
+                bar.set_postfix(loss=f"{mean:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+                self._log({"step": self.step, "loss": mean, "lr": self.scheduler.get_last_lr()[0], "seconds": round(self.seconds, 1)})
+            if t.sample_every and self.step % t.sample_every == 0:
+                self.save_samples()
+            out_of_time = max_minutes is not None and now - started > 60 * max_minutes
+            if self.step % t.checkpoint_every == 0 or self.step == t.steps or out_of_time:
+                self.save_state()
+            if out_of_time:
+                break
+        bar.close()
+        if self.step == t.steps and t.sample_every:
+            self.save_samples()
+        return self.training_info()
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.accelerator.is_main_process:
+            self.out.mkdir(parents=True, exist_ok=True)
+            with open(self.out / "log.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def save_samples(self, count: int = 8) -> Path | None:
+        """A grid generated by the EMA weights from fixed labels (the first training items)."""
+        if not self.accelerator.is_main_process:
+            return None
+        from PIL import Image
+
+        from symmflow.animation import tile
+
+        pipe = self.pipeline().to(self.accelerator.device)
+        if self.config.task == "classification":
+            labels = [k % pipe.num_classes for k in range(count)]
+        else:
+            labels = [self.dataset[i]["class_map"] for i in range(min(count, len(self.dataset)))]
+        images = pipe.generate(labels, steps=pipe.default_steps["generate"], seed=0, output_type="np").images
+        row = list(images)
+        if self.config.task == "segmentation":
+            row = [pipe.palette.colorize(m.numpy()) for m in labels] + row
+        path = self.out / "samples" / f"step_{self.step:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(tile(row, columns=len(labels))).save(path)
+        return path

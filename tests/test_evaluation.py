@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+import torch
+
+from symmflow.evaluation import IoUAccumulator, confusion_matrix, frechet_distance, inception_features, sample_diversity
+from symmflow.pipeline import SymmFlowPipeline
+
+from test_pipeline import face_ids, tiny_unet
+
+
+def test_confusion_matrix_rows_are_truth():
+    cm = confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3)
+    assert cm.tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+
+
+def test_miou_is_macro_over_all_pixels_and_ignores_background():
+    acc = IoUAccumulator(3, ignore_index=0)
+    true = np.array([[0, 1, 1, 2]])
+    acc.update(np.array([[0, 1, 2, 2]]), true)       # class 1: 1/2, class 2: 1/2
+    acc.update(np.array([[1, 1, 1, 2]]), true)       # summed over images before dividing
+    # class 1: inter 1 + 2 = 3, union 2 + 3 = 5; class 2: inter 1 + 1 = 2, union 2 + 1 = 3
+    np.testing.assert_allclose(acc.per_class()[1:], [3 / 5, 2 / 3])
+    assert acc.mean() == pytest.approx((3 / 5 + 2 / 3) / 2)
+    never = IoUAccumulator(4, ignore_index=0)
+    never.update(np.array([1, 1]), np.array([1, 1]))
+    assert np.isnan(never.per_class()[3]) and never.mean() == 1.0  # absent classes do not count
+    with pytest.raises(ValueError, match="shape"):
+        acc.update(np.zeros((2, 2)), np.zeros((3, 3)))
+
+
+def test_frechet_distance_closed_forms():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(500, 4))
+    cov = np.cov(a, rowvar=False)
+    assert frechet_distance(a.mean(0), cov, a.mean(0), cov) == pytest.approx(0, abs=1e-6)
+    # a pure shift adds |d|^2; a scaled identity covariance gives (sqrt(s1) - sqrt(s2))^2 per dim
+    assert frechet_distance(np.zeros(3), np.eye(3), np.ones(3), np.eye(3)) == pytest.approx(3.0)
+    assert frechet_distance(np.zeros(2), 4 * np.eye(2), np.zeros(2), np.eye(2)) == pytest.approx(2.0)
+
+
+def test_fid_features_need_the_optional_package():
+    try:
+        import pytorch_fid  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install pytorch-fid"):
+            inception_features(torch.zeros(1, 3, 8, 8))
+    else:
+        pytest.skip("pytorch-fid is installed: its weights would be downloaded")
+
+
+def test_diversity_is_positive_for_fresh_noise():
+    pipe = SymmFlowPipeline(tiny_unet(), task="segmentation", image_size=16)
+    assert sample_diversity(pipe, [face_ids()], samples=3, steps=2) > 0.01

@@ -1,0 +1,107 @@
+"""The trainer: config checks, exact resume after a stop, and a short run that learns."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from symmflow.cli import main as cli_main
+from symmflow.pipeline import SymmFlowPipeline
+from symmflow.training import Trainer, load_config
+from symmflow.training.config import TrainConfig
+
+from conftest import ROOT
+
+TINY_DIGITS = {
+    "name": "tiny-digits",
+    "task": "classification",
+    "data": {"dataset": "digits", "kwargs": {"split": "train", "size": 8}, "augment": {"translate": 1}},
+    "model": {"class": "PixelUNet", "preset": "tiny", "kwargs": {"image_channels": 1, "label_channels": 1, "sample_size": 8}},
+    "pipeline": {"image_size": 8, "image_channels": 1, "num_classes": 10, "beta": 4.0},
+    "train": {"steps": 6, "batch_size": 8, "lr": 1e-3, "checkpoint_every": 3, "sample_every": 0, "log_every": 1},
+}
+
+
+def make_config(tmp_path, **train):
+    data = json.loads(json.dumps(TINY_DIGITS))
+    data["train"].update(train)
+    data["output_dir"] = str(tmp_path / "run")
+    return TrainConfig.from_dict(data)
+
+
+def test_resume_after_a_stop_is_exact(tmp_path):
+    straight = Trainer(make_config(tmp_path / "a"))
+    straight.fit(progress=False)
+    # the same run, stopped after 3 steps (a kill right after a checkpoint) and resumed
+    first = Trainer(make_config(tmp_path / "b"))
+    while first.step < 3:
+        first.train_step()
+    first.save_state()
+    del first
+    resumed = Trainer(make_config(tmp_path / "b"))
+    resumed.fit(progress=False)
+    assert resumed.step == 6
+    a = load_file(tmp_path / "a" / "run" / "state" / "ema.safetensors")
+    b = load_file(tmp_path / "b" / "run" / "state" / "ema.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    pipe = SymmFlowPipeline.from_pretrained(tmp_path / "b" / "run" / "pipeline")
+    assert pipe.task == "classification" and pipe.image_size == 8
+    log = [json.loads(line) for line in (tmp_path / "a" / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]
+
+
+def test_warmup_then_cosine_schedule(tmp_path):
+    trainer = Trainer(make_config(tmp_path, steps=40, warmup=0.1, lr=1e-3, checkpoint_every=1000))
+    lrs = []
+    for _ in range(40):
+        lrs.append(trainer.scheduler.get_last_lr()[0])
+        trainer.train_step()
+    assert lrs[0] == pytest.approx(1e-6, rel=1e-3)      # starts at 1e-6
+    assert max(lrs) == pytest.approx(1e-3, rel=1e-2)    # peaks at lr after 10% of the steps
+    assert int(np.argmax(lrs)) in (3, 4)
+    assert lrs[-1] < 0.05 * 1e-3                        # cosine back down
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    Trainer(make_config(tmp_path)).fit(progress=False)
+    with pytest.raises(ValueError, match="resume with the same settings"):
+        Trainer(make_config(tmp_path, steps=12)).fit(progress=False)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(task="detection"), "task must be"),
+        (lambda d: d["train"].update(stepz=3), "unknown key.*stepz"),
+        (lambda d: d["model"].update({"class": "Transformer"}), "PixelUNet or LatentUNet"),
+        (lambda d: d["train"].update(mixed_precision="fp8"), "mixed_precision"),
+        (lambda d: d.pop("pipeline"), "lacks the key"),
+    ],
+)
+def test_bad_configs_name_the_problem(edit, message):
+    data = json.loads(json.dumps(TINY_DIGITS))
+    edit(data)
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_dict(data)
+
+
+def test_shipped_configs_parse():
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        cfg = load_config(path)
+        assert cfg.train.steps > 0, path
+
+
+def test_train_cli_with_overrides_and_a_time_budget(tmp_path, capsys):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY_DIGITS))
+    code = cli_main(["train", "--config", str(config), "--output-dir", str(tmp_path / "out"),
+                     "--set", "train.steps=4", "--set", "train.sample_every=2", "--quiet"])
+    assert code == 0 and "finished at step 4/4" in capsys.readouterr().out
+    assert (tmp_path / "out" / "samples" / "step_0000004.png").exists()
+    code = cli_main(["train", "--config", str(config), "--output-dir", str(tmp_path / "paused"),
+                     "--set", "train.steps=50", "--max-minutes", "0", "--quiet"])
+    assert code == 0 and "paused at step 1/50" in capsys.readouterr().out
+    assert cli_main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
