@@ -8,21 +8,42 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
 from symmflow.models import ResidualMLP
+from symmflow.pipeline import SymmFlowPipeline
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS = ROOT / "checkpoints"
 
 SPIRAL_ENV = "SYMMFLOW_SPIRAL_CHECKPOINT"
+DIGITS_ENV = "SYMMFLOW_DIGITS_CHECKPOINT"
+FACES_ENV = "SYMMFLOW_FACES_CHECKPOINT"
 
-# Inference holds no mutable state, but PyTorch's intra-op pool is shared: one forward at a
-# time per model keeps latency predictable when many sessions click at once.
+# One lock for every model: PyTorch's intra-op thread pool is shared by all of them, and a
+# free Space has 2 cores, so one flow at a time keeps each step fast when sessions overlap.
 MODEL_LOCK = threading.Lock()
+
+
+def locked_steps(stream: Iterator[T]) -> Iterator[T]:
+    """Advance a flow one step at a time under :data:`MODEL_LOCK`, yielding outside it, so a
+    slow or vanished client never holds the models while its frame is being sent."""
+    while True:
+        with MODEL_LOCK:
+            item = next(stream, _DONE)
+        if item is _DONE:
+            return
+        yield item
+
+
+_DONE = object()
 
 
 def spiral_checkpoint() -> str:
@@ -34,6 +55,27 @@ def spiral_model() -> ResidualMLP:
     model = ResidualMLP.from_pretrained(spiral_checkpoint())
     model.eval().requires_grad_(False)
     return model
+
+
+def digits_checkpoint() -> str:
+    return os.environ.get(DIGITS_ENV, str(CHECKPOINTS / "digits"))
+
+
+@lru_cache(maxsize=1)
+def digits_pipeline() -> SymmFlowPipeline:
+    return SymmFlowPipeline.from_pretrained(digits_checkpoint())
+
+
+def faces_checkpoint() -> str:
+    """The shipped CPU face model, or the one ``SYMMFLOW_FACES_CHECKPOINT`` names (a pipeline
+    folder or hub repo id, e.g. the paper's weights converted by ``symmflow convert-release``)."""
+    return os.environ.get(FACES_ENV, str(CHECKPOINTS / "faces"))
+
+
+@lru_cache(maxsize=1)
+def faces_pipeline() -> SymmFlowPipeline:
+    device = "cuda" if torch.cuda.is_available() else None
+    return SymmFlowPipeline.from_pretrained(faces_checkpoint(), device=device)
 
 
 def set_threads() -> None:

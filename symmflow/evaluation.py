@@ -29,18 +29,19 @@ def confusion_matrix(predicted: np.ndarray, true: np.ndarray, num_classes: int) 
     predicted, true = np.asarray(predicted).ravel(), np.asarray(true).ravel()
     if predicted.shape != true.shape:
         raise ValueError(f"{predicted.size} predictions for {true.size} labels")
+    for name, ids in (("predicted", predicted), ("true", true)):
+        if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
+            raise ValueError(f"{name} class ids must lie in [0, {num_classes - 1}], got [{ids.min()}, {ids.max()}]")
     return np.bincount(true * num_classes + predicted, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
 def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], title: str = ""):
     """A matplotlib figure of a confusion matrix (counts in the cells)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from symmflow.figures import new_figure
 
     k = len(class_names)
-    fig, ax = plt.subplots(figsize=(0.5 * k + 2.5, 0.5 * k + 2))
+    fig = new_figure(figsize=(0.5 * k + 2.5, 0.5 * k + 2))
+    ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     for i in range(k):
         for j in range(k):
@@ -60,8 +61,9 @@ class IoUAccumulator:
     """Macro Jaccard index over all pixels of a data set (the paper's mIoU).
 
     Intersections and unions are summed per class over every image first, then averaged over
-    the classes that occur (in the truth or the prediction), leaving out ``ignore_index``
-    (CelebAMask-HQ: background; COCO-Stuff: unlabeled) from the mean.
+    the classes that occur (in the truth or the prediction). As in the authors' evaluation,
+    pixels whose truth is ``ignore_index`` (CelebAMask-HQ: background; COCO-Stuff: unlabeled)
+    are left out entirely, and so is that class.
     """
 
     def __init__(self, num_classes: int, ignore_index: int | None = None) -> None:
@@ -74,6 +76,9 @@ class IoUAccumulator:
         predicted, true = np.asarray(predicted), np.asarray(true)
         if predicted.shape != true.shape:
             raise ValueError(f"prediction shape {predicted.shape} differs from the truth's {true.shape}")
+        if self.ignore_index is not None:
+            keep = true != self.ignore_index
+            predicted, true = predicted[keep], true[keep]
         cm = confusion_matrix(predicted.astype(np.int64), true.astype(np.int64), self.num_classes)
         inter = np.diag(cm)
         self.intersection += inter

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from symmflow.codecs import ClassCodec, PaletteCodec
-from symmflow.data.images import load_rgb, to_tensor
+from symmflow.data.images import composite, load_rgb, open_image, resize_labels, to_tensor
 from symmflow.io import atomic_directory, write_json_atomic
 from symmflow.models.base import CheckpointError, SymmFlowModel
 from symmflow.models.latent import LatentUNet
@@ -299,7 +299,10 @@ class SymmFlowPipeline:
                 autoencoder = AutoencoderKL.from_pretrained(folder / "vae", **kwargs)
             except (OSError, ValueError, RuntimeError) as err:
                 raise CheckpointError(f"could not load the VAE from {folder / 'vae'}: {err}") from err
-            preview = LatentPreview.from_dict(cfg["preview"]) if "preview" in cfg else None
+            try:
+                preview = LatentPreview.from_dict(cfg["preview"]) if "preview" in cfg else None
+            except (KeyError, TypeError, ValueError) as err:
+                raise CheckpointError(f"{config_path}: malformed 'preview' entry ({err})") from err
             vae = LatentSpace(autoencoder, cfg.get("vae_scaling_factor"), preview)
         try:
             pipe = cls(
@@ -356,10 +359,12 @@ class SymmFlowPipeline:
                 ids = self._class_map(item)
             except ValueError as err:
                 raise ValueError(f"masks[{i}]: {err}") from err
-            maps.append(_resize_class_map(ids, self.image_size, self.num_classes))
+            maps.append(torch.from_numpy(resize_labels(ids.numpy(), self.image_size, mode="majority")))
         return torch.stack(maps)
 
     def _class_map(self, item: Any) -> torch.Tensor:
+        if isinstance(item, (str, os.PathLike)) or hasattr(item, "read"):
+            item = open_image(item)  # a class-id PNG must be read as ids, not as a picture
         if isinstance(item, torch.Tensor) and not item.is_floating_point():
             ids = item.long()
         elif isinstance(item, np.ndarray) and item.ndim == 2 and np.issubdtype(item.dtype, np.integer):
@@ -371,7 +376,7 @@ class SymmFlowPipeline:
             if ids.numel() and ids.max() >= self.num_classes:  # not class ids: a grey picture of a mask
                 ids = torch.from_numpy(self.codec.rgb_to_ids(load_rgb(item)))
         else:
-            ids = torch.from_numpy(self.codec.rgb_to_ids(load_rgb(item)))
+            ids = torch.from_numpy(self.codec.rgb_to_ids(_mask_rgb(item)))
         if ids.dim() != 2:
             raise ValueError(f"a class map must be 2-D [H, W], got shape {list(ids.shape)}")
         if ids.numel() == 0:
@@ -604,6 +609,11 @@ def _resolve_folder(path_or_repo_id: str | os.PathLike, revision: str | None) ->
 
 def _generator(seed: int | None, generator: torch.Generator | None) -> torch.Generator:
     if generator is not None:
+        if generator.device.type != "cpu":
+            raise ValueError(
+                f"pass a CPU torch.Generator (got one on {generator.device}): noise is drawn on the CPU "
+                "so that a seed gives the same result on every device"
+            )
         return generator
     if seed is None:
         return torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
@@ -632,6 +642,8 @@ def _as_items(inputs: Any, what: str) -> list[Any]:
         items = list(inputs)
     elif isinstance(inputs, np.ndarray) and inputs.ndim == 4:
         items = list(inputs)
+    elif isinstance(inputs, np.ndarray) and inputs.ndim == 3 and what == "masks" and np.issubdtype(inputs.dtype, np.integer) and inputs.shape[2] not in (3, 4):
+        items = list(inputs)  # a batch of class-id maps [B, H, W]
     else:
         items = [inputs]
     if not items:
@@ -657,17 +669,13 @@ def _resize(img: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(img[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)[0].clamp(-1, 1)
 
 
-def _resize_class_map(ids: torch.Tensor, size: int, num_classes: int) -> torch.Tensor:
-    """Majority vote when shrinking (thin strokes survive better than with nearest), nearest when growing."""
-    h, w = ids.shape
-    if (h, w) == (size, size):
-        return ids
-    if h < size or w < size:
-        return F.interpolate(ids[None, None].float(), size=(size, size), mode="nearest")[0, 0].long()
-    present = torch.unique(ids)
-    onehot = (ids[None] == present[:, None, None]).float()
-    pooled = F.interpolate(onehot[None], size=(size, size), mode="area")[0]
-    return present[pooled.argmax(0)]
+def _mask_rgb(item: Any) -> np.ndarray:
+    """A colour mask as RGB; transparent pixels become black, the background class."""
+    if isinstance(item, Image.Image) and item.mode in ("RGBA", "LA", "PA"):
+        return composite(np.asarray(item.convert("RGBA")), background=0)
+    if isinstance(item, np.ndarray) and item.ndim == 3 and item.shape[2] == 4 and item.dtype == np.uint8:
+        return composite(item, background=0)
+    return load_rgb(item)
 
 
 def _palette_matches(image: Image.Image, colors: np.ndarray) -> bool:

@@ -16,16 +16,18 @@ def test_confusion_matrix_rows_are_truth():
 def test_miou_is_macro_over_all_pixels_and_ignores_background():
     acc = IoUAccumulator(3, ignore_index=0)
     true = np.array([[0, 1, 1, 2]])
-    acc.update(np.array([[0, 1, 2, 2]]), true)       # class 1: 1/2, class 2: 1/2
-    acc.update(np.array([[1, 1, 1, 2]]), true)       # summed over images before dividing
-    # class 1: inter 1 + 2 = 3, union 2 + 3 = 5; class 2: inter 1 + 1 = 2, union 2 + 1 = 3
-    np.testing.assert_allclose(acc.per_class()[1:], [3 / 5, 2 / 3])
-    assert acc.mean() == pytest.approx((3 / 5 + 2 / 3) / 2)
+    acc.update(np.array([[1, 1, 2, 2]]), true)       # class 1: 1/2, class 2: 1/2 (truth-0 pixel dropped)
+    acc.update(np.array([[2, 1, 1, 2]]), true)       # summed over images before dividing
+    # class 1: inter 1 + 2 = 3, union 2 + 2 = 4; class 2: inter 1 + 1 = 2, union 2 + 1 = 3
+    np.testing.assert_allclose(acc.per_class()[1:], [3 / 4, 2 / 3])
+    assert acc.mean() == pytest.approx((3 / 4 + 2 / 3) / 2)
     never = IoUAccumulator(4, ignore_index=0)
     never.update(np.array([1, 1]), np.array([1, 1]))
     assert np.isnan(never.per_class()[3]) and never.mean() == 1.0  # absent classes do not count
     with pytest.raises(ValueError, match="shape"):
         acc.update(np.zeros((2, 2)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"class ids must lie in \[0, 2\]"):
+        acc.update(np.array([5]), np.array([1]))
 
 
 def test_frechet_distance_closed_forms():

@@ -105,3 +105,27 @@ def test_train_cli_with_overrides_and_a_time_budget(tmp_path, capsys):
                      "--set", "train.steps=50", "--max-minutes", "0", "--quiet"])
     assert code == 0 and "paused at step 1/50" in capsys.readouterr().out
     assert cli_main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_latent_model_trains_through_the_same_path(tmp_path):
+    """The paper's design (VAE latents + doubled-channel SD U-Net), at test size, on faces."""
+    from test_latent import TINY_UNET, tiny_vae
+
+    tiny_vae().save_pretrained(tmp_path / "vae")
+    data = {
+        "name": "tiny-latent",
+        "task": "segmentation",
+        "output_dir": str(tmp_path / "run"),
+        "data": {"dataset": "procedural_faces", "kwargs": {"length": 16, "size": 16}},
+        "model": {"class": "LatentUNet", "kwargs": {"unet_config": TINY_UNET}, "vae": str(tmp_path / "vae")},
+        "pipeline": {"image_size": 16, "palette": "celebamask_hq", "beta": 10.0},
+        "train": {"steps": 2, "batch_size": 2, "image_weight": 0.7, "ema_decay": 0.9, "checkpoint_every": 2, "sample_every": 0},
+    }
+    trainer = Trainer(TrainConfig.from_dict(data))
+    before = {k: v.clone() for k, v in trainer.ema.model.state_dict().items()}
+    trainer.fit(progress=False)
+    after = trainer.ema.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    pipe = SymmFlowPipeline.from_pretrained(tmp_path / "run" / "pipeline")
+    assert pipe.is_latent and pipe.vae.latent_channels == 4
+    assert pipe.segment(np.zeros((16, 16, 3), np.uint8), steps=1).class_maps[0].shape == (16, 16)

@@ -80,11 +80,11 @@ class PixelUNet(SymmFlowModel):
         p = self.config.patch_size
         if x.shape[-1] % p or x.shape[-2] % p:
             raise ValueError(f"image size {list(x.shape[-2:])} is not divisible by the patch size {p}")
-        h = torch.cat([x, y], dim=1)
+        h = torch.cat([x, y], dim=1).to(self.unet.dtype)
         h = F.pixel_unshuffle(h, p) if p > 1 else h
-        out = self.unet(h, t * self.config.time_scale).sample
+        out = self.unet(h, (t * self.config.time_scale).to(h.dtype)).sample
         out = F.pixel_shuffle(out, p) if p > 1 else out
-        return out[:, :c], out[:, c:]
+        return out[:, :c].to(x.dtype), out[:, c:].to(y.dtype)
 
 
 PIXEL_UNET_PRESETS: dict[str, dict[str, Any]] = {

@@ -4,31 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
 
-matplotlib.use("Agg")  # headless: figures are saved or rasterised, never shown
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from torch import nn  # noqa: E402
-
-from symmflow.solver import SolverState  # noqa: E402
-from symmflow.spiral.data import arm_curves, make_spirals  # noqa: E402
-from symmflow.spiral.evaluate import classify_flow, generate_flow  # noqa: E402
+from symmflow.figures import figure_to_array, new_figure
+from symmflow.solver import SolverState
+from symmflow.spiral.data import arm_curves, make_spirals
+from symmflow.spiral.evaluate import classify_flow, generate_flow
 
 __all__ = ["CLASS_COLORS", "accuracy_figure", "figure_to_array", "flows_figure", "frame_figure"]
 
 CLASS_COLORS = ("#2563eb", "#dc2626")  # class 0 (label -1) blue, class 1 (label +1) red
 _LIMITS = (-1.6, 2.0, -1.6, 1.6)
-
-
-def figure_to_array(fig: Figure) -> np.ndarray:
-    """Rasterise a figure to an RGB ``uint8`` array ``[H, W, 3]`` and close it."""
-    fig.canvas.draw()
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return rgb
 
 
 def _style(ax, title: str, limits: tuple[float, float, float, float] = _LIMITS) -> None:
@@ -58,7 +47,8 @@ def flows_figure(model: nn.Module, steps: int = 50, n: int = 400, seed: int = 0)
     points, true = make_spirals(n, generator=gen)
     reverse = list(classify_flow(model, points, steps, generator=gen))
 
-    fig, (ax_f, ax_r) = plt.subplots(1, 2, figsize=(11, 5))
+    fig = new_figure(figsize=(11, 5))
+    ax_f, ax_r = fig.subplots(1, 2)
     xs = torch.stack([s.x for s in forward]).numpy()  # [T, N, 2]
     for i in range(n):
         ax_f.plot(xs[:, i, 0], xs[:, i, 1], color=CLASS_COLORS[labels[i]], lw=0.4, alpha=0.2)
@@ -92,7 +82,8 @@ def frame_figure(
 ) -> Figure:
     """One animation frame: the forward state (points coloured by their label) beside the
     reverse state (fixed test points coloured by their current label value, blue -1 .. red +1)."""
-    fig, (ax_f, ax_r) = plt.subplots(1, 2, figsize=size)
+    fig = new_figure(figsize=size)
+    ax_f, ax_r = fig.subplots(1, 2)
     x = forward.x.numpy()
     _draw_arms(ax_f)
     ax_f.scatter(x[:, 0], x[:, 1], s=3, c=[CLASS_COLORS[k] for k in forward_labels.tolist()], alpha=0.7)
@@ -111,7 +102,8 @@ def frame_figure(
 
 def accuracy_figure(ours: Mapping[str, float], paper: Mapping[str, float], extra: Mapping[str, Mapping[str, float]] | None = None) -> Figure:
     """Classification accuracy against the number of Euler steps, ours beside the paper's row."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig = new_figure(figsize=(5.5, 3.6))
+    ax = fig.subplots()
     series = {"paper": paper, "this model": ours, **(extra or {})}
     for name, row in series.items():
         steps = sorted(int(s) for s in row)

@@ -103,6 +103,15 @@ class TrainConfig:
             raise ValueError(f"train.mixed_precision must be no, bf16 or fp16, got {t.mixed_precision!r}")
         if not 0 <= t.warmup < 1:
             raise ValueError(f"train.warmup is a fraction of the steps in [0, 1), got {t.warmup}")
+        for name in ("checkpoint_every", "log_every"):
+            if getattr(t, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(t, name)}")
+        if t.sample_every < 0:
+            raise ValueError(f"train.sample_every must be >= 0 (0: no samples), got {t.sample_every}")
+        if not 0 <= t.image_weight <= 1 or not 0 <= t.ema_decay < 1 or not 0 <= t.sigma_min < 1:
+            raise ValueError("train.image_weight must lie in [0, 1], train.ema_decay and train.sigma_min in [0, 1)")
+        if t.lr <= 0:
+            raise ValueError(f"train.lr must be > 0, got {t.lr}")
         if "image_size" not in self.pipeline:
             raise ValueError("pipeline.image_size is required")
 
@@ -153,6 +162,8 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
         node = data
         *parents, leaf = dotted.split(".")
         for key in parents:
-            node = node.setdefault(key, {})
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
         node[leaf] = value
     return TrainConfig.from_dict(data, where=str(path))

@@ -1,9 +1,10 @@
 """The trainer: accelerate (1 to N GPUs, or the CPU), EMA, one-cycle, exact resume.
 
-Every random draw of step ``s`` (which samples, their shifts, ``t`` and both noises) comes
-from a generator seeded by ``(seed, s, process)``. With the model, EMA, optimiser and
-schedule restored from the last checkpoint, a run killed at any point and resumed continues
-exactly as if it had never stopped.
+Every random draw of step ``s`` (which samples, their shifts, ``t``, both noises, the VAE's
+latent sample) comes from a generator seeded by ``(seed, s, process)``. With the model, EMA,
+optimiser, schedule (and fp16 loss scale) restored from the last checkpoint, a run killed at
+any point and resumed continues exactly as if it had never stopped; the log is cut back to
+the checkpoint's step.
 
 Output folder::
 
@@ -26,8 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from symmflow.codecs import ClassCodec, PaletteCodec
-from symmflow.io import atomic_directory, write_json_atomic
+from symmflow.io import atomic_directory, write_json_atomic, write_text_atomic
 from symmflow.models.latent import LatentUNet
 from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
 from symmflow.models.vae import LatentSpace
@@ -86,6 +86,14 @@ def build_model(config: ModelConfig) -> tuple[torch.nn.Module, LatentSpace | Non
     return model, LatentSpace(AutoencoderKL.from_pretrained(config.vae))
 
 
+def _recover_replaced(folder: Path) -> None:
+    """A kill between the two renames of an atomic folder swap leaves ``folder`` missing and its
+    previous version at ``.{name}.old-*``: put it back (it is complete)."""
+    olds = sorted(folder.parent.glob(f".{folder.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds:
+        olds[-1].rename(folder)
+
+
 class EMA:
     """Exponential moving average of a model's weights (float32, on the model's device)."""
 
@@ -135,17 +143,15 @@ class Trainer:
         torch.manual_seed(t.seed)  # the initial weights
         model, self.vae = build_model(config.model)
         self.path = SymmetricPath(sigma_min=t.sigma_min)
-        p = config.pipeline
-        if config.task == "classification":
-            size = p["image_size"] if self.vae is None else p["image_size"] // self.vae.downsample
-            self.codec: ClassCodec | PaletteCodec = ClassCodec(p["num_classes"], p.get("beta", 4.0), (1, size, size))
-        else:
-            self.codec = PaletteCodec(p.get("palette", "celebamask_hq"), beta=p.get("beta", 10.0))
+        # The pipeline this run ships decides the label codec (and checks the network fits the
+        # task before any training): training and inference can never disagree on beta.
+        self.codec = SymmFlowPipeline(model, task=config.task, vae=self.vae, **config.pipeline).codec
+        model.train().requires_grad_(True)  # a pipeline freezes its network for inference; this one trains
         self.ema = EMA(model, t.ema_decay)
         optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=t.lr, total_steps=t.steps, pct_start=max(t.warmup, 1e-6), anneal_strategy="cos",
-            div_factor=t.lr / 1e-6, final_div_factor=1e2, cycle_momentum=False,
+            div_factor=t.lr / 1e-6, final_div_factor=1.0, cycle_momentum=False,
         )
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
         self.ema.model.to(self.accelerator.device)
@@ -169,6 +175,8 @@ class Trainer:
             save_file({k: v.contiguous() for k, v in self.ema.model.state_dict().items()}, tmp / "ema.safetensors")
             torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
             torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
+            if self.accelerator.scaler is not None:  # fp16: the loss scale is part of the state
+                torch.save(self.accelerator.scaler.state_dict(), tmp / "scaler.pt")
             write_json_atomic(tmp / "trainer.json", {
                 "step": self.step, "seconds": self.seconds, "losses": self.losses, "config": self.config.to_dict(),
             })
@@ -177,6 +185,8 @@ class Trainer:
     def load_state(self) -> bool:
         """Resume from ``output_dir/state`` if it exists; returns whether it did."""
         folder = self.out / "state"
+        if not folder.exists():
+            _recover_replaced(folder)
         if not (folder / "trainer.json").is_file():
             return False
         from safetensors.torch import load_file
@@ -192,8 +202,18 @@ class Trainer:
         self.ema.model.load_state_dict(load_file(folder / "ema.safetensors"))
         self.optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
         self.scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
+        if self.accelerator.scaler is not None and (folder / "scaler.pt").is_file():
+            self.accelerator.scaler.load_state_dict(torch.load(folder / "scaler.pt", weights_only=True))
         self.step, self.seconds, self.losses = info["step"], info["seconds"], info["losses"]
+        self._truncate_log()
         return True
+
+    def _truncate_log(self) -> None:
+        """Drop log records written after the checkpoint we resume from (they will be redone)."""
+        log = self.out / "log.jsonl"
+        if self.accelerator.is_main_process and log.is_file():
+            kept = [line for line in log.read_text().splitlines() if line and json.loads(line)["step"] <= self.step]
+            write_text_atomic(log, "".join(line + "\n" for line in kept))
 
     def training_info(self) -> dict[str, Any]:
         return {
@@ -212,7 +232,7 @@ class Trainer:
         model = copy.deepcopy(self.ema.model).cpu()
         vae = None
         if self.vae is not None:
-            vae = LatentSpace(copy.deepcopy(self.vae.vae).cpu(), self.vae.scaling_factor)
+            vae = LatentSpace(copy.deepcopy(self.vae.vae).cpu(), self.vae.scaling_factor, self.vae.preview_map)
         return SymmFlowPipeline(model, task=self.config.task, vae=vae, **p)
 
     # -- one step ----------------------------------------------------------------------------
@@ -240,7 +260,7 @@ class Trainer:
             y = self.codec.encode(maps, dequantize=True, generator=g)
         x, y = images.to(device), y.to(device)
         if self.vae is not None:
-            x = self.vae.encode_image(x, generator=g)  # VAE sampling draws on the device's RNG
+            x = self.vae.encode_image(x, generator=g)  # diffusers draws with the CPU generator, then moves
             y = self.vae.encode_mask(y)
         return x, y
 
@@ -306,13 +326,16 @@ class Trainer:
             if t.sample_every and self.step % t.sample_every == 0:
                 self.save_samples()
             out_of_time = max_minutes is not None and now - started > 60 * max_minutes
+            if self.accelerator.num_processes > 1:  # every rank must stop at the same step
+                flag = torch.tensor(int(out_of_time), device=self.accelerator.device)
+                out_of_time = bool(self.accelerator.reduce(flag, reduction="max").item())
             if self.step % t.checkpoint_every == 0 or self.step == t.steps or out_of_time:
                 self.save_state()
             if out_of_time:
                 break
         bar.close()
-        if self.step == t.steps and t.sample_every:
-            self.save_samples()
+        if self.step == t.steps and t.sample_every and t.steps % t.sample_every:
+            self.save_samples()  # the last step was not a sampling step
         return self.training_info()
 
     def _log(self, record: dict[str, Any]) -> None:

@@ -1,0 +1,154 @@
+"""Tab "Paint a face": paint a 19-class mask, watch a portrait emerge step by step."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from demo.models import ROOT, faces_pipeline, locked_steps
+from demo.ui import SOLVER_CHOICES, check_seed, check_solver, check_steps, editor_rgb, palette_legend
+from symmflow.animation import save_gif, tile
+from symmflow.data.images import resize_labels
+from symmflow.palettes import CELEBAMASK_HQ
+
+MAX_STEPS = 50
+MAX_SAMPLES = 4
+VIEW = 256
+CANVAS = 256
+EXAMPLES = sorted((ROOT / "assets" / "faces").glob("mask_*.png"))
+
+
+def _hex(rgb) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def _enlarge(image: np.ndarray, size: int = VIEW) -> np.ndarray:
+    if image.shape[0] >= size:
+        return image
+    return np.asarray(Image.fromarray(image).resize((size * image.shape[1] // image.shape[0], size), Image.Resampling.BICUBIC))
+
+
+def mask_ids(editor_value: Any) -> np.ndarray:
+    """The painted canvas -> class ids ``[H, W]`` (antialiased edges snap to their classes)."""
+    rgb = editor_rgb(editor_value, "canvas")
+    ids = faces_pipeline().codec.rgb_to_ids(rgb)
+    if (ids == 0).all():
+        raise gr.Error("The canvas holds only background: paint a face (or pick an example mask).")
+    return ids
+
+
+def generate_portraits(
+    editor_value: Any,
+    steps: float,
+    seed: float,
+    solver: str,
+    samples: float,
+    recovered: dict | None = None,
+) -> Iterator[tuple[Any, Any, Any]]:
+    """Yield (emerging portraits, gallery, GIF) after every ODE step; the last yield is complete.
+
+    ``recovered`` (set by the segment tab's "edit this mask" button) holds the noise that
+    regenerates the segmented photo and its class map: it is reused wherever the painted mask
+    is unchanged, so the photo stays put outside the edited region.
+    """
+    steps_i = check_steps(steps, 1, MAX_STEPS)
+    seed_i = check_seed(seed)
+    method = check_solver(solver)
+    count = check_steps(samples, 1, MAX_SAMPLES, what="number of portraits")
+    ids = mask_ids(editor_value)
+    pipe = faces_pipeline()
+    noise = _edit_noise(pipe, ids, recovered, seed_i, count)
+    frames = []
+    stream = pipe.generate_stream(ids, steps=steps_i, seed=seed_i, solver=method, num_images_per_label=count, noise=noise)
+    for frame in locked_steps(stream):
+        view = _enlarge(tile(frame.images))
+        frames.append(view)
+        if not frame.is_final:
+            yield view, gr.skip(), gr.skip()
+    gallery = [(_enlarge(img), f"seed {seed_i}, sample {k + 1}") for k, img in enumerate(frame.images)]
+    gif = save_gif(frames, tempfile.mkdtemp(prefix="symmflow-") + "/portrait.gif", min_size=VIEW)
+    yield frames[-1], gallery, str(gif)
+
+
+def _edit_noise(pipe, ids: np.ndarray, recovered: dict | None, seed: int, count: int) -> torch.Tensor | None:
+    """Recovered photo noise outside the edited region, fresh noise inside (or None: all fresh)."""
+    if not recovered or count != 1:
+        return None
+    noise = recovered.get("noise")
+    old_ids = recovered.get("class_map")
+    if noise is None or old_ids is None:
+        return None
+    size = pipe.image_size
+    # the same reduction the pipeline applies to the mask it is given
+    new_small = resize_labels(ids, size, mode="majority")
+    old_small = resize_labels(np.asarray(old_ids), size, mode="majority")
+    changed = torch.from_numpy(new_small != old_small)[None, None].float()
+    if noise.shape[-1] != size:  # latent noise: compare the masks at latent resolution
+        changed = torch.nn.functional.adaptive_max_pool2d(changed, noise.shape[-2:])
+    # grow the edit a little: the flow mixes neighbouring pixels
+    changed = torch.nn.functional.max_pool2d(changed, 5, stride=1, padding=2)
+    fresh = torch.randn(noise.shape, generator=torch.Generator().manual_seed(seed))
+    return torch.where(changed.bool(), fresh, noise)
+
+
+def build(blocks: gr.Blocks, recovered: gr.State) -> gr.ImageEditor:
+    """Add the tab; returns the canvas (the segment tab sends masks to it)."""
+    pipe = faces_pipeline()
+    gr.Markdown(
+        "Paint a **face mask** with the 19 CelebAMask-HQ classes, then press *Generate*: the portrait "
+        "emerges as the ODE integrates from noise (t = 0) to the image (t = 1) while the mask dissolves. "
+        "Different seeds give different portraits of the same mask."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            colors = [_hex(c) for c in CELEBAMASK_HQ.colors.tolist()]
+            canvas = gr.ImageEditor(
+                value=str(EXAMPLES[0]) if EXAMPLES else None,
+                label="face mask",
+                type="numpy",
+                image_mode="RGBA",
+                format="png",  # lossless: webp would blur the class colours
+                canvas_size=(CANVAS, CANVAS),
+                brush=gr.Brush(default_size=12, colors=colors, default_color=colors[1], color_mode="fixed"),
+                eraser=False,
+                sources=("upload", "clipboard"),
+                transforms=(),
+                layers=False,
+                height=CANVAS + 160,
+                elem_id="paint-canvas",
+            )
+            gr.HTML(palette_legend(CELEBAMASK_HQ))
+            if EXAMPLES:
+                # a new mask from the examples forgets any photo handed over by the segment tab
+                gr.Examples(
+                    [[str(p)] for p in EXAMPLES], inputs=[canvas], outputs=[canvas, recovered],
+                    fn=lambda mask: (mask, None), run_on_click=True, label="example masks", examples_per_page=8,
+                    api_name=False,
+                )
+        with gr.Column(scale=1):
+            with gr.Row():
+                steps = gr.Slider(1, MAX_STEPS, value=pipe.default_steps["generate"], step=1, label="ODE steps")
+                seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+            with gr.Row():
+                solver = gr.Radio(SOLVER_CHOICES, value="euler", label="solver")
+                samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="portraits (different noise)")
+            run = gr.Button("Generate", variant="primary", elem_id="paint-generate")
+            live = gr.Image(label="the portrait emerging", type="numpy", interactive=False, height=VIEW, elem_id="paint-live")
+            gallery = gr.Gallery(label="results", columns=MAX_SAMPLES, height=VIEW // 2 + 40, elem_id="paint-gallery")
+            gif = gr.File(label="trajectory (GIF)")
+    run.click(
+        generate_portraits,
+        [canvas, steps, seed, solver, samples, recovered],
+        [live, gallery, gif],
+        api_name="generate_portrait",
+    )
+    # an uploaded mask is a new picture: forget the photo's noise (painting over a mask sent by
+    # the segment tab keeps it, which is the point of the round trip)
+    canvas.upload(lambda: None, None, recovered, api_name=False)
+    return canvas

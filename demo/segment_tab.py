@@ -1,0 +1,84 @@
+"""Tab "Segment a photo": watch the segmentation emerge; send it to the paint tab to edit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from demo.models import ROOT, faces_pipeline, locked_steps
+from demo.ui import check_seed, check_steps
+from demo.paint_tab import CANVAS
+from symmflow.data.images import load_rgb, resize_labels
+
+MAX_STEPS = 20
+MAX_PIXELS = 40_000_000  # a 6000x6000 photo; larger uploads are refused with a message
+VIEW = 256
+EXAMPLES = sorted((ROOT / "assets" / "faces").glob("image_*.png"))
+
+
+def _photo(image: Any) -> np.ndarray:
+    if image is None:
+        raise gr.Error("Upload a photo (or pick an example) first.")
+    try:
+        return load_rgb(image, max_pixels=MAX_PIXELS)
+    except ValueError as err:
+        raise gr.Error(f"This file cannot be used as a photo: {err}") from None
+
+
+def segment_photo(image: Any, steps: float, seed: float) -> Iterator[tuple[Any, Any, Any, Any, Any]]:
+    """Yield (emerging mask, final mask, overlay, classes found, state) as the flow runs."""
+    steps_i = check_steps(steps, 1, MAX_STEPS)
+    seed_i = check_seed(seed)
+    photo = _photo(image)
+    pipe = faces_pipeline()
+    for frame in locked_steps(pipe.segment_stream(photo, steps=steps_i, seed=seed_i)):
+        if not frame.is_final:
+            yield frame.images[0], gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    out = frame.output
+    mask = frame.images[0]
+    overlay = (0.55 * photo + 0.45 * mask).astype(np.uint8)
+    areas = np.bincount(out.class_maps[0].ravel(), minlength=pipe.num_classes) / out.class_maps[0].size
+    found = {pipe.class_names[k]: float(a) for k, a in enumerate(areas) if a > 0 and k != 0}
+    state = {"noise": out.image_noise, "class_map": out.class_maps[0]}
+    yield mask, mask, overlay, found, state
+
+
+def send_to_paint(state: dict | None) -> tuple[dict, dict, Any]:
+    """The segmentation as the paint tab's canvas (with the photo's noise kept for editing)."""
+    if not state:
+        raise gr.Error("Segment a photo first, then send its mask to the paint tab.")
+    ids = state["class_map"]
+    if max(ids.shape) > CANVAS:  # the canvas is small; the noise keeps the photo's detail anyway
+        scale = CANVAS / max(ids.shape)
+        ids = resize_labels(ids, (round(ids.shape[0] * scale), round(ids.shape[1] * scale)), mode="majority")
+    mask = faces_pipeline().palette.colorize(ids)
+    return {"background": mask, "layers": [], "composite": mask}, {**state, "class_map": ids}, gr.Tabs(selected="paint")
+
+
+def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: gr.Tabs) -> None:
+    gr.Markdown(
+        "Upload a photo: the reverse flow turns label noise into a **colour mask** (t = 1 -> 0) while the "
+        "photo dissolves. Then *Edit this mask*: the mask goes to the paint tab, where regenerating keeps "
+        "the photo wherever you did not repaint (the photo's recovered noise is reused there)."
+    )
+    last = gr.State(None)
+    with gr.Row():
+        with gr.Column():
+            photo = gr.Image(label="photo", type="numpy", image_mode=None, sources=("upload", "clipboard"), height=VIEW, elem_id="segment-photo")
+            steps = gr.Slider(1, MAX_STEPS, value=faces_pipeline().default_steps["segment"], step=1, label="ODE steps")
+            seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+            run = gr.Button("Segment", variant="primary", elem_id="segment-run")
+            if EXAMPLES:
+                gr.Examples([[str(p)] for p in EXAMPLES], inputs=[photo], label="example portraits", examples_per_page=8)
+        with gr.Column():
+            live = gr.Image(label="the mask emerging", type="numpy", interactive=False, height=VIEW)
+            with gr.Row():
+                final = gr.Image(label="segmentation", type="numpy", interactive=False, height=VIEW, elem_id="segment-final")
+                overlay = gr.Image(label="overlay", type="numpy", interactive=False, height=VIEW)
+            found = gr.Label(label="classes found (share of the image)", num_top_classes=19)
+            edit = gr.Button("Edit this mask in the paint tab")
+    run.click(segment_photo, [photo, steps, seed], [live, final, overlay, found, last], api_name="segment_photo")
+    edit.click(send_to_paint, [last], [canvas, recovered, tabs], api_name=False)

@@ -1,0 +1,134 @@
+"""Handlers of the face and digit tabs, called directly with the shipped models."""
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import ROOT
+from demo import digits_tab, paint_tab, segment_tab
+from demo.models import faces_pipeline
+from symmflow.data.digits import digits_split
+from symmflow.palettes import CELEBAMASK_HQ
+
+EXAMPLE_MASK = ROOT / "assets" / "faces" / "mask_0.png"
+EXAMPLE_PHOTO = ROOT / "assets" / "faces" / "image_0.png"
+
+
+def editor(rgb: np.ndarray) -> dict:
+    rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    return {"background": rgba, "layers": [], "composite": rgba}
+
+
+def test_paint_streams_then_returns_gallery_and_gif():
+    mask = np.asarray(Image.open(EXAMPLE_MASK).convert("RGB"))
+    outs = list(paint_tab.generate_portraits(editor(mask), 4, 0, "euler", 2))
+    assert len(outs) == 5  # 4 intermediate frames (t = 0 .. 0.75), then the final one
+    live, gallery, gif = outs[-1]
+    assert live.dtype == np.uint8 and live.shape[0] >= 256
+    assert len(gallery) == 2 and Image.open(gif).n_frames == 5
+    a, b = (np.asarray(img, dtype=float) for img, _ in gallery)
+    assert np.abs(a - b).mean() > 1.0  # two seeds' worth of noise: two different portraits
+
+
+def test_antialiased_painting_is_accepted():
+    ids = np.asarray(Image.open(EXAMPLE_MASK).convert("RGB"))
+    soft = np.asarray(Image.fromarray(ids).resize((128, 128), Image.Resampling.BILINEAR).resize((256, 256), Image.Resampling.BILINEAR))
+    recovered = faces_pipeline().codec.rgb_to_ids(soft)
+    exact = faces_pipeline().codec.rgb_to_ids(ids, tolerance=None)
+    assert (recovered == exact).mean() > 0.95
+    *_, (live, gallery, _) = paint_tab.generate_portraits(editor(soft), 2, 0, "euler", 1)
+    assert len(gallery) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "empty"),
+        ({"background": None, "layers": [], "composite": None}, "empty"),
+        (editor(np.zeros((64, 64, 3), np.uint8)), "only background"),
+    ],
+)
+def test_paint_bad_canvases(value, message):
+    with pytest.raises(gr.Error, match=message):
+        next(paint_tab.generate_portraits(value, 5, 0, "euler", 1))
+
+
+def test_paint_bad_settings():
+    mask = editor(np.asarray(Image.open(EXAMPLE_MASK).convert("RGB")))
+    for steps, samples in ((0, 1), (51, 1), (5, 9)):
+        with pytest.raises(gr.Error, match="between 1 and"):
+            next(paint_tab.generate_portraits(mask, steps, 0, "euler", samples))
+
+
+def test_segment_photo_of_any_kind():
+    photo = Image.open(EXAMPLE_PHOTO)
+    for image in (np.asarray(photo.convert("RGB")), np.asarray(photo.convert("L")), np.asarray(photo.convert("RGBA"))):
+        *frames, (live, final, overlay, found, state) = segment_tab.segment_photo(image, 3, 0)
+        assert len(frames) == 3
+        assert final.shape == (256, 256, 3) and overlay.shape == (256, 256, 3)
+        assert set(found) <= set(CELEBAMASK_HQ.class_names) and "skin" in found
+        assert state["class_map"].shape == (256, 256)
+
+
+def test_segment_bad_uploads(tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("I am not a picture")
+    with pytest.raises(gr.Error, match="cannot be used as a photo"):
+        next(segment_tab.segment_photo(str(text), 5, 0))
+    with pytest.raises(gr.Error, match="megapixels"):
+        next(segment_tab.segment_photo(Image.new("RGB", (10_000, 10_000)), 5, 0))
+    with pytest.raises(gr.Error, match="Upload a photo"):
+        next(segment_tab.segment_photo(None, 5, 0))
+    with pytest.raises(gr.Error, match="between 1 and 20"):
+        next(segment_tab.segment_photo(np.zeros((8, 8, 3), np.uint8), 21, 0))
+
+
+def test_round_trip_segment_edit_regenerate_keeps_the_photo():
+    photo = np.asarray(Image.open(EXAMPLE_PHOTO).convert("RGB"))
+    *_, (_, mask, _, _, state) = segment_tab.segment_photo(photo, 10, 0)
+    value, recovered, _ = segment_tab.send_to_paint(state)
+    assert np.array_equal(value["composite"], mask)
+    *_, (_, gallery, _) = paint_tab.generate_portraits(value, 10, 0, "euler", 1, recovered)
+    regenerated = np.asarray(Image.fromarray(np.asarray(gallery[0][0])).resize(photo.shape[:2][::-1]), dtype=float)
+    fresh = list(paint_tab.generate_portraits(value, 10, 0, "euler", 1, None))[-1][1][0][0]
+    fresh = np.asarray(Image.fromarray(np.asarray(fresh)).resize(photo.shape[:2][::-1]), dtype=float)
+    # the recovered noise brings the photo back; fresh noise draws another portrait
+    assert np.abs(regenerated - photo).mean() < np.abs(fresh - photo).mean()
+    with pytest.raises(gr.Error, match="Segment a photo first"):
+        segment_tab.send_to_paint(None)
+
+
+@pytest.mark.xfail(reason="the shipped digits model (73% at 1 step) is not yet robust to one-pixel "
+                   "differences in preprocessing; issue 4 retrains it", strict=False)
+def test_a_big_drawing_is_read_like_the_training_digits():
+    """Drawn large, thick and dark on a white 400x400 canvas, off-centre: after preprocessing
+    the model must see (nearly) the digit it was drawn from, and answer the same."""
+    from symmflow.data.digits import preprocess_drawing
+
+    images, labels = digits_split("test")
+    agree, differences = 0, []
+    for k in range(10):
+        digit = images[np.flatnonzero(labels == k)[1]]
+        canvas = np.full((400, 400, 3), 255, np.uint8)
+        big = np.asarray(Image.fromarray((digit / 16 * 255).astype(np.uint8)).resize((200, 200), Image.Resampling.BILINEAR))
+        canvas[40:240, 150:350] = 255 - np.repeat(big[..., None], 3, axis=2)
+        differences.append(np.abs(preprocess_drawing(canvas) - digit).mean())  # grey levels 0..16
+        drawn, view, table = digits_tab.classify_drawing({"composite": canvas}, 1)
+        original = digits_tab.digits_pipeline().classify(torch.from_numpy(digit / 8 - 1).float()[None, None], steps=1, seed=0)
+        agree += max(drawn, key=drawn.get) == original.class_names[original.labels[0]]
+        assert view.shape[:2] == (160, 160) and "| answer |" in table
+    assert np.mean(differences) < 3.0  # a stroke may land one of 8 pixels over, rarely more
+    assert agree >= 8
+
+
+def test_digits_tab_errors_and_generation():
+    with pytest.raises(gr.Error, match="empty"):
+        digits_tab.classify_drawing({"composite": np.full((100, 100, 4), 255, np.uint8)}, 1)
+    with pytest.raises(gr.Error, match="empty"):
+        digits_tab.classify_drawing(None, 1)
+    frames = list(digits_tab.generate_digit("7", 5, 0))
+    assert len(frames) == 6 and frames[-1].shape[:2] == (160, 160)
+    with pytest.raises(gr.Error, match="0 to 9"):
+        next(digits_tab.generate_digit("x", 5, 0))
