@@ -424,16 +424,12 @@ class SymmFlowPipeline:
 
     # -- views ---------------------------------------------------------------------------------
 
-    def _view_images(self, x: torch.Tensor, final: bool) -> torch.Tensor:
-        """Image half -> RGB-able ``[B, C, H, W]`` in ``[-1, 1]`` (preview unless final)."""
+    def _view(self, half: torch.Tensor, final: bool) -> torch.Tensor:
+        """Either half of the state -> RGB-able ``[B, C, H, W]`` in ``[-1, 1]``: pixels as they
+        are; latents through the cheap linear preview, or a full VAE decode when final."""
         if self.vae is None:
-            return x.clamp(-1, 1)
-        return self.vae.decode(x) if final else self.vae.preview(x)
-
-    def _view_masks(self, y: torch.Tensor, final: bool) -> torch.Tensor:
-        if self.vae is None:
-            return y.clamp(-1, 1)
-        return self.vae.decode(y) if final else self.vae.preview(y)
+            return half.clamp(-1, 1)
+        return self.vae.decode(half) if final else self.vae.preview(half)
 
     # -- generation ------------------------------------------------------------------------------
 
@@ -476,7 +472,7 @@ class SymmFlowPipeline:
             if not (final or previews):
                 yield FlowFrame(state.step, steps, state.t, [], state.nfe)
                 continue
-            view = self._view_images(state.x, final)
+            view = self._view(state.x, final)
             frame = FlowFrame(state.step, steps, state.t, _to_uint8_list(view), state.nfe)
             if final:
                 frame.output = GenerationOutput(_format(view, output_type, frame.images), state.nfe, raw)
@@ -534,10 +530,10 @@ class SymmFlowPipeline:
         states, sizes = self._reverse_states(images, steps, solver, _generator(seed, generator))
         for state in states:
             if not state.is_final:
-                images = _to_uint8_list(self._view_masks(state.y, False)) if previews else []
+                images = _to_uint8_list(self._view(state.y, False)) if previews else []
                 yield FlowFrame(state.step, steps, state.t, images, state.nfe)
                 continue
-            mask = self._view_masks(state.y, True)
+            mask = self._view(state.y, True)
             class_maps = []
             for m, (h, w) in zip(mask, sizes):
                 # smooth colours first, then snap: cleaner borders than upsampling class ids

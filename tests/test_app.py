@@ -1,7 +1,5 @@
 """The Gradio app: handlers called directly, then the running app over HTTP."""
 
-import socket
-
 import gradio as gr
 import numpy as np
 import pytest
@@ -52,29 +50,30 @@ def test_accuracy_curve_is_drawn():
     assert image.ndim == 3 and image.shape[0] > 100
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def served_app():
-    from app import demo
-
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
-
-
 def test_api_endpoints_over_http(served_app):
-    from gradio_client import Client
+    from gradio_client import Client, handle_file
+
+    from conftest import ROOT
 
     client = Client(served_app, verbose=False)
     api = client.view_api(return_format="dict", print_info=False)
-    assert {"/spiral_flows", "/spiral_accuracy"} <= set(api["named_endpoints"])
+    named = set(api["named_endpoints"])
+    assert {"/spiral_flows", "/spiral_accuracy", "/generate_portrait", "/segment_photo",
+            "/classify_digit", "/generate_digit"} <= named
     frame, summary = client.predict(3, 1, "euler", api_name="/spiral_flows")
     assert "3 euler step(s)" in summary
     with pytest.raises(Exception, match="greater than maximum value 50"):  # the slider checks first
         client.predict(500, 1, "euler", api_name="/spiral_flows")
+
+    mask = handle_file(str(ROOT / "assets" / "faces" / "mask_0.png"))
+    editor = {"background": mask, "layers": [], "composite": mask, "id": None}
+    live, gallery, gif = client.predict(editor, 3, 0, "euler", 1, api_name="/generate_portrait")
+    assert len(gallery) == 1 and gif.endswith(".gif")
+    photo = handle_file(str(ROOT / "assets" / "faces" / "image_0.png"))
+    live, final, overlay, found = client.predict(photo, 2, 0, api_name="/segment_photo")
+    assert final and overlay and found["label"]
+    digit = handle_file(str(ROOT / "assets" / "digits" / "digit_3.png"))
+    scores, view, table = client.predict({"background": digit, "layers": [], "composite": digit, "id": None}, 1,
+                                         api_name="/classify_digit")
+    assert len(scores["confidences"]) == 3 and "| answer |" in table
+    assert client.predict("7", 3, 0, api_name="/generate_digit")

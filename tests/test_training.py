@@ -129,3 +129,17 @@ def test_latent_model_trains_through_the_same_path(tmp_path):
     pipe = SymmFlowPipeline.from_pretrained(tmp_path / "run" / "pipeline")
     assert pipe.is_latent and pipe.vae.latent_channels == 4
     assert pipe.segment(np.zeros((16, 16, 3), np.uint8), steps=1).class_maps[0].shape == (16, 16)
+
+
+def test_ema_warms_up_then_holds_its_decay():
+    from symmflow.training.trainer import EMA
+
+    model = torch.nn.Linear(2, 2)
+    ema = EMA(model, decay=0.999)
+    start = ema.model.weight.detach().clone()
+    assert ema.decay_at(0) == pytest.approx(0.1) and ema.decay_at(90) == pytest.approx(0.91)
+    assert ema.decay_at(100_000) == 0.999
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update(model, step=0)  # the first update moves 90% of the way: no long memory of the init
+    torch.testing.assert_close(ema.model.weight, 0.1 * start + 0.9)

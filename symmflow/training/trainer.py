@@ -95,17 +95,25 @@ def _recover_replaced(folder: Path) -> None:
 
 
 class EMA:
-    """Exponential moving average of a model's weights (float32, on the model's device)."""
+    """Exponential moving average of a model's weights (float32, on the model's device).
+
+    The decay warms up as ``min(decay, (1 + step) / (10 + step))`` (diffusers' EMAModel
+    default), so early checkpoints are not dominated by the random initial weights.
+    """
 
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = decay
         self.model = copy.deepcopy(model).float().eval().requires_grad_(False)
 
+    def decay_at(self, step: int) -> float:
+        return min(self.decay, (1 + step) / (10 + step))
+
     @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        weight = 1.0 - self.decay_at(step)
         for ema_p, p in zip(self.model.state_dict().values(), model.state_dict().values()):
             if ema_p.is_floating_point():
-                ema_p.lerp_(p.detach().float(), 1.0 - self.decay)
+                ema_p.lerp_(p.detach().float(), weight)
             else:
                 ema_p.copy_(p)
 
@@ -288,7 +296,7 @@ class Trainer:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
-        self.ema.update(self.accelerator.unwrap_model(self.model))
+        self.ema.update(self.accelerator.unwrap_model(self.model), self.step)
         self.step += 1
         return total
 
