@@ -176,8 +176,9 @@ def _convert_release(args: argparse.Namespace) -> int:
 
     checkpoint = args.checkpoint or download_release(args.dataset)
     unet_config = json.loads(Path(args.unet_config).read_text()) if args.unet_config else None
+    vae = {"vae": args.vae} if args.vae else {}
     pipe = pipeline_from_release(
-        checkpoint, args.dataset, args.prompt_embedding, vae=args.vae, image_size=args.image_size, unet_config=unet_config
+        checkpoint, args.dataset, args.prompt_embedding, image_size=args.image_size, unet_config=unet_config, **vae
     )
     pipe.save_pretrained(args.out, training_info={"source": str(checkpoint), "converted_by": "symmflow convert-release"})
     print(f"wrote {args.out} ({pipe.description})")
@@ -264,9 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     convert = commands.add_parser("convert-release", help="the authors' LatFM_*.pt -> a pipeline folder")
     convert.add_argument("checkpoint", nargs="?", help="the .pt file; omitted: download it from ocaetas/SymmFlow")
-    convert.add_argument("--dataset", choices=["celeba", "coco"], required=True)
+    convert.add_argument("--dataset", choices=["celeba", "coco"], required=True, help="the release's data set (sets palette and beta)")
     convert.add_argument("--prompt-embedding", required=True, help="empty-prompt embedding (.pt or .safetensors)")
-    convert.add_argument("--vae", default="stabilityai/sd-vae-ft-mse", help="AutoencoderKL hub id or folder")
+    convert.add_argument("--vae", default=None, help="AutoencoderKL hub id or folder (default: stabilityai/sd-vae-ft-mse)")
     convert.add_argument("--image-size", type=int, default=512)
     convert.add_argument("--unet-config", help="JSON file of UNet2DConditionModel arguments (default: SD 2.1)")
     convert.add_argument("--out", type=Path, required=True)

@@ -17,14 +17,17 @@ import torch
 
 from symmflow.models.base import CheckpointError
 from symmflow.models.latent import SD21_UNET_CONFIG, LatentUNet
+from symmflow.models.vae import SD_VAE_REPO, SD_VAE_SCALING, LatentSpace
 
 __all__ = [
     "RELEASE_DATASETS",
     "RELEASE_REPO",
+    "compute_prompt_embedding",
     "download_release",
     "latent_unet_from_release",
     "load_prompt_embedding",
     "load_release_state_dict",
+    "pipeline_from_release",
     "release_filename",
 ]
 
@@ -154,7 +157,7 @@ def pipeline_from_release(
     checkpoint: str | os.PathLike,
     dataset: str,
     prompt_embedding: str | os.PathLike | torch.Tensor,
-    vae: str | os.PathLike = "stabilityai/sd-vae-ft-mse",
+    vae: str | os.PathLike = SD_VAE_REPO,
     image_size: int = 512,
     unet_config: dict[str, Any] | None = None,
 ):
@@ -169,7 +172,6 @@ def pipeline_from_release(
     """
     from diffusers import AutoencoderKL
 
-    from symmflow.models.vae import SD_VAE_SCALING, LatentSpace
     from symmflow.pipeline import SymmFlowPipeline
 
     if dataset not in RELEASE_DATASETS:

@@ -4,7 +4,7 @@ The split is fixed and documented: for each class, the last 30% of its images by
 form the test set (540 images), the rest the training set (1,257). Nothing is downloaded.
 
 Images are 8x8 with 17 grey levels (0..16), white strokes on black. The models see them
-upsampled to ``size`` (16 by default) in ``[-1, 1]``; a digit drawn in the app goes through
+at ``size`` (8 by default: the native size; larger sizes are bilinear) in ``[-1, 1]``; a digit drawn in the app goes through
 :func:`preprocess_drawing`, which makes it look like the training digits.
 """
 

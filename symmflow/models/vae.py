@@ -92,12 +92,11 @@ class LatentSpace:
 
     def preview(self, latents: torch.Tensor) -> torch.Tensor:
         """Cheap RGB ``[B, 3, h, w]`` in ``[-1, 1]`` at latent resolution (no decoder pass)."""
-        if self._preview is None:
-            self._preview = self.fit_preview()
-        return self._preview(latents)
+        return self.preview_map(latents)
 
     @property
     def preview_map(self) -> LatentPreview:
+        """The linear preview, fitted on first use if none was given."""
         if self._preview is None:
             self._preview = self.fit_preview()
         return self._preview
