@@ -211,6 +211,11 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("outputs"))
+    parser.add_argument("--gif", action="store_true", help="also write the trajectory as an animated GIF")
+
+
 def _add_inference_options(parser: argparse.ArgumentParser, checkpoint: Path, steps: int) -> None:
     parser.add_argument("--checkpoint", default=str(checkpoint), help="pipeline folder or hub repo id")
     parser.add_argument("--steps", type=int, default=steps, help="ODE steps")
@@ -228,15 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("inputs", nargs="+", help="mask files (colour or class-id PNGs), or class ids/names")
     _add_inference_options(generate, DEFAULT_FACES_CHECKPOINT, 25)
     generate.add_argument("--num-images", type=int, default=1, help="samples per input")
-    generate.add_argument("--out", type=Path, default=Path("outputs"))
-    generate.add_argument("--gif", action="store_true", help="also write the trajectory as an animated GIF")
+    _add_output_options(generate)
     generate.set_defaults(func=_generate)
 
     segment = commands.add_parser("segment", help="image -> class-id map and colour mask")
     segment.add_argument("inputs", nargs="+", type=Path, help="image files")
     _add_inference_options(segment, DEFAULT_FACES_CHECKPOINT, 5)
-    segment.add_argument("--out", type=Path, default=Path("outputs"))
-    segment.add_argument("--gif", action="store_true", help="also write the trajectory as an animated GIF")
+    _add_output_options(segment)
     segment.set_defaults(func=_segment)
 
     classify = commands.add_parser("classify", help="image -> class, by the reverse flow")

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from symmflow.codecs import ClassCodec, PaletteCodec
-from symmflow.data.images import composite, load_rgb, open_image, resize_labels, to_tensor
+from symmflow.data.images import composite, load_rgb, open_image, resize_labels, to_tensor, to_uint8
 from symmflow.io import atomic_directory, write_json_atomic
 from symmflow.models.base import CheckpointError, SymmFlowModel
 from symmflow.models.latent import LatentUNet
@@ -683,9 +683,8 @@ def _palette_matches(image: Image.Image, colors: np.ndarray) -> bool:
 
 
 def _to_uint8_list(view: torch.Tensor) -> list[np.ndarray]:
-    arr = ((view.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    arr = arr.permute(0, 2, 3, 1).numpy()
-    return [a if a.shape[2] == 3 else np.repeat(a, 3, axis=2) for a in arr]
+    """``[B, C, H, W]`` in ``[-1, 1]`` -> viewable RGB arrays (grey images repeated to 3 channels)."""
+    return [to_uint8(v if v.shape[0] == 3 else v.expand(3, -1, -1)) for v in view.detach().float().cpu()]
 
 
 def _format(view: torch.Tensor, output_type: OutputType, frames: list[np.ndarray]) -> Any:
