@@ -74,8 +74,23 @@ def faces_checkpoint() -> str:
 
 @lru_cache(maxsize=1)
 def faces_pipeline() -> SymmFlowPipeline:
-    device = "cuda" if torch.cuda.is_available() else None
+    # on ZeroGPU the model is placed on "cuda" at start-up; the GPU is attached per call
+    device = "cuda" if on_zero_gpu() or torch.cuda.is_available() else None
     return SymmFlowPipeline.from_pretrained(faces_checkpoint(), device=device)
+
+
+def on_zero_gpu() -> bool:
+    """Whether the app runs on a Hugging Face ZeroGPU Space (which sets ``SPACES_ZERO_GPU``)."""
+    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
+
+
+def gpu(fn: T) -> T:
+    """``spaces.GPU(fn)`` on a ZeroGPU Space (a GPU is lent for each call), ``fn`` elsewhere."""
+    if not on_zero_gpu():
+        return fn
+    import spaces
+
+    return spaces.GPU(fn)
 
 
 def set_threads() -> None:

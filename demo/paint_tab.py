@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from demo.models import ROOT, faces_pipeline, locked_steps
-from demo.ui import SOLVER_CHOICES, check_seed, check_solver, check_steps, editor_rgb, palette_legend
+from demo.models import ROOT, faces_pipeline, gpu, locked_steps
+from demo.ui import SOLVER_CHOICES, FramePacer, check_seed, check_solver, check_steps, editor_rgb, palette_legend
 from symmflow.animation import save_gif, tile
 from symmflow.data.images import resize_labels
 from symmflow.palettes import CELEBAMASK_HQ
@@ -51,7 +51,9 @@ def generate_portraits(
     samples: float,
     recovered: dict | None = None,
 ) -> Iterator[tuple[Any, Any, Any]]:
-    """Yield (emerging portraits, gallery, GIF) after every ODE step; the last yield is complete.
+    """Yield (emerging portraits, gallery, trajectory) as the ODE integrates; the last yield is
+    complete. Intermediate frames are paced (:class:`FramePacer`); the trajectory (every step,
+    at model resolution) is for :func:`trajectory_gif`, which runs once the portrait is shown.
 
     ``recovered`` (set by the segment tab's "edit this mask" button) holds the noise that
     regenerates the segmented photo and its class map: it is reused wherever the painted mask
@@ -64,16 +66,22 @@ def generate_portraits(
     ids = mask_ids(editor_value)
     pipe = faces_pipeline()
     noise = _edit_noise(pipe, ids, recovered, seed_i, count)
-    frames = []
+    trajectory = []
+    pacer = FramePacer()
     stream = pipe.generate_stream(ids, steps=steps_i, seed=seed_i, solver=method, num_images_per_label=count, noise=noise)
     for frame in locked_steps(stream):
-        view = _enlarge(tile(frame.images))
-        frames.append(view)
-        if not frame.is_final:
-            yield view, gr.skip(), gr.skip()
+        trajectory.append(tile(frame.images))
+        if not frame.is_final and pacer.due():
+            yield _enlarge(trajectory[-1]), gr.skip(), gr.skip()
     gallery = [(_enlarge(img), f"seed {seed_i}, sample {k + 1}") for k, img in enumerate(frame.images)]
-    gif = save_gif(frames, tempfile.mkdtemp(prefix="symmflow-") + "/portrait.gif", min_size=VIEW)
-    yield frames[-1], gallery, str(gif)
+    yield _enlarge(trajectory[-1]), gallery, trajectory
+
+
+def trajectory_gif(trajectory: list[np.ndarray] | None) -> str | None:
+    """Every frame of the last generation as an animated GIF (a file path), or None."""
+    if not trajectory:
+        return None
+    return str(save_gif(trajectory, tempfile.mkdtemp(prefix="symmflow-") + "/portrait.gif", min_size=VIEW))
 
 
 def _edit_noise(pipe, ids: np.ndarray, recovered: dict | None, seed: int, count: int) -> torch.Tensor | None:
@@ -141,13 +149,15 @@ def build(blocks: gr.Blocks, recovered: gr.State) -> gr.ImageEditor:
             run = gr.Button("Generate", variant="primary", elem_id="paint-generate")
             live = gr.Image(label="the portrait emerging", type="numpy", interactive=False, height=VIEW, elem_id="paint-live")
             gallery = gr.Gallery(label="results", columns=MAX_SAMPLES, height=VIEW // 2 + 40, elem_id="paint-gallery")
-            gif = gr.File(label="trajectory (GIF)")
+            gif = gr.File(label="trajectory (GIF)", elem_id="paint-gif")
+    trajectory = gr.State(None)
+    # the GIF is built after the portrait is on screen: it never delays the result
     run.click(
-        generate_portraits,
+        gpu(generate_portraits),
         [canvas, steps, seed, solver, samples, recovered],
-        [live, gallery, gif],
+        [live, gallery, trajectory],
         api_name="generate_portrait",
-    )
+    ).then(trajectory_gif, trajectory, gif, api_name=False)
     # an uploaded mask is a new picture: forget the photo's noise (painting over a mask sent by
     # the segment tab keeps it, which is the point of the round trip)
     canvas.upload(lambda: None, None, recovered, api_name=False)

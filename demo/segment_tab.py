@@ -8,8 +8,8 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from demo.models import ROOT, faces_pipeline, locked_steps
-from demo.ui import check_seed, check_steps
+from demo.models import ROOT, faces_pipeline, gpu, locked_steps
+from demo.ui import FramePacer, check_seed, check_steps
 from demo.paint_tab import CANVAS
 from symmflow.data.images import load_rgb, resize_labels
 
@@ -34,8 +34,9 @@ def segment_photo(image: Any, steps: float, seed: float) -> Iterator[tuple[Any, 
     seed_i = check_seed(seed)
     photo = _photo(image)
     pipe = faces_pipeline()
+    pacer = FramePacer()
     for frame in locked_steps(pipe.segment_stream(photo, steps=steps_i, seed=seed_i)):
-        if not frame.is_final:
+        if not frame.is_final and pacer.due():
             yield frame.images[0], gr.skip(), gr.skip(), gr.skip(), gr.skip()
     out = frame.output
     mask = frame.images[0]
@@ -80,5 +81,5 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
                 overlay = gr.Image(label="overlay", type="numpy", interactive=False, height=VIEW)
             found = gr.Label(label="classes found (share of the image)", num_top_classes=19)
             edit = gr.Button("Edit this mask in the paint tab")
-    run.click(segment_photo, [photo, steps, seed], [live, final, overlay, found, last], api_name="segment_photo")
+    run.click(gpu(segment_photo), [photo, steps, seed], [live, final, overlay, found, last], api_name="segment_photo")
     edit.click(send_to_paint, [last], [canvas, recovered, tabs], api_name=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import gradio as gr
 
 SOLVER_CHOICES = [("Euler (1 network call per step)", "euler"), ("Heun (2nd order, 2 calls per step)", "heun")]
@@ -70,3 +72,24 @@ def editor_rgb(value, what: str = "canvas"):
     if arr.shape[2] == 4:
         return composite(arr.astype(np.uint8), background=0)
     return arr.astype(np.uint8)
+
+
+class FramePacer:
+    """Which intermediate frames of a flow to send to the browser.
+
+    A small model takes a few milliseconds a step; sending every frame would cost more than
+    the flow itself (encode, transfer, redraw). The first frame goes at once (the user sees
+    the flow start), then at most one per ``interval`` seconds; the caller always sends the
+    final frame.
+    """
+
+    def __init__(self, interval: float = 0.3) -> None:
+        self.interval = interval
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = time.perf_counter()
+        if self._last is not None and now - self._last < self.interval:
+            return False
+        self._last = now
+        return True

@@ -67,8 +67,8 @@ def test_api_endpoints_over_http(served_app):
 
     mask = handle_file(str(ROOT / "assets" / "faces" / "mask_0.png"))
     editor = {"background": mask, "layers": [], "composite": mask, "id": None}
-    live, gallery, gif = client.predict(editor, 3, 0, "euler", 1, api_name="/generate_portrait")
-    assert len(gallery) == 1 and gif.endswith(".gif")
+    live, gallery = client.predict(editor, 3, 0, "euler", 1, api_name="/generate_portrait")
+    assert live and len(gallery) == 1
     photo = handle_file(str(ROOT / "assets" / "faces" / "image_0.png"))
     live, final, overlay, found = client.predict(photo, 2, 0, api_name="/segment_photo")
     assert final and overlay and found["label"]
@@ -77,3 +77,32 @@ def test_api_endpoints_over_http(served_app):
                                          api_name="/classify_digit")
     assert len(scores["confidences"]) == 3 and "| answer |" in table
     assert client.predict("7", 3, 0, api_name="/generate_digit")
+
+
+def test_frame_pacer_sends_the_first_frame_then_one_per_interval(monkeypatch):
+    from demo import ui
+
+    clock = iter([0.0, 0.1, 0.2, 0.35, 0.4, 0.7])
+    monkeypatch.setattr(ui.time, "perf_counter", lambda: next(clock))
+    pacer = ui.FramePacer(interval=0.3)
+    assert [pacer.due() for _ in range(6)] == [True, False, False, True, False, True]
+
+
+def test_zero_gpu_wraps_handlers_only_on_zero_gpu_spaces(monkeypatch):
+    import sys
+    import types
+
+    from demo import models
+
+    wrapped = []
+    fake = types.ModuleType("spaces")
+    fake.GPU = lambda fn: wrapped.append(fn) or (lambda *a: ("on gpu", fn(*a)))
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+
+    def handler(x):
+        return x + 1
+
+    monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
+    assert models.gpu(handler) is handler and not models.on_zero_gpu()
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    assert models.on_zero_gpu() and models.gpu(handler)(1) == ("on gpu", 2) and wrapped == [handler]

@@ -24,10 +24,14 @@ def editor(rgb: np.ndarray) -> dict:
 def test_paint_streams_then_returns_gallery_and_gif():
     mask = np.asarray(Image.open(EXAMPLE_MASK).convert("RGB"))
     outs = list(paint_tab.generate_portraits(editor(mask), 4, 0, "euler", 2))
-    assert len(outs) == 5  # 4 intermediate frames (t = 0 .. 0.75), then the final one
-    live, gallery, gif = outs[-1]
+    # the first frame (t = 0) at once, later ones paced to one per 0.3 s, then the final one
+    assert 2 <= len(outs) <= 5 and outs[0][0].shape == outs[-1][0].shape
+    live, gallery, trajectory = outs[-1]
     assert live.dtype == np.uint8 and live.shape[0] >= 256
-    assert len(gallery) == 2 and Image.open(gif).n_frames == 5
+    assert len(trajectory) == 5  # every state, t = 0 .. 1, for the GIF
+    gif = paint_tab.trajectory_gif(trajectory)
+    assert len(gallery) == 2 and Image.open(gif).n_frames == 5 and min(Image.open(gif).size) >= 256
+    assert paint_tab.trajectory_gif(None) is None
     a, b = (np.asarray(img, dtype=float) for img, _ in gallery)
     assert np.abs(a - b).mean() > 1.0  # two seeds' worth of noise: two different portraits
 
@@ -66,7 +70,7 @@ def test_segment_photo_of_any_kind():
     photo = Image.open(EXAMPLE_PHOTO)
     for image in (np.asarray(photo.convert("RGB")), np.asarray(photo.convert("L")), np.asarray(photo.convert("RGBA"))):
         *frames, (live, final, overlay, found, state) = segment_tab.segment_photo(image, 3, 0)
-        assert len(frames) == 3
+        assert 1 <= len(frames) <= 3  # paced: the first state at once, then one per 0.3 s at most
         assert final.shape == (256, 256, 3) and overlay.shape == (256, 256, 3)
         assert set(found) <= set(CELEBAMASK_HQ.class_names) and "skin" in found
         assert state["class_map"].shape == (256, 256)

@@ -59,6 +59,7 @@ def test_paint_a_stroke_and_generate(page):
     page.locator("#paint-generate").click()
     page.locator("#paint-gallery img").first.wait_for(state="visible", timeout=120_000)
     assert _image_src(page, "#paint-live")
+    page.locator("#paint-gif a").first.wait_for(timeout=60_000)  # the GIF follows the portrait
     page.screenshot(path=str(ARTIFACTS / "paint_after.png"), full_page=True)
 
 
