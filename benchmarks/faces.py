@@ -24,11 +24,10 @@ import numpy as np
 import torch
 from report import ROOT, machine, write_results
 
-from symmflow.data.procedural_faces import generate_faces
+from symmflow.data.procedural_faces import HELD_OUT_SEED, generate_faces
 from symmflow.evaluation import evaluate_cycle, evaluate_segmentation, sample_diversity
 from symmflow.pipeline import SymmFlowPipeline
 
-HELD_OUT_SEED = 10**9
 
 
 def main() -> None:

@@ -69,7 +69,10 @@ def _spiral_plot(args: argparse.Namespace) -> int:
 def _load_pipeline(args: argparse.Namespace):
     from symmflow.pipeline import SymmFlowPipeline
 
-    return SymmFlowPipeline.from_pretrained(args.checkpoint, device=args.device)
+    device = args.device
+    if device is None and torch.cuda.is_available() and torch.distributed.is_initialized():
+        device = f"cuda:{torch.cuda.current_device()}"  # one GPU per process under accelerate launch
+    return SymmFlowPipeline.from_pretrained(args.checkpoint, device=device)
 
 
 def _progress(total: int, desc: str, quiet: bool):
@@ -141,20 +144,24 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from symmflow.evaluation import init_processes
+
+    init_processes()
+    pipe = _load_pipeline(args)
+    if pipe.task == "segmentation":
+        return _eval_segmentation(args, pipe)
     from symmflow.evaluation import confusion_matrix, evaluate_classification, plot_confusion
 
-    pipe = _load_pipeline(args)
-    if pipe.task != "classification":
-        raise ValueError("symmflow eval on a segmentation pipeline: use benchmarks/faces.py (mIoU, cycle mIoU, diversity)")
     from symmflow.data.digits import digits_split, digits_to_tensor
 
-    raw, labels = digits_split(args.split)
+    split, steps_list = args.split or "test", args.steps or [1, 2, 5, 25]
+    raw, labels = digits_split(split)
     images = digits_to_tensor(raw, pipe.image_size)
-    results = evaluate_classification(pipe, images, labels, args.steps, seed=args.seed)
-    print(f"{len(labels)} {args.split} images")
+    results = evaluate_classification(pipe, images, labels, steps_list, seed=args.seed)
+    print(f"{len(labels)} {split} images")
     for steps, row in results.items():
         print(f"{steps:>3} step(s): accuracy {row['accuracy']:.2f}%  ({row['nfe_per_image']} NFE per image)")
-    first = args.steps[0]
+    first = steps_list[0]
     cm = confusion_matrix(results[first]["predictions"], labels, pipe.num_classes)
     width = max(len(n) for n in pipe.class_names) + 1
     print(f"\nconfusion matrix at {first} step(s) (rows: true, columns: predicted)")
@@ -162,11 +169,123 @@ def _eval(args: argparse.Namespace) -> int:
     for name, row in zip(pipe.class_names, cm):
         print(f"{name:>{width}}" + "".join(f"{v:>5}" for v in row))
     if args.confusion:
-        fig = plot_confusion(cm, pipe.class_names, f"{args.split}: {results[first]['accuracy']:.2f}% at {first} step(s)")
+        fig = plot_confusion(cm, pipe.class_names, f"{split}: {results[first]['accuracy']:.2f}% at {first} step(s)")
         args.confusion.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(args.confusion, dpi=120)
         print(f"wrote {args.confusion}")
+    if args.json:
+        _write_json(args.json, {
+            "test_size": len(labels), "split": split,
+            "accuracy": {str(s): r["accuracy"] for s, r in results.items()},
+        })
     return 0
+
+
+def _segmentation_data(args: argparse.Namespace, pipe) -> tuple[list, list]:
+    """(images, class maps) to evaluate on: held-out procedural faces, or a data set on disk."""
+    if args.data == "procedural_faces":
+        from symmflow.data.procedural_faces import HELD_OUT_SEED, generate_faces
+
+        images, maps = generate_faces(args.count, size=pipe.image_size, seed=HELD_OUT_SEED)
+        return list(images), list(maps)
+    from symmflow.data import open_dataset
+
+    if args.root is None:
+        raise ValueError(f"--data {args.data} needs --root, the data set's folder")
+    kwargs = {"root": args.root, "size": pipe.image_size, "limit": args.count}
+    if args.split:
+        kwargs["split"] = args.split
+    dataset = open_dataset(args.data, **kwargs)
+    if getattr(dataset, "palette", pipe.palette).name != pipe.palette.name:
+        raise ValueError(f"the data set's palette {dataset.palette.name!r} differs from the model's {pipe.palette.name!r}")
+    items = [dataset[i] for i in range(len(dataset))]
+    return [it["image"] for it in items], [it["class_map"].numpy() for it in items]
+
+
+def _eval_segmentation(args: argparse.Namespace, pipe) -> int:
+    from symmflow.evaluation import evaluate_cycle, evaluate_segmentation, init_processes, sample_diversity
+
+    images, maps = _segmentation_data(args, pipe)
+    if not images:
+        raise ValueError("no images to evaluate")
+    steps = args.steps or [pipe.default_steps["segment"]]
+    report: dict = {"images": len(images), "data": args.data, "segmentation": {}}
+    main_process = init_processes()[0] == 0
+    for s in steps:
+        seg = evaluate_segmentation(pipe, images, maps, steps=s, seed=args.seed)
+        report["segmentation"][str(s)] = {"miou": round(seg["miou"], 4), "per_class": seg["per_class"]}
+        if main_process:
+            print(f"segmentation mIoU at {s} step(s), {len(images)} images: {seg['miou']:.4f}")
+            print("  " + ", ".join(f"{k} {v:.2f}" for k, v in seg["per_class"].items() if v is not None))
+    if args.cycle:
+        generate_steps = pipe.default_steps["generate"]
+        cycle = evaluate_cycle(pipe, maps[: args.cycle], generate_steps=generate_steps, segment_steps=steps[0], seed=args.seed)
+        report["cycle_miou"] = round(cycle["miou"], 4)
+        if main_process:
+            print(f"cycle mIoU (generate {generate_steps} steps, segment {steps[0]}), {min(args.cycle, len(maps))} masks: {cycle['miou']:.4f}")
+    if args.diversity:
+        diversity = sample_diversity(pipe, maps[: args.diversity], samples=4, steps=pipe.default_steps["generate"], seed=args.seed)
+        report["diversity"] = round(diversity, 4)
+        if main_process:
+            print(f"diversity (mean |a - b| between 4 samples, 0..1), {min(args.diversity, len(maps))} masks: {diversity:.4f}")
+    if args.json and main_process:
+        _write_json(args.json, report)
+    return 0
+
+
+def _write_json(path: Path, data: dict) -> None:
+    import json
+
+    from symmflow.io import write_text_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def _sample(args: argparse.Namespace) -> int:
+    """The FID protocol: ``--per-mask`` portraits of every mask, one PNG each, resumable."""
+    import numpy as np
+    from PIL import Image
+
+    from symmflow.evaluation import init_processes, process_batches
+
+    rank, world = init_processes()
+    pipe = _load_pipeline(args)
+    if pipe.task != "segmentation":
+        raise ValueError("symmflow sample draws portraits from masks: it needs a segmentation pipeline")
+    _, maps = _segmentation_data(args, pipe)
+    jobs = [(i, k) for i in range(len(maps)) for k in range(args.per_mask)]
+    todo = [(i, k) for i, k in jobs if not (args.out / f"{i:05d}_{k:02d}.png").exists()]
+    args.out.mkdir(parents=True, exist_ok=True)
+    if world > 1:  # every process must see the same to-do list before anyone writes
+        torch.distributed.barrier()
+    mine = [todo[j : j + args.batch_size] for j in process_batches(len(todo), args.batch_size)]
+    bar = _progress(sum(len(b) for b in mine), "sampling", args.quiet or rank != 0)
+    for batch in mine:
+        # one generator per image, seeded by (seed, mask, sample): the same PNG whatever the
+        # batch size, the number of processes, or where a previous run stopped
+        gens = [torch.Generator().manual_seed((args.seed * 1_000_003 + i) * 1009 + k) for i, k in batch]
+        out = pipe.generate([maps[i] for i, _ in batch], steps=args.steps, generator=gens, output_type="np")
+        for (i, k), image in zip(batch, out.images):
+            path = args.out / f"{i:05d}_{k:02d}.png"
+            tmp = path.with_name(f".{path.name}.tmp")
+            Image.fromarray(np.asarray(image)).save(tmp, format="PNG")
+            tmp.replace(path)
+        bar.update(len(batch))
+    bar.close()
+    if rank == 0:
+        print(f"{len(jobs) - len(todo)} samples were already there; wrote {len(todo)} to {args.out}")
+    return 0
+
+
+def _add_segmentation_data_args(parser: argparse.ArgumentParser) -> None:
+    from symmflow.data import DATASETS
+
+    parser.add_argument("--data", choices=[d for d in DATASETS if d != "digits"], default="procedural_faces",
+                        help="segmentation data (default: held-out procedural faces)")
+    parser.add_argument("--root", type=Path, help="the data set's folder (real data sets)")
+    parser.add_argument("--count", type=int, default=200, help="at most this many images / masks")
 
 
 def _convert_release(args: argparse.Namespace) -> int:
@@ -247,14 +366,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inference_options(classify, DEFAULT_DIGITS_CHECKPOINT, 1)
     classify.set_defaults(func=_classify)
 
-    evaluate = commands.add_parser("eval", help="accuracy and confusion matrix of a classifier on the digits test split")
+    evaluate = commands.add_parser(
+        "eval", help="a classifier: accuracy + confusion matrix on the digits; a segmentation model: mIoU, "
+        "cycle mIoU, diversity (accelerate launch works too)")
     evaluate.add_argument("--checkpoint", default=str(DEFAULT_DIGITS_CHECKPOINT))
-    evaluate.add_argument("--split", choices=["train", "test", "all"], default="test")
-    evaluate.add_argument("--steps", type=int, nargs="+", default=[1, 2, 5, 25])
+    evaluate.add_argument("--split", default=None, help="digits: train, test (default) or all; data sets: their split")
+    evaluate.add_argument("--steps", type=int, nargs="+", default=None,
+                          help="step counts (default: 1 2 5 25 for classifiers, the model's segment steps)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default=None)
-    evaluate.add_argument("--confusion", type=Path, help="also save the confusion matrix as a PNG")
+    evaluate.add_argument("--confusion", type=Path, help="classifiers: also save the confusion matrix as a PNG")
+    evaluate.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    _add_segmentation_data_args(evaluate)
+    evaluate.add_argument("--cycle", type=int, default=0, metavar="N", help="cycle mIoU on the first N masks")
+    evaluate.add_argument("--diversity", type=int, default=0, metavar="N", help="sample diversity on the first N masks")
     evaluate.set_defaults(func=_eval)
+
+    sample = commands.add_parser("sample", help="K portraits of every mask of a data set, as PNGs (the FID protocol)")
+    sample.add_argument("--checkpoint", default=str(DEFAULT_FACES_CHECKPOINT))
+    sample.add_argument("--out", type=Path, required=True, help="folder of <mask>_<k>.png; rerun to resume")
+    sample.add_argument("--per-mask", type=int, default=17, help="samples per mask (paper: CelebA 17, COCO 10)")
+    sample.add_argument("--steps", type=int, default=None)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--batch-size", type=int, default=16)
+    sample.add_argument("--device", default=None)
+    sample.add_argument("--split", default=None, help="the data set's split")
+    sample.add_argument("--quiet", action="store_true")
+    _add_segmentation_data_args(sample)
+    sample.set_defaults(func=_sample)
 
     train = commands.add_parser("train", help="train a model from a YAML config (accelerate launch works too)")
     train.add_argument("--config", type=Path, required=True, help="e.g. configs/digits.yaml")

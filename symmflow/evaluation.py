@@ -1,5 +1,11 @@
 """Metrics as the paper computes them: accuracy and confusion for classification, macro mIoU
-for segmentation, plus timing helpers used by the benchmarks and ``symmflow eval``."""
+for segmentation, plus timing helpers used by the benchmarks and ``symmflow eval``.
+
+The segmentation and generation metrics run data-parallel when started by ``accelerate
+launch`` (or ``torchrun``): each process takes every N-th batch, with the seed of that batch,
+and the sums behind each figure are added over the processes, so 1 or N processes give the
+same numbers.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +25,61 @@ __all__ = [
     "fid",
     "frechet_distance",
     "inception_features",
+    "init_processes",
     "plot_confusion",
+    "process_batches",
     "sample_diversity",
+    "sum_over_processes",
 ]
+
+
+def init_processes() -> tuple[int, int]:
+    """Join the process group that ``accelerate launch`` / ``torchrun`` describe in the
+    environment (``WORLD_SIZE``, ``RANK``, ...); nothing to do for one process.
+
+    Returns ``(rank, world size)``. GPU processes take the GPU of their ``LOCAL_RANK``.
+    """
+    import os
+
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return _process()
+
+
+def _process() -> tuple[int, int]:
+    """``(rank, world size)`` of this process: (0, 1) unless torch.distributed is running."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def process_batches(n: int, batch_size: int) -> range:
+    """Start indices of the batches of ``n`` items that this process evaluates (every N-th)."""
+    rank, world = _process()
+    return range(0, n, batch_size)[rank::world]
+
+
+def sum_over_processes(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Element-wise sums of each array over all processes (the arrays themselves on one)."""
+    rank, world = _process()
+    if world == 1:
+        return list(arrays)
+    import torch.distributed as dist
+
+    out = []
+    for a in arrays:
+        t = torch.as_tensor(np.asarray(a, dtype=np.float64))
+        if dist.get_backend() == "nccl":
+            t = t.cuda()
+        dist.all_reduce(t)
+        out.append(t.cpu().numpy().astype(np.asarray(a).dtype))
+    return out
 
 
 def confusion_matrix(predicted: np.ndarray, true: np.ndarray, num_classes: int) -> np.ndarray:
@@ -144,10 +202,11 @@ def evaluate_segmentation(
     palette's ``ignore_index``). Returns ``{miou, per_class, seconds_per_image}``."""
     acc = IoUAccumulator(pipe.num_classes, pipe.palette.ignore_index)
     start = time.perf_counter()
-    for i in range(0, len(images), batch_size):
+    for i in process_batches(len(images), batch_size):
         out = pipe.segment(list(images[i : i + batch_size]), steps=steps, seed=seed + i)
         for predicted, true in zip(out.class_maps, class_maps[i : i + batch_size]):
             acc.update(predicted, np.asarray(true))
+    acc.intersection, acc.union = sum_over_processes(acc.intersection, acc.union)
     return {
         "miou": acc.mean(),
         "per_class": {name: (None if np.isnan(v) else round(float(v), 4)) for name, v in zip(pipe.class_names, acc.per_class())},
@@ -166,25 +225,29 @@ def evaluate_cycle(
     """Cycle consistency of generation: generate from each mask, segment the result with the
     same model, and score the recovered mask against the input (mIoU)."""
     acc = IoUAccumulator(pipe.num_classes, pipe.palette.ignore_index)
-    for i in range(0, len(class_maps), batch_size):
+    for i in process_batches(len(class_maps), batch_size):
         masks = [np.asarray(m) for m in class_maps[i : i + batch_size]]
         generated = pipe.generate(masks, steps=generate_steps, seed=seed + i, output_type="np").images
         recovered = pipe.segment(list(generated), steps=segment_steps, seed=seed + i).class_maps
         for predicted, true in zip(recovered, masks):
             acc.update(predicted, true)
+    acc.intersection, acc.union = sum_over_processes(acc.intersection, acc.union)
     return {"miou": acc.mean()}
 
 
 def sample_diversity(pipe: Any, class_maps: Sequence[np.ndarray], samples: int = 4, steps: int = 25, seed: int = 0) -> float:
     """Mean absolute pixel difference (0..1 scale) between samples of the same mask drawn with
     different noise, averaged over masks and sample pairs. 0 means no diversity."""
-    distances = []
-    for i, mask in enumerate(class_maps):
-        out = pipe.generate(np.asarray(mask), steps=steps, seed=seed + 1000 * i, num_images_per_label=samples, output_type="pt").images
-        flat = (out.flatten(1) + 1) / 2
+    if samples < 2:
+        raise ValueError(f"diversity needs at least 2 samples per mask, got {samples}")
+    total = np.zeros(2)  # sum of per-mask distances, number of masks
+    for i in process_batches(len(class_maps), 1):
+        out = pipe.generate(np.asarray(class_maps[i]), steps=steps, seed=seed + 1000 * i, num_images_per_label=samples, output_type="pt").images
+        flat = (out.flatten(1).float().cpu() + 1) / 2
         d = torch.cdist(flat, flat, p=1) / flat.shape[1]
-        distances.append(d[torch.triu_indices(samples, samples, 1).unbind()].mean().item())
-    return float(np.mean(distances))
+        total += (d[torch.triu_indices(samples, samples, 1).unbind()].mean().item(), 1)
+    (total,) = sum_over_processes(total)
+    return float(total[0] / max(total[1], 1))
 
 
 # -- FID (optional dependency) ------------------------------------------------------------------

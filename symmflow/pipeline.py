@@ -455,17 +455,19 @@ class SymmFlowPipeline:
         _check_output_type(output_type)
         if not isinstance(num_images_per_label, int) or num_images_per_label < 1:
             raise ValueError(f"num_images_per_label must be an integer >= 1, got {num_images_per_label!r}")
-        generator = _generator(seed, generator)
-        y0, raw = self._encode_labels(labels, generator)
-        y0 = y0.repeat_interleave(num_images_per_label, dim=0)
-        raw = [r for r in raw for _ in range(num_images_per_label)]
+        if isinstance(generator, (list, tuple)):
+            y0, raw, x0 = self._start_per_item(labels, generator, num_images_per_label)
+        else:
+            generator = _generator(seed, generator)
+            y0, raw = self._encode_labels(labels, generator)
+            y0 = y0.repeat_interleave(num_images_per_label, dim=0)
+            raw = [r for r in raw for _ in range(num_images_per_label)]
+            x0 = None if noise is not None else self._noise((len(y0), self._image_half_channels(), *y0.shape[-2:]), generator)
         shape = (len(y0), self._image_half_channels(), *y0.shape[-2:])
         if noise is not None:
             if tuple(noise.shape) != shape:
                 raise ValueError(f"noise must have shape {list(shape)}, got {list(noise.shape)}")
             x0 = noise.to(self.device, torch.float32)
-        else:
-            x0 = self._noise(shape, generator)
         states = ODESolver(self.model, solver).iterate(x0, y0, *TIME_SPAN["image"], steps)
         for state in states:
             final = state.is_final
@@ -478,6 +480,26 @@ class SymmFlowPipeline:
                 frame.output = GenerationOutput(_format(view, output_type, frame.images), state.nfe, raw)
             yield frame
 
+    def _start_per_item(
+        self, labels: Any, generators: Sequence[torch.Generator], num_images_per_label: int
+    ) -> tuple[torch.Tensor, list[Any], torch.Tensor]:
+        """``(y0, raw labels, x0)`` with label noise and image noise of item ``i`` drawn from
+        ``generators[i]``: an image then depends on its own seed only, not on its batch."""
+        items = list(labels) if isinstance(labels, (list, tuple)) else None
+        if items is None or len(items) != len(generators) or num_images_per_label != 1:
+            count = len(items) if items is not None else f"a {type(labels).__name__} of"
+            raise ValueError(
+                "a list of generators needs a list of labels, one generator per label, and num_images_per_label=1; "
+                f"got {len(generators)} generators for {count} labels, num_images_per_label={num_images_per_label}"
+            )
+        ys, raw, xs = [], [], []
+        for item, g in zip(items, generators):
+            y, r = self._encode_labels([item], _generator(None, g))
+            ys.append(y)
+            raw += r
+            xs.append(self._noise((1, self._image_half_channels(), *y.shape[-2:]), g))
+        return torch.cat(ys), raw, torch.cat(xs)
+
     def generate(self, labels: Any, steps: int | None = None, callback: Callable[[FlowFrame], None] | None = None, **kwargs: Any) -> GenerationOutput:
         """Labels -> new images, integrating ``t = 0 -> 1`` from ``[noise, dequantized label]``.
 
@@ -487,7 +509,9 @@ class SymmFlowPipeline:
                 map (``int [H, W]`` array/tensor, ``L``/``P`` PIL image). Classification: a class
                 id or name, or a list of them.
             steps: Euler/Heun steps (default 25).
-            seed / generator: the noise; equal seeds give equal images.
+            seed / generator: the noise; equal seeds give equal images. ``generator`` may be a
+                list with one CPU generator per label: each image then depends on its own
+                generator only, whatever batch it is drawn in.
             solver: ``"euler"`` or ``"heun"``.
             num_images_per_label: several samples (different noise) per label.
             output_type: ``"pil"``, ``"np"`` (``uint8 [B, H, W, C]``) or ``"pt"`` (``[B, C, H, W]`` in ``[-1, 1]``).

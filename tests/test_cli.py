@@ -60,3 +60,71 @@ def test_errors_are_one_line(pipes, tmp_path, capsys):
     assert "error:" in capsys.readouterr().err
     assert cli_main(["classify", str(tmp_path / "x.png"), "--checkpoint", str(tmp_path / "nowhere")]) == 2
     assert "no pipeline folder" in capsys.readouterr().err
+
+
+def test_eval_on_a_segmentation_model_writes_miou_cycle_and_diversity(pipes, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "eval.json"
+    assert cli_main(["eval", "--checkpoint", str(pipes / "faces"), "--count", "6", "--steps", "1", "2",
+                     "--cycle", "4", "--diversity", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["images"] == 6 and set(report["segmentation"]) == {"1", "2"}
+    for figure in (report["segmentation"]["1"]["miou"], report["cycle_miou"]):
+        assert 0.0 <= figure <= 1.0
+    assert report["diversity"] > 0  # fresh noise per sample, even from an untrained network
+    assert "segmentation mIoU at 2 step(s), 6 images" in capsys.readouterr().out
+
+
+def test_eval_on_a_folder_data_set_and_its_errors(pipes, tmp_path, capsys):
+    from test_pipeline import face_ids
+
+    (tmp_path / "data" / "images").mkdir(parents=True)
+    (tmp_path / "data" / "labels").mkdir()
+    Image.fromarray(np.full((20, 20, 3), 128, np.uint8)).save(tmp_path / "data" / "images" / "a.jpg")
+    Image.fromarray(face_ids(20).astype(np.uint8)).save(tmp_path / "data" / "labels" / "a.png")
+    assert cli_main(["eval", "--checkpoint", str(pipes / "faces"), "--data", "folder", "--root",
+                     str(tmp_path / "data"), "--steps", "1"]) == 0
+    assert "1 images" in capsys.readouterr().out
+    assert cli_main(["eval", "--checkpoint", str(pipes / "faces"), "--data", "folder"]) == 2
+    assert "needs --root" in capsys.readouterr().err
+
+
+def test_sample_is_resumable_and_independent_of_the_batch_size(pipes, tmp_path, capsys):
+    base = ["sample", "--checkpoint", str(pipes / "faces"), "--count", "3", "--per-mask", "2", "--steps", "2", "--quiet"]
+    assert cli_main(base + ["--out", str(tmp_path / "a"), "--batch-size", "4"]) == 0
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == [f"{i:05d}_{k:02d}.png" for i in range(3) for k in range(2)]
+    (tmp_path / "a" / "00001_01.png").unlink()  # as if stopped before this one
+    assert cli_main(base + ["--out", str(tmp_path / "a"), "--batch-size", "4"]) == 0
+    assert "5 samples were already there; wrote 1" in capsys.readouterr().out
+    assert cli_main(base + ["--out", str(tmp_path / "b"), "--batch-size", "1"]) == 0
+    for name in names:  # one generator per (seed, mask, sample): batching changes nothing
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "a" / name)), np.asarray(Image.open(tmp_path / "b" / name)))
+    assert cli_main(["sample", "--checkpoint", str(pipes / "digits"), "--out", str(tmp_path / "c")]) == 2
+
+
+@pytest.mark.slow
+def test_eval_and_sample_data_parallel_match_one_process(pipes, tmp_path):
+    """Two CPU processes under torchrun (what accelerate launch starts) give the one-process
+    figures and the same PNGs."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    common = ["--checkpoint", str(pipes / "faces"), "--count", "5"]
+    for procs in (1, 2):
+        run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs),
+               "-m", "symmflow"]
+        subprocess.run(run + ["eval", *common, "--steps", "2", "--cycle", "3", "--diversity", "3",
+                              "--json", str(tmp_path / f"eval{procs}.json")], check=True, env=env, capture_output=True)
+        subprocess.run(run + ["sample", *common, "--per-mask", "2", "--steps", "2", "--batch-size", "2", "--quiet",
+                              "--out", str(tmp_path / f"png{procs}")], check=True, env=env, capture_output=True)
+    one, two = (json.loads((tmp_path / f"eval{n}.json").read_text()) for n in (1, 2))
+    assert one == two
+    names = sorted(p.name for p in (tmp_path / "png1").iterdir())
+    assert len(names) == 10 and names == sorted(p.name for p in (tmp_path / "png2").iterdir())
+    for name in names:
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "png1" / name)), np.asarray(Image.open(tmp_path / "png2" / name)))

@@ -33,6 +33,7 @@ from torch.utils.data import Dataset
 from symmflow.palettes import CELEBAMASK_HQ
 
 __all__ = [
+    "HELD_OUT_SEED",
     "FRINGES",
     "HAIR_STYLES",
     "MAX_SIZE",
@@ -50,6 +51,10 @@ __all__ = [
     "render_mask",
     "sample_face_params",
 ]
+
+HELD_OUT_SEED = 10**9
+"""First seed of the held-out faces that evaluation uses; training sets use seeds from 0."""
+
 
 MIN_SIZE, MAX_SIZE = 16, 1024
 

@@ -11,7 +11,7 @@ from diffusers.configuration_utils import register_to_config
 
 from symmflow.models.base import SymmFlowModel
 
-__all__ = ["PIXEL_UNET_PRESETS", "PixelUNet"]
+__all__ = ["PIXEL_UNET_PRESETS", "PixelUNet", "linear_skip"]
 
 
 class PixelUNet(SymmFlowModel):
@@ -34,6 +34,13 @@ class PixelUNet(SymmFlowModel):
         patch_size: fold ``p x p`` pixel patches into channels before the U-Net (and unfold
             after): the U-Net runs at ``1/p`` resolution on ``p^2`` times the channels, which
             is what makes 64x64 affordable on a CPU. 1 = plain pixels.
+        skip_sigma: if set, add the least-squares linear skip ``c(t) * input`` to each half's
+            output (:func:`linear_skip`), for data of per-pixel standard deviation
+            ``skip_sigma``. A velocity target contains the input noise itself; without the skip
+            a narrow (patched) U-Net must carry that noise pixel for pixel and leaves speckle.
+            With it the U-Net only predicts what the input does not already say, as an
+            x-prediction network does. ``None``: plain velocity output.
+        dropout: dropout rate inside the U-Net's residual blocks (regularises small data sets).
     """
 
     @register_to_config
@@ -50,12 +57,18 @@ class PixelUNet(SymmFlowModel):
         norm_num_groups: int = 16,
         time_scale: float = 1000.0,
         patch_size: int = 1,
+        skip_sigma: float | None = None,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if image_channels < 1 or label_channels < 1:
             raise ValueError(f"channel counts must be >= 1, got image {image_channels}, label {label_channels}")
         if patch_size < 1 or sample_size % patch_size:
             raise ValueError(f"patch_size must be >= 1 and divide sample_size {sample_size}, got {patch_size}")
+        if skip_sigma is not None and skip_sigma <= 0:
+            raise ValueError(f"skip_sigma must be > 0 (or None for no skip), got {skip_sigma}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         channels = (image_channels + label_channels) * patch_size**2
         self.unet = UNet2DModel(
             sample_size=sample_size // patch_size,
@@ -67,6 +80,7 @@ class PixelUNet(SymmFlowModel):
             up_block_types=tuple(up_block_types),
             attention_head_dim=attention_head_dim,
             norm_num_groups=norm_num_groups,
+            dropout=dropout,
         )
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,7 +98,35 @@ class PixelUNet(SymmFlowModel):
         h = F.pixel_unshuffle(h, p) if p > 1 else h
         out = self.unet(h, (t * self.config.time_scale).to(h.dtype)).sample
         out = F.pixel_shuffle(out, p) if p > 1 else out
-        return out[:, :c].to(x.dtype), out[:, c:].to(y.dtype)
+        v_x, v_y = out[:, :c].to(x.dtype), out[:, c:].to(y.dtype)
+        sigma = self.config.skip_sigma
+        if sigma is not None:
+            c_x, c_y = linear_skip(t, sigma)
+            v_x = v_x + c_x.view(-1, 1, 1, 1).to(x.dtype) * x
+            v_y = v_y + c_y.view(-1, 1, 1, 1).to(y.dtype) * y
+        return v_x, v_y
+
+
+def linear_skip(t: torch.Tensor, sigma: float, sigma_min: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
+    """Least-squares coefficients ``(c_x, c_y)`` [B] of the best linear velocity guess ``c * input``.
+
+    For data of zero mean and standard deviation ``sigma`` and unit Gaussian noise, on the
+    symmetric path (``a = 1 - (1 - s) t``)::
+
+        x_t = a e_x + t x,  v_x = x - (1 - s) e_x   ->  c_x = (t sigma^2 - (1 - s) a) / (t^2 sigma^2 + a^2)
+        y_t = a y + t e_y,  v_y = e_y - (1 - s) y   ->  c_y = (t - (1 - s) a sigma^2) / (t^2 + a^2 sigma^2)
+
+    ``c = Cov(v, input) / Var(input)``. Near ``t = 0`` the image coefficient is about
+    ``-1 / a``: the velocity of pure noise is minus the noise. ``|c| <= 1 / (2 sigma) + 1 / 2``
+    at every ``t`` in ``[0, 1]``, so the skip is bounded.
+    """
+    t = t.float()
+    shrink = 1.0 - sigma_min
+    a = 1.0 - shrink * t
+    var = sigma * sigma
+    c_x = (t * var - shrink * a) / (t * t * var + a * a)
+    c_y = (t - shrink * a * var) / (t * t + a * a * var)
+    return c_x, c_y
 
 
 PIXEL_UNET_PRESETS: dict[str, dict[str, Any]] = {

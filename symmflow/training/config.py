@@ -33,12 +33,26 @@ def _build(cls, data: dict[str, Any] | None, where: str):
 @dataclass
 class DataConfig:
     """``dataset``: ``digits``, ``procedural_faces``, ``celebamask_hq``, ``celebamask_hq_color``,
-    ``coco_stuff`` or ``folder``; ``kwargs`` go to its constructor. ``augment.translate``: random
-    shifts of up to that many pixels (labels move with the image)."""
+    ``coco_stuff`` or ``folder``; ``kwargs`` go to its constructor. ``augment``: ``translate``,
+    random whole-pixel shifts of up to that many pixels; ``affine``, ``{degrees, scale,
+    translate}`` for :func:`symmflow.data.augment.random_affine`. Label maps move with the image."""
 
     dataset: str = "digits"
     kwargs: dict[str, Any] = field(default_factory=dict)
     augment: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.augment) - {"translate", "affine"})
+        if unknown:
+            raise ValueError(f"unknown augmentation(s) {', '.join(unknown)} in data.augment; accepted: affine, translate")
+        shift = self.augment.get("translate", 0)
+        if not isinstance(shift, int) or shift < 0:
+            raise ValueError(f"data.augment.translate is a whole number of pixels >= 0, got {shift!r}")
+        affine = self.augment.get("affine") or {}
+        if not isinstance(affine, dict) or set(affine) - {"degrees", "scale", "translate"}:
+            raise ValueError(f"data.augment.affine takes the keys degrees, scale and translate, got {affine!r}")
+        if affine.get("degrees", 0) < 0 or affine.get("translate", 0) < 0 or not 0 <= affine.get("scale", 0) < 1:
+            raise ValueError(f"data.augment.affine needs degrees >= 0, translate >= 0 and 0 <= scale < 1, got {affine}")
 
 
 @dataclass
@@ -61,7 +75,9 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     """AdamW with the authors' one-cycle schedule: warm up from 1e-6 to ``lr`` over the first
-    ``warmup`` fraction of ``steps``, cosine back down. ``batch_size`` is per process and per
+    ``warmup`` fraction of ``steps``, cosine back down. ``readout_fraction``: the share of each
+    batch trained at exactly ``t = 1`` (the input of one-step classification; 0 = the paper's
+    ``t ~ U(0, 1)`` for all). ``batch_size`` is per process and per
     micro-batch; the effective batch is ``batch_size * grad_accum * processes``."""
 
     steps: int = 10_000
@@ -74,6 +90,7 @@ class OptimConfig:
     ema_decay: float = 0.999
     image_weight: float = 0.9
     sigma_min: float = 1e-4
+    readout_fraction: float = 0.0
     mixed_precision: str = "no"
     seed: int = 0
     checkpoint_every: int = 500
@@ -110,6 +127,8 @@ class TrainConfig:
             raise ValueError(f"train.sample_every must be >= 0 (0: no samples), got {t.sample_every}")
         if not 0 <= t.image_weight <= 1 or not 0 <= t.ema_decay < 1 or not 0 <= t.sigma_min < 1:
             raise ValueError("train.image_weight must lie in [0, 1], train.ema_decay and train.sigma_min in [0, 1)")
+        if not 0 <= t.readout_fraction <= 1:
+            raise ValueError(f"train.readout_fraction is the share of samples drawn at t = 1, in [0, 1], got {t.readout_fraction}")
         if t.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {t.lr}")
         if "image_size" not in self.pipeline:

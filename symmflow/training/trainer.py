@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from symmflow.data import open_dataset
+from symmflow.data.augment import random_affine, random_shift
 from symmflow.io import atomic_directory, write_json_atomic, write_text_atomic
 from symmflow.models.latent import LatentUNet
 from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
@@ -40,26 +42,7 @@ __all__ = ["Trainer", "build_dataset", "build_model"]
 
 def build_dataset(config: DataConfig) -> Dataset:
     """The training set named by ``config.dataset`` (items: ``image`` + ``label`` or ``class_map``)."""
-    from symmflow.data import datasets as real
-
-    name, kwargs = config.dataset, dict(config.kwargs)
-    if name == "digits":
-        from symmflow.data.digits import DigitsDataset
-
-        return DigitsDataset(**kwargs)
-    if name == "procedural_faces":
-        from symmflow.data.procedural_faces import ProceduralFaces
-
-        return ProceduralFaces(**kwargs)
-    table = {
-        "celebamask_hq": real.CelebAMaskHQ,
-        "celebamask_hq_color": real.CelebAMaskHQColor,
-        "coco_stuff": real.CocoStuff,
-        "folder": real.SegmentationFolder,
-    }
-    if name not in table:
-        raise ValueError(f"unknown dataset {name!r}; choose one of digits, procedural_faces, {', '.join(table)}")
-    return table[name](**kwargs)
+    return open_dataset(config.dataset, **config.kwargs)
 
 
 def build_model(config: ModelConfig) -> tuple[torch.nn.Module, LatentSpace | None]:
@@ -116,18 +99,6 @@ class EMA:
                 ema_p.lerp_(p.detach().float(), weight)
             else:
                 ema_p.copy_(p)
-
-
-def _translate(images: torch.Tensor, maps: torch.Tensor | None, shift: int, g: torch.Generator):
-    """Shift each sample by up to ``shift`` pixels; the label map moves with it."""
-    b, _, h, w = images.shape
-    pad = torch.nn.functional.pad(images, (shift,) * 4, value=-1.0)
-    offsets = torch.randint(0, 2 * shift + 1, (b, 2), generator=g).tolist()
-    out = torch.stack([pad[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
-    if maps is None:
-        return out, None
-    pad_m = torch.nn.functional.pad(maps, (shift,) * 4, value=0)
-    return out, torch.stack([pad_m[i, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
 
 
 class Trainer:
@@ -257,9 +228,11 @@ class Trainer:
         items = [self.dataset[i] for i in idx]
         images = torch.stack([it["image"] for it in items]).float()
         maps = torch.stack([it["class_map"] for it in items]).long() if self.config.task == "segmentation" else None
-        shift = int(self.config.data.augment.get("translate", 0))
-        if shift:
-            images, maps = _translate(images, maps, shift, g)
+        augment = self.config.data.augment
+        if augment.get("translate"):
+            images, maps = random_shift(images, maps, int(augment["translate"]), g)
+        if augment.get("affine"):
+            images, maps = random_affine(images, maps, g, **augment["affine"])
         device = self.accelerator.device
         if self.config.task == "classification":
             labels = torch.stack([torch.as_tensor(it["label"]) for it in items])
@@ -278,7 +251,11 @@ class Trainer:
         for micro in range(t.grad_accum):
             g = self._generator(micro)
             x, y = self._batch(g)
-            times = torch.rand(len(x), generator=g).to(x.device)
+            times = torch.rand(len(x), generator=g)
+            if t.readout_fraction:
+                # t = 1 is exactly what one-step classification sees; uniform t rarely visits it
+                times[torch.rand(len(x), generator=g) < t.readout_fraction] = 1.0
+            times = times.to(x.device)
             noise_x = torch.randn(x.shape, generator=g).to(x.device)
             noise_y = torch.randn(y.shape, generator=g).to(x.device)
             sample = self.path.sample(x, y, times, noise_x, noise_y)
