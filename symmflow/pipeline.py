@@ -22,6 +22,7 @@ A pipeline folder (``save_pretrained`` / ``from_pretrained``, local or on the hu
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -248,10 +249,23 @@ class SymmFlowPipeline:
             cfg["preview"] = self.vae.preview_map.to_dict()
         return cfg
 
-    def save_pretrained(self, directory: str | os.PathLike, training_info: dict[str, Any] | None = None) -> None:
-        """Write the pipeline folder atomically (assembled beside ``directory``, then renamed)."""
+    def save_pretrained(
+        self,
+        directory: str | os.PathLike,
+        training_info: dict[str, Any] | None = None,
+        weights_dtype: torch.dtype | None = None,
+    ) -> None:
+        """Write the pipeline folder atomically (assembled beside ``directory``, then renamed).
+
+        ``weights_dtype=torch.float16`` stores the network's weights at half the size (what a
+        Space or a repository ships); :meth:`from_pretrained` loads them back as float32
+        unless told otherwise. The pipeline itself is left as it is.
+        """
+        model = self.model
+        if weights_dtype is not None:
+            model = copy.deepcopy(model).to(weights_dtype)
         with atomic_directory(directory) as tmp:
-            self.model.save_pretrained(tmp / "model", training_info=training_info)
+            model.save_pretrained(tmp / "model", training_info=training_info)
             if self.vae is not None:
                 self.vae.vae.save_pretrained(tmp / "vae")
             write_json_atomic(tmp / PIPELINE_CONFIG_NAME, self.config())

@@ -215,6 +215,30 @@ def test_save_and_load_round_trip_is_bit_exact(seg_pipe, tmp_path):
     assert loaded.config() == seg_pipe.config()
 
 
+def test_half_precision_weights_halve_the_file_and_load_as_float32(seg_pipe, tmp_path):
+    seg_pipe.save_pretrained(tmp_path / "full")
+    seg_pipe.save_pretrained(tmp_path / "half", weights_dtype=torch.float16)
+    assert next(seg_pipe.model.parameters()).dtype == torch.float32  # the pipeline itself is untouched
+    size = lambda d: (d / "model" / "diffusion_pytorch_model.safetensors").stat().st_size  # noqa: E731
+    assert size(tmp_path / "half") < 0.55 * size(tmp_path / "full")
+    loaded = SymmFlowPipeline.from_pretrained(tmp_path / "half")
+    assert next(loaded.model.parameters()).dtype == torch.float32
+    for a, b in zip(seg_pipe.model.state_dict().values(), loaded.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_generator_lists_make_each_image_independent_of_its_batch(seg_pipe):
+    gens = lambda: [torch.Generator().manual_seed(s) for s in (7, 8)]  # noqa: E731
+    pair = seg_pipe.generate([face_ids(), face_ids()], steps=2, generator=gens(), output_type="pt").images
+    alone = seg_pipe.generate([face_ids()], steps=2, generator=gens()[1:], output_type="pt").images
+    torch.testing.assert_close(pair[1:], alone, rtol=0, atol=1e-5)
+    assert not torch.allclose(pair[0], pair[1])
+    with pytest.raises(ValueError, match="one generator per label"):
+        seg_pipe.generate([face_ids()], steps=2, generator=gens())
+    with pytest.raises(ValueError, match="a list of labels"):
+        seg_pipe.generate(face_ids(), steps=2, generator=gens())
+
+
 def test_wrong_and_missing_checkpoints(seg_pipe, cls_pipe, tmp_path):
     with pytest.raises(CheckpointError, match="no pipeline folder"):
         SymmFlowPipeline.from_pretrained(tmp_path / "nothing")
