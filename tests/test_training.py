@@ -143,3 +143,20 @@ def test_ema_warms_up_then_holds_its_decay():
         model.weight.fill_(1.0)
     ema.update(model, step=0)  # the first update moves 90% of the way: no long memory of the init
     torch.testing.assert_close(ema.model.weight, 0.1 * start + 0.9)
+
+
+def test_a_new_run_can_start_from_a_saved_pipeline(tmp_path):
+    from symmflow.models.base import CheckpointError
+
+    Trainer(make_config(tmp_path / "first")).fit(progress=False)
+    shipped = tmp_path / "first" / "run" / "pipeline"
+    data = json.loads(json.dumps(TINY_DIGITS))
+    data["output_dir"] = str(tmp_path / "second")
+    data["model"]["init_from"] = str(shipped)
+    trainer = Trainer(TrainConfig.from_dict(data))
+    start = SymmFlowPipeline.from_pretrained(shipped).model.state_dict()
+    assert all(torch.equal(start[k], v) for k, v in trainer.ema.model.state_dict().items())
+    data["model"]["kwargs"]["sample_size"] = 16  # another layout
+    data["pipeline"]["image_size"] = 16
+    with pytest.raises(CheckpointError, match="another layout.*sample_size"):
+        Trainer(TrainConfig.from_dict(data))

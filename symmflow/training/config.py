@@ -61,7 +61,8 @@ class ModelConfig:
     ``PIXEL_UNET_PRESETS`` and ``kwargs`` override it. For ``LatentUNet``: ``pretrained_unet``
     (a 4-channel SD U-Net to double, hub id or folder, with ``unet_subfolder`` e.g. ``unet``;
     else built from ``kwargs``), ``vae``
-    (an AutoencoderKL) and ``prompt_embedding`` (file)."""
+    (an AutoencoderKL) and ``prompt_embedding`` (file). ``init_from``: a saved pipeline (folder or
+    hub id) whose weights the network starts from, e.g. to train a shipped model further."""
 
     cls: str = "PixelUNet"
     preset: str | None = None
@@ -70,6 +71,7 @@ class ModelConfig:
     unet_subfolder: str | None = None
     vae: str | None = None
     prompt_embedding: str | None = None
+    init_from: str | None = None
 
 
 @dataclass

@@ -37,7 +37,7 @@ from symmflow.path import SymmetricPath
 from symmflow.pipeline import SymmFlowPipeline
 from symmflow.training.config import DataConfig, ModelConfig, TrainConfig
 
-__all__ = ["Trainer", "build_dataset", "build_model"]
+__all__ = ["Trainer", "build_dataset", "build_model", "init_weights"]
 
 
 def build_dataset(config: DataConfig) -> Dataset:
@@ -67,6 +67,23 @@ def build_model(config: ModelConfig) -> tuple[torch.nn.Module, LatentSpace | Non
         if embedding is not None:
             model.set_prompt_embedding(embedding)
     return model, LatentSpace(AutoencoderKL.from_pretrained(config.vae))
+
+
+def init_weights(model: torch.nn.Module, source: str) -> None:
+    """Start from the weights of a saved pipeline (a folder or hub repo id) whose network has
+    exactly ``model``'s layout: a new run that continues where a shipped model stopped."""
+    from symmflow.models.base import CheckpointError
+
+    trained = SymmFlowPipeline.from_pretrained(source).model
+
+    def layout(m: torch.nn.Module) -> dict[str, Any]:  # JSON-normal, without diffusers' bookkeeping
+        return json.loads(json.dumps({k: v for k, v in m.config.items() if not k.startswith("_")}))
+
+    a, b = layout(trained), layout(model)
+    if type(trained) is not type(model) or a != b:
+        changed = sorted(k for k in {**a, **b} if a.get(k) != b.get(k)) or ["the network class"]
+        raise CheckpointError(f"model.init_from {source!r} holds a network of another layout (differs in: {', '.join(changed)})")
+    model.load_state_dict(trained.state_dict())
 
 
 def _recover_replaced(folder: Path) -> None:
@@ -121,6 +138,8 @@ class Trainer:
             raise ValueError(f"the {config.data.dataset} training set is empty")
         torch.manual_seed(t.seed)  # the initial weights
         model, self.vae = build_model(config.model)
+        if config.model.init_from:
+            init_weights(model, config.model.init_from)
         self.path = SymmetricPath(sigma_min=t.sigma_min)
         # The pipeline this run ships decides the label codec (and checks the network fits the
         # task before any training): training and inference can never disagree on beta.
