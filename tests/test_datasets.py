@@ -287,6 +287,38 @@ def test_segmentation_folder_mixed_label_kinds(tmp_path):
         SegmentationFolder(root, label_dir="masks")
 
 
+def test_broken_data_is_refused_before_training_starts(tmp_path):
+    from symmflow.training import Trainer
+    from symmflow.training.config import TrainConfig
+
+    root = tmp_path / "folder"
+    ids = np.zeros((8, 8), dtype=np.uint8)
+    ids[2:6, 2:6] = CELEB["skin"]
+    save(solid(8, 8, (90, 60, 50)), root / "images" / "good.png")
+    save(ids, root / "labels" / "good.png")
+    save(solid(8, 8, (90, 60, 50)), root / "images" / "ids.png")
+    bad_ids = ids.copy()
+    bad_ids[0, 0] = 40  # CelebAMask-HQ has 19 classes
+    save(bad_ids, root / "labels" / "ids.png")
+    save(solid(8, 16, (90, 60, 50)), root / "images" / "shape.png")  # 16x8 image, 8x8 label
+    save(ids, root / "labels" / "shape.png")
+    (root / "images" / "corrupt.png").write_bytes(b"not a png")
+    save(ids, root / "labels" / "corrupt.png")
+    ds = SegmentationFolder(root, size=8)
+    with pytest.raises(ValueError, match="3 broken item") as err:
+        ds.verify()
+    assert all(name in str(err.value) for name in ("ids", "shape", "corrupt")) and "good" not in str(err.value)
+    config = TrainConfig.from_dict({
+        "name": "broken", "task": "segmentation", "output_dir": str(tmp_path / "run"),
+        "data": {"dataset": "folder", "kwargs": {"root": str(root), "size": 8}},
+        "model": {"class": "PixelUNet", "preset": "tiny", "kwargs": {"sample_size": 8}},
+        "pipeline": {"image_size": 8, "palette": "celebamask_hq"}, "train": {"steps": 2, "batch_size": 2},
+    })
+    with pytest.raises(ValueError, match="broken item"):
+        Trainer(config)
+    assert not (tmp_path / "run").exists()
+
+
 def test_read_label_map_grey_colours_vs_ids(tmp_path):
     # COCO's class 43 is grey (50, 50, 50): a grey RGB mask of palette colours is a colour mask ...
     grey = np.zeros((4, 4, 3), dtype=np.uint8)

@@ -243,6 +243,28 @@ class SegmentationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.names)
 
+    def verify(self, max_errors: int = 10) -> None:
+        """Read every item once; raise one error naming each broken file (up to ``max_errors``).
+
+        The trainer calls this before the first step, so that a corrupt image, a label with
+        ids outside the palette or an image/label pair that does not fit stops the run at
+        once, not hours into it.
+
+        Raises:
+            ValueError: listing the broken items and what is wrong with each.
+        """
+        problems = []
+        for i in range(len(self)):
+            try:
+                self[i]
+            except (OSError, ValueError) as err:
+                problems.append(f"  {self.names[i]}: {err}")
+                if len(problems) >= max_errors:
+                    break
+        if problems:
+            more = " (stopped counting)" if len(problems) >= max_errors else ""
+            raise ValueError(f"{len(problems)} broken item(s) in this {type(self).__name__}{more}:\n" + "\n".join(problems))
+
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Item ``index`` at native resolution: RGB ``uint8`` ``[H, W, 3]`` and class ids
         ``int64`` ``[h, w]`` (the two may differ in resolution, not in aspect ratio)."""

@@ -136,6 +136,8 @@ class Trainer:
         self.dataset = build_dataset(config.data)
         if len(self.dataset) == 0:
             raise ValueError(f"the {config.data.dataset} training set is empty")
+        if hasattr(self.dataset, "verify"):  # files on disk: refuse broken data before step 1
+            self.dataset.verify()
         torch.manual_seed(t.seed)  # the initial weights
         model, self.vae = build_model(config.model)
         if config.model.init_from:
