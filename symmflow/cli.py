@@ -146,10 +146,10 @@ def _classify(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from symmflow.evaluation import init_processes
 
-    init_processes()
+    rank, _ = init_processes()
     pipe = _load_pipeline(args)
     if pipe.task == "segmentation":
-        return _eval_segmentation(args, pipe)
+        return _eval_segmentation(args, pipe, main_process=rank == 0)
     from symmflow.evaluation import confusion_matrix, evaluate_classification, plot_confusion
 
     from symmflow.data.digits import digits_split, digits_to_tensor
@@ -198,19 +198,24 @@ def _segmentation_data(args: argparse.Namespace, pipe) -> tuple[list, list]:
     dataset = open_dataset(args.data, **kwargs)
     if getattr(dataset, "palette", pipe.palette).name != pipe.palette.name:
         raise ValueError(f"the data set's palette {dataset.palette.name!r} differs from the model's {pipe.palette.name!r}")
-    items = [dataset[i] for i in range(len(dataset))]
-    return [it["image"] for it in items], [it["class_map"].numpy() for it in items]
+    from symmflow.data.images import to_uint8
+
+    images, maps = [], []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        images.append(to_uint8(item["image"]))  # a quarter of float32's memory, for large sets
+        maps.append(item["class_map"].numpy())
+    return images, maps
 
 
-def _eval_segmentation(args: argparse.Namespace, pipe) -> int:
-    from symmflow.evaluation import evaluate_cycle, evaluate_segmentation, init_processes, sample_diversity
+def _eval_segmentation(args: argparse.Namespace, pipe, main_process: bool) -> int:
+    from symmflow.evaluation import evaluate_cycle, evaluate_segmentation, sample_diversity
 
     images, maps = _segmentation_data(args, pipe)
     if not images:
         raise ValueError("no images to evaluate")
     steps = args.steps or [pipe.default_steps["segment"]]
     report: dict = {"images": len(images), "data": args.data, "segmentation": {}}
-    main_process = init_processes()[0] == 0
     for s in steps:
         seg = evaluate_segmentation(pipe, images, maps, steps=s, seed=args.seed)
         report["segmentation"][str(s)] = {"miou": round(seg["miou"], 4), "per_class": seg["per_class"]}
