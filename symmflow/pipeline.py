@@ -263,7 +263,9 @@ class SymmFlowPipeline:
         """
         model = self.model
         if weights_dtype is not None:
-            model = copy.deepcopy(model).to(weights_dtype)
+            # plain nn.Module.to: diffusers' override warns about float32-only modules, and
+            # our networks have none
+            model = torch.nn.Module.to(copy.deepcopy(model), weights_dtype)
         with atomic_directory(directory) as tmp:
             model.save_pretrained(tmp / "model", training_info=training_info)
             if self.vae is not None:

@@ -104,8 +104,6 @@ def test_round_trip_segment_edit_regenerate_keeps_the_photo():
         segment_tab.send_to_paint(None)
 
 
-@pytest.mark.xfail(reason="the shipped digits model (73% at 1 step) is not yet robust to one-pixel "
-                   "differences in preprocessing; issue 4 retrains it", strict=False)
 def test_a_big_drawing_is_read_like_the_training_digits():
     """Drawn large, thick and dark on a white 400x400 canvas, off-centre: after preprocessing
     the model must see (nearly) the digit it was drawn from, and answer the same."""

@@ -1,7 +1,7 @@
 """Real handwritten digits that ship inside scikit-learn: ``load_digits`` (1,797 images, 8x8).
 
 The split is fixed and documented: for each class, the last 30% of its images by index
-form the test set (540 images), the rest the training set (1,257). Nothing is downloaded.
+form the test set (539 images), the rest the training set (1,258). Nothing is downloaded.
 
 Images are 8x8 with 17 grey levels (0..16), white strokes on black. The models see them
 at ``size`` (8 by default: the native size; larger sizes are bilinear) in ``[-1, 1]``; a digit drawn in the app goes through
