@@ -46,6 +46,10 @@ def locked_steps(stream: Iterator[T]) -> Iterator[T]:
 _DONE = object()
 
 
+if os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true"):
+    import spaces  # noqa: F401  (ZeroGPU must be imported before anything touches CUDA)
+
+
 def spiral_checkpoint() -> str:
     return os.environ.get(SPIRAL_ENV, str(CHECKPOINTS / "spiral"))
 

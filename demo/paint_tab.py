@@ -157,7 +157,7 @@ def build(blocks: gr.Blocks, recovered: gr.State) -> gr.ImageEditor:
         [canvas, steps, seed, solver, samples, recovered],
         [live, gallery, trajectory],
         api_name="generate_portrait",
-    ).then(trajectory_gif, trajectory, gif, api_name=False)
+    ).success(trajectory_gif, trajectory, gif, api_name=False)
     # an uploaded mask is a new picture: forget the photo's noise (painting over a mask sent by
     # the segment tab keeps it, which is the point of the round trip)
     canvas.upload(lambda: None, None, recovered, api_name=False)

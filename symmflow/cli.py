@@ -150,6 +150,8 @@ def _eval(args: argparse.Namespace) -> int:
     pipe = _load_pipeline(args)
     if pipe.task == "segmentation":
         return _eval_segmentation(args, pipe, main_process=rank == 0)
+    if rank != 0:  # the digits test split takes a second: one process does it all
+        return 0
     from symmflow.evaluation import confusion_matrix, evaluate_classification, plot_confusion
 
     from symmflow.data.digits import digits_split, digits_to_tensor
@@ -181,22 +183,35 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+EVAL_SPLITS = {"celebamask_hq": "val", "coco_stuff": "val2017"}
+"""The held-out split ``eval`` and ``sample`` use unless ``--split`` names another (the paper's)."""
+
+
 def _segmentation_data(args: argparse.Namespace, pipe) -> tuple[list, list]:
     """(images, class maps) to evaluate on: held-out procedural faces, or a data set on disk."""
+    if args.data in ("procedural_faces", "folder") and args.split:
+        raise ValueError(f"--split does not apply to --data {args.data}")
     if args.data == "procedural_faces":
         from symmflow.data.procedural_faces import HELD_OUT_SEED, generate_faces
 
-        images, maps = generate_faces(args.count, size=pipe.image_size, seed=HELD_OUT_SEED)
+        if pipe.palette.name != "celebamask_hq":
+            raise ValueError(f"procedural faces carry CelebAMask-HQ labels; this model's palette is {pipe.palette.name!r}")
+        images, maps = generate_faces(200 if args.count is None else args.count, size=pipe.image_size, seed=HELD_OUT_SEED)
         return list(images), list(maps)
     from symmflow.data import open_dataset
 
     if args.root is None:
         raise ValueError(f"--data {args.data} needs --root, the data set's folder")
     kwargs = {"root": args.root, "size": pipe.image_size, "limit": args.count}
-    if args.split:
-        kwargs["split"] = args.split
+    if args.data == "folder":
+        kwargs["palette"] = pipe.palette
+    else:
+        split = args.split or EVAL_SPLITS.get(args.data)
+        if split is None:
+            raise ValueError(f"--data {args.data} needs --split (the held-out split's folder name)")
+        kwargs["split"] = split
     dataset = open_dataset(args.data, **kwargs)
-    if getattr(dataset, "palette", pipe.palette).name != pipe.palette.name:
+    if dataset.palette.name != pipe.palette.name:
         raise ValueError(f"the data set's palette {dataset.palette.name!r} differs from the model's {pipe.palette.name!r}")
     from symmflow.data.images import to_uint8
 
@@ -239,12 +254,9 @@ def _eval_segmentation(args: argparse.Namespace, pipe, main_process: bool) -> in
 
 
 def _write_json(path: Path, data: dict) -> None:
-    import json
+    from symmflow.io import write_json_atomic
 
-    from symmflow.io import write_text_atomic
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+    write_json_atomic(path, data)
     print(f"wrote {path}")
 
 
@@ -290,7 +302,8 @@ def _add_segmentation_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", choices=[d for d in DATASETS if d != "digits"], default="procedural_faces",
                         help="segmentation data (default: held-out procedural faces)")
     parser.add_argument("--root", type=Path, help="the data set's folder (real data sets)")
-    parser.add_argument("--count", type=int, default=200, help="at most this many images / masks")
+    parser.add_argument("--count", type=int, default=None,
+                        help="at most this many images / masks (default: all; 200 procedural faces)")
 
 
 def _convert_release(args: argparse.Namespace) -> int:
@@ -375,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", help="a classifier: accuracy + confusion matrix on the digits; a segmentation model: mIoU, "
         "cycle mIoU, diversity (accelerate launch works too)")
     evaluate.add_argument("--checkpoint", default=str(DEFAULT_DIGITS_CHECKPOINT))
-    evaluate.add_argument("--split", default=None, help="digits: train, test (default) or all; data sets: their split")
+    evaluate.add_argument("--split", default=None, help="digits: train, test (default) or all; data sets: their "
+                          "split (default: CelebAMask-HQ val, COCO-Stuff val2017)")
     evaluate.add_argument("--steps", type=int, nargs="+", default=None,
                           help="step counts (default: 1 2 5 25 for classifiers, the model's segment steps)")
     evaluate.add_argument("--seed", type=int, default=0)
@@ -395,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--batch-size", type=int, default=16)
     sample.add_argument("--device", default=None)
-    sample.add_argument("--split", default=None, help="the data set's split")
+    sample.add_argument("--split", default=None, help="the data set's split (default: CelebAMask-HQ val, COCO-Stuff val2017)")
     sample.add_argument("--quiet", action="store_true")
     _add_segmentation_data_args(sample)
     sample.set_defaults(func=_sample)

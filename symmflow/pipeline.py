@@ -501,13 +501,13 @@ class SymmFlowPipeline:
     ) -> tuple[torch.Tensor, list[Any], torch.Tensor]:
         """``(y0, raw labels, x0)`` with label noise and image noise of item ``i`` drawn from
         ``generators[i]``: an image then depends on its own seed only, not on its batch."""
-        items = list(labels) if isinstance(labels, (list, tuple)) else None
-        if items is None or len(items) != len(generators) or num_images_per_label != 1:
-            count = len(items) if items is not None else f"a {type(labels).__name__} of"
-            raise ValueError(
-                "a list of generators needs a list of labels, one generator per label, and num_images_per_label=1; "
-                f"got {len(generators)} generators for {count} labels, num_images_per_label={num_images_per_label}"
-            )
+        if num_images_per_label != 1:
+            raise ValueError(f"with a list of generators, num_images_per_label must be 1, got {num_images_per_label}")
+        if not isinstance(labels, (list, tuple)):
+            raise ValueError(f"a list of generators needs a list of labels, one per generator, got a {type(labels).__name__}")
+        items = list(labels)
+        if not items or len(items) != len(generators):
+            raise ValueError(f"a list of generators needs one generator per label: got {len(generators)} for {len(items)} labels")
         ys, raw, xs = [], [], []
         for item, g in zip(items, generators):
             y, r = self._encode_labels([item], _generator(None, g))

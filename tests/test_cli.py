@@ -88,6 +88,12 @@ def test_eval_on_a_folder_data_set_and_its_errors(pipes, tmp_path, capsys):
     assert "1 images" in capsys.readouterr().out
     assert cli_main(["eval", "--checkpoint", str(pipes / "faces"), "--data", "folder"]) == 2
     assert "needs --root" in capsys.readouterr().err
+    assert cli_main(["eval", "--checkpoint", str(pipes / "faces"), "--data", "folder", "--root",
+                     str(tmp_path / "data"), "--split", "val"]) == 2
+    assert "--split does not apply" in capsys.readouterr().err
+    assert cli_main(["eval", "--checkpoint", str(pipes / "faces"), "--data", "celebamask_hq_color", "--root",
+                     str(tmp_path / "data")]) == 2
+    assert "needs --split" in capsys.readouterr().err
 
 
 def test_sample_is_resumable_and_independent_of_the_batch_size(pipes, tmp_path, capsys):

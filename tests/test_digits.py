@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from symmflow.data.digits import digits_split
+from symmflow.data.digits import digits_split, digits_to_tensor
 from symmflow.diffusion_classifier import diffusion_classify
 from symmflow.pipeline import SymmFlowPipeline
 from symmflow.training import Trainer
@@ -46,7 +46,7 @@ def test_a_short_training_run_classifies_held_out_digits(tmp_path):
     Trainer(config).fit(progress=False)
     pipe = SymmFlowPipeline.from_pretrained(tmp_path / "run" / "pipeline")
     images, labels = digits_split("test")
-    x = torch.from_numpy(images / 8.0 - 1.0).float()[:, None]
+    x = digits_to_tensor(images)
     accuracy = (pipe.classify(x, steps=1, seed=0).labels == labels).mean()
     assert accuracy > 0.6, accuracy
 
@@ -56,7 +56,7 @@ def test_diffusion_classifier_agrees_with_one_step_on_easy_digits():
     same by the baseline (which costs 10 classes x 10 trials = 100 network calls each)."""
     pipe = SymmFlowPipeline.from_pretrained(ROOT / "checkpoints" / "digits")
     images, labels = digits_split("test")
-    x = torch.from_numpy(images / 8.0 - 1.0).float()[:, None]
+    x = digits_to_tensor(images)
     one = pipe.classify(x, steps=1, seed=0)
     easy = np.argsort(-one.scores.max(axis=1) if isinstance(one.scores, np.ndarray) else -one.scores.max(dim=1).values.numpy())[:20]
     baseline = diffusion_classify(pipe, x[easy], trials=10, seed=0)

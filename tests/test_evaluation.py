@@ -53,3 +53,16 @@ def test_fid_features_need_the_optional_package():
 def test_diversity_is_positive_for_fresh_noise():
     pipe = SymmFlowPipeline(tiny_unet(), task="segmentation", image_size=16)
     assert sample_diversity(pipe, [face_ids()], samples=3, steps=2) > 0.01
+
+
+def test_each_process_takes_every_nth_batch_and_sums_add_up(monkeypatch):
+    from symmflow import evaluation
+
+    seen = []
+    for rank in range(3):
+        monkeypatch.setattr(evaluation, "_process", lambda rank=rank: (rank, 3))
+        seen += list(evaluation.process_batches(23, 4))
+    assert sorted(seen) == list(range(0, 23, 4))  # every batch once, none twice
+    monkeypatch.setattr(evaluation, "_process", lambda: (0, 1))
+    a = np.array([1, 2])
+    assert evaluation.sum_over_processes(a)[0] is a

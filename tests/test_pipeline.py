@@ -235,6 +235,10 @@ def test_generator_lists_make_each_image_independent_of_its_batch(seg_pipe):
     assert not torch.allclose(pair[0], pair[1])
     with pytest.raises(ValueError, match="one generator per label"):
         seg_pipe.generate([face_ids()], steps=2, generator=gens())
+    with pytest.raises(ValueError, match="one generator per label"):
+        seg_pipe.generate([], steps=2, generator=[])
+    with pytest.raises(ValueError, match="num_images_per_label must be 1"):
+        seg_pipe.generate([face_ids(), face_ids()], steps=2, generator=gens(), num_images_per_label=2)
     with pytest.raises(ValueError, match="a list of labels"):
         seg_pipe.generate(face_ids(), steps=2, generator=gens())
 

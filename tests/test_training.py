@@ -156,7 +156,20 @@ def test_a_new_run_can_start_from_a_saved_pipeline(tmp_path):
     trainer = Trainer(TrainConfig.from_dict(data))
     start = SymmFlowPipeline.from_pretrained(shipped).model.state_dict()
     assert all(torch.equal(start[k], v) for k, v in trainer.ema.model.state_dict().items())
-    data["model"]["kwargs"]["sample_size"] = 16  # another layout
-    data["pipeline"]["image_size"] = 16
-    with pytest.raises(CheckpointError, match="another layout.*sample_size"):
+    data["model"]["kwargs"]["dropout"] = 0.2  # holds no weights: fine
+    Trainer(TrainConfig.from_dict(data))
+    data["model"]["kwargs"]["block_out_channels"] = [8, 16, 32]  # another layout
+    with pytest.raises(CheckpointError, match="another layout.*unet"):
         Trainer(TrainConfig.from_dict(data))
+
+
+def test_readout_fraction_trains_that_share_at_t_equal_one(tmp_path):
+    times = []
+    for fraction in (0.0, 0.5, 1.0):
+        trainer = Trainer(make_config(tmp_path / str(fraction), batch_size=64, readout_fraction=fraction))
+        sample = trainer.path.sample
+        trainer.path.sample = lambda x, y, t, *a, **k: times.append((fraction, t.clone())) or sample(x, y, t, *a, **k)
+        for _ in range(3):
+            trainer.train_step()
+    share = {f: torch.cat([t for g, t in times if g == f]).eq(1.0).float().mean().item() for f in (0.0, 0.5, 1.0)}
+    assert share[0.0] == 0.0 and share[1.0] == 1.0 and 0.35 < share[0.5] < 0.65

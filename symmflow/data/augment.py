@@ -11,17 +11,32 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["random_affine", "random_shift"]
+__all__ = ["check_affine", "random_affine", "random_shift"]
+
+
+def check_affine(degrees: float = 0.0, scale: float = 0.0, translate: float = 0.0) -> None:
+    """Raise ``ValueError`` unless the ranges of :func:`random_affine` make sense."""
+    try:
+        ok = degrees >= 0 and translate >= 0 and 0 <= scale < 1
+    except TypeError:
+        ok = False
+    if not ok or any(isinstance(v, bool) for v in (degrees, scale, translate)):
+        raise ValueError(
+            f"affine augmentation needs numbers with degrees >= 0, translate >= 0 and 0 <= scale < 1; "
+            f"got degrees={degrees!r}, scale={scale!r}, translate={translate!r}"
+        )
 
 
 def random_shift(
-    images: torch.Tensor, maps: torch.Tensor | None, shift: int, generator: torch.Generator
+    images: torch.Tensor, maps: torch.Tensor | None, shift: int, generator: torch.Generator, fill: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Shift each sample by up to ``shift`` whole pixels, filling with background.
+    """Shift each sample by up to ``shift`` whole pixels.
 
     Args:
-        images: ``[B, C, H, W]`` in ``[-1, 1]`` (filled with -1, black).
-        maps: class ids ``[B, H, W]`` (filled with 0, background) or ``None``.
+        images: ``[B, C, H, W]`` in ``[-1, 1]`` (uncovered pixels: -1, black).
+        maps: class ids ``[B, H, W]`` or ``None``.
+        fill: the class of uncovered label pixels: the palette's background or, where it has
+            one, its ignored class (COCO-Stuff: 171, unlabeled; class 0 there is a person).
     """
     b, _, h, w = images.shape
     pad = F.pad(images, (shift,) * 4, value=-1.0)
@@ -29,7 +44,7 @@ def random_shift(
     out = torch.stack([pad[i, :, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
     if maps is None:
         return out, None
-    pad_m = F.pad(maps, (shift,) * 4, value=0)
+    pad_m = F.pad(maps, (shift,) * 4, value=fill)
     return out, torch.stack([pad_m[i, dy : dy + h, dx : dx + w] for i, (dy, dx) in enumerate(offsets)])
 
 
@@ -40,6 +55,7 @@ def random_affine(
     degrees: float = 0.0,
     scale: float = 0.0,
     translate: float = 0.0,
+    fill: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Random rotation, zoom and sub-pixel shift of each sample (one affine map per sample).
 
@@ -48,13 +64,13 @@ def random_affine(
 
     Args:
         images: ``[B, C, H, W]`` in ``[-1, 1]``; resampled bilinearly, outside filled with -1.
-        maps: class ids ``[B, H, W]`` (nearest neighbour, outside = 0) or ``None``.
+        maps: class ids ``[B, H, W]`` (nearest neighbour) or ``None``.
         degrees: rotation drawn from ``U(-degrees, degrees)``.
         scale: zoom factor drawn from ``U(1 - scale, 1 + scale)``; must be < 1.
         translate: shift drawn from ``U(-translate, translate)`` in pixels, per axis.
+        fill: the class of label pixels that come from outside the map (see :func:`random_shift`).
     """
-    if degrees < 0 or translate < 0 or not 0 <= scale < 1:
-        raise ValueError(f"affine augmentation needs degrees >= 0, translate >= 0 and 0 <= scale < 1, got {degrees}, {translate}, {scale}")
+    check_affine(degrees, scale, translate)
     b, _, h, w = images.shape
     u = torch.rand(b, 4, generator=generator) * 2 - 1
     angle = u[:, 0] * math.radians(degrees)
@@ -70,5 +86,6 @@ def random_affine(
     out = F.grid_sample(images + 1.0, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1.0
     if maps is None:
         return out, None
-    moved = F.grid_sample(maps[:, None].to(images.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=False)
-    return out, moved[:, 0].round().to(maps.dtype)
+    # grid_sample fills with 0: sample the offset from ``fill`` so that outside becomes ``fill``
+    moved = F.grid_sample((maps - fill)[:, None].to(images.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    return out, moved[:, 0].round().to(maps.dtype) + fill

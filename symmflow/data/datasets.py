@@ -253,16 +253,18 @@ class SegmentationDataset(Dataset):
         Raises:
             ValueError: listing the broken items and what is wrong with each.
         """
-        problems = []
+        problems, stopped = [], False
         for i in range(len(self)):
             try:
                 self[i]
-            except (OSError, ValueError) as err:
-                problems.append(f"  {self.names[i]}: {err}")
-                if len(problems) >= max_errors:
+            except Exception as err:  # noqa: BLE001 - whatever a broken file raises, name the file
+                if len(problems) == max_errors:
+                    stopped = True
                     break
+                text = str(err)
+                problems.append(f"  {text}" if self.names[i] in text else f"  {self.names[i]}: {text}")
         if problems:
-            more = " (stopped counting)" if len(problems) >= max_errors else ""
+            more = f" (stopped after the first {max_errors})" if stopped else ""
             raise ValueError(f"{len(problems)} broken item(s) in this {type(self).__name__}{more}:\n" + "\n".join(problems))
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:

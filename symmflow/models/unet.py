@@ -35,8 +35,8 @@ class PixelUNet(SymmFlowModel):
             after): the U-Net runs at ``1/p`` resolution on ``p^2`` times the channels, which
             is what makes 64x64 affordable on a CPU. 1 = plain pixels.
         skip_sigma: if set, add the least-squares linear skip ``c(t) * input`` to each half's
-            output (:func:`linear_skip`), for data of per-pixel standard deviation
-            ``skip_sigma``. A velocity target contains the input noise itself; without the skip
+            output (:func:`linear_skip`), computed for zero-mean data of standard deviation
+            ``skip_sigma`` and ``sigma_min = 1e-4`` (the authors' value). A velocity target contains the input noise itself; without the skip
             a narrow (patched) U-Net must carry that noise pixel for pixel and leaves speckle.
             With it the U-Net only predicts what the input does not already say, as an
             x-prediction network does. ``None``: plain velocity output.
@@ -117,8 +117,11 @@ def linear_skip(t: torch.Tensor, sigma: float, sigma_min: float = 1e-4) -> tuple
         y_t = a y + t e_y,  v_y = e_y - (1 - s) y   ->  c_y = (t - (1 - s) a sigma^2) / (t^2 + a^2 sigma^2)
 
     ``c = Cov(v, input) / Var(input)``. Near ``t = 0`` the image coefficient is about
-    ``-1 / a``: the velocity of pure noise is minus the noise. ``|c| <= 1 / (2 sigma) + 1 / 2``
-    at every ``t`` in ``[0, 1]``, so the skip is bounded.
+    ``-1 / a``: the velocity of pure noise is minus the noise. ``|c| <= (sigma + 1 / sigma) / 2``
+    at every ``t`` in ``[0, 1]``, so the skip is bounded. ``sigma`` is best read as a choice of
+    parametrisation rather than a measured statistic: a small ``sigma`` (0.1) makes ``c`` close
+    to ``1 / t`` for the label and ``-1 / a`` for the image wherever that stays below the bound,
+    so the U-Net's part is the clean data (as in x-prediction) and never the input's noise.
     """
     t = t.float()
     shrink = 1.0 - sigma_min

@@ -46,13 +46,17 @@ class DataConfig:
         if unknown:
             raise ValueError(f"unknown augmentation(s) {', '.join(unknown)} in data.augment; accepted: affine, translate")
         shift = self.augment.get("translate", 0)
-        if not isinstance(shift, int) or shift < 0:
+        if not isinstance(shift, int) or isinstance(shift, bool) or shift < 0:
             raise ValueError(f"data.augment.translate is a whole number of pixels >= 0, got {shift!r}")
         affine = self.augment.get("affine") or {}
         if not isinstance(affine, dict) or set(affine) - {"degrees", "scale", "translate"}:
             raise ValueError(f"data.augment.affine takes the keys degrees, scale and translate, got {affine!r}")
-        if affine.get("degrees", 0) < 0 or affine.get("translate", 0) < 0 or not 0 <= affine.get("scale", 0) < 1:
-            raise ValueError(f"data.augment.affine needs degrees >= 0, translate >= 0 and 0 <= scale < 1, got {affine}")
+        from symmflow.data.augment import check_affine
+
+        try:
+            check_affine(**affine)
+        except ValueError as err:
+            raise ValueError(f"data.augment.affine: {err}") from None
 
 
 @dataclass
@@ -77,8 +81,8 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     """AdamW with the authors' one-cycle schedule: warm up from 1e-6 to ``lr`` over the first
-    ``warmup`` fraction of ``steps``, cosine back down. ``readout_fraction``: the share of each
-    batch trained at exactly ``t = 1`` (the input of one-step classification; 0 = the paper's
+    ``warmup`` fraction of ``steps``, cosine back down. ``readout_fraction``: the probability that a
+    sample is trained at exactly ``t = 1`` (the input of one-step classification; 0 = the paper's
     ``t ~ U(0, 1)`` for all). ``batch_size`` is per process and per
     micro-batch; the effective batch is ``batch_size * grad_accum * processes``."""
 

@@ -71,19 +71,17 @@ def build_model(config: ModelConfig) -> tuple[torch.nn.Module, LatentSpace | Non
 
 def init_weights(model: torch.nn.Module, source: str) -> None:
     """Start from the weights of a saved pipeline (a folder or hub repo id) whose network has
-    exactly ``model``'s layout: a new run that continues where a shipped model stopped."""
+    ``model``'s weight layout (settings that hold no weights, e.g. dropout, may differ): a new
+    run that continues where a shipped model stopped."""
     from symmflow.models.base import CheckpointError
 
-    trained = SymmFlowPipeline.from_pretrained(source).model
-
-    def layout(m: torch.nn.Module) -> dict[str, Any]:  # JSON-normal, without diffusers' bookkeeping
-        return json.loads(json.dumps({k: v for k, v in m.config.items() if not k.startswith("_")}))
-
-    a, b = layout(trained), layout(model)
-    if type(trained) is not type(model) or a != b:
-        changed = sorted(k for k in {**a, **b} if a.get(k) != b.get(k)) or ["the network class"]
-        raise CheckpointError(f"model.init_from {source!r} holds a network of another layout (differs in: {', '.join(changed)})")
-    model.load_state_dict(trained.state_dict())
+    network = SymmFlowPipeline.from_pretrained(source).model
+    trained, mine = network.state_dict(), model.state_dict()
+    changed = sorted(k for k in trained.keys() | mine.keys() if k not in trained or k not in mine or trained[k].shape != mine[k].shape)
+    if type(network) is not type(model) or changed:
+        shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+        raise CheckpointError(f"model.init_from {source!r} holds a network of another layout (differs in: {shown or 'the network class'})")
+    model.load_state_dict(trained)
 
 
 def _recover_replaced(folder: Path) -> None:
@@ -136,8 +134,11 @@ class Trainer:
         self.dataset = build_dataset(config.data)
         if len(self.dataset) == 0:
             raise ValueError(f"the {config.data.dataset} training set is empty")
-        if hasattr(self.dataset, "verify"):  # files on disk: refuse broken data before step 1
-            self.dataset.verify()
+        # files on disk: refuse broken data before step 1 (once: a resumed run was checked)
+        if hasattr(self.dataset, "verify") and not (self.out / "state").exists():
+            if self.accelerator.is_main_process:
+                self.dataset.verify()
+            self.accelerator.wait_for_everyone()
         torch.manual_seed(t.seed)  # the initial weights
         model, self.vae = build_model(config.model)
         if config.model.init_from:
@@ -250,10 +251,13 @@ class Trainer:
         images = torch.stack([it["image"] for it in items]).float()
         maps = torch.stack([it["class_map"] for it in items]).long() if self.config.task == "segmentation" else None
         augment = self.config.data.augment
+        # uncovered label pixels: the ignored class where the palette has one, else background
+        palette = getattr(self.codec, "palette", None)
+        fill = palette.ignore_index if palette is not None and palette.ignore_index is not None else 0
         if augment.get("translate"):
-            images, maps = random_shift(images, maps, int(augment["translate"]), g)
+            images, maps = random_shift(images, maps, int(augment["translate"]), g, fill=fill)
         if augment.get("affine"):
-            images, maps = random_affine(images, maps, g, **augment["affine"])
+            images, maps = random_affine(images, maps, g, **augment["affine"], fill=fill)
         device = self.accelerator.device
         if self.config.task == "classification":
             labels = torch.stack([torch.as_tensor(it["label"]) for it in items])
