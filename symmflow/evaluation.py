@@ -4,7 +4,7 @@ for segmentation, plus timing helpers used by the benchmarks and ``symmflow eval
 The segmentation and generation metrics run data-parallel when started by ``accelerate
 launch`` (or ``torchrun``): each process takes every N-th batch, with the seed of that batch,
 and the sums behind each figure are added over the processes, so 1 or N processes give the
-same numbers.
+same numbers (timings aside: ``seconds_per_image`` is this process's wall time over all images).
 """
 
 from __future__ import annotations
