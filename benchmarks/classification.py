@@ -45,6 +45,7 @@ def main() -> None:
     images = digits_to_tensor(raw, pipe.image_size)
     torch.set_grad_enabled(False)
 
+    evaluate_classification(pipe, images[:256], labels[:256], (1,), seed=args.seed)  # warm-up, as for the baseline
     symm = evaluate_classification(pipe, images, labels, STEPS, seed=args.seed)
     subset = stratified_subset(labels, args.subset // 10)
     sub_symm = evaluate_classification(pipe, images[subset], labels[subset], (1,), seed=args.seed)[1]

@@ -209,7 +209,10 @@ def evaluate_segmentation(
     acc.intersection, acc.union = sum_over_processes(acc.intersection, acc.union)
     return {
         "miou": acc.mean(),
-        "per_class": {name: (None if np.isnan(v) else round(float(v), 4)) for name, v in zip(pipe.class_names, acc.per_class())},
+        "per_class": {  # the ignored class (CelebA: background) has no figure of its own
+            name: (None if np.isnan(v) or k == pipe.palette.ignore_index else round(float(v), 4))
+            for k, (name, v) in enumerate(zip(pipe.class_names, acc.per_class()))
+        },
         "seconds_per_image": (time.perf_counter() - start) / max(len(images), 1),
     }
 

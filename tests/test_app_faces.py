@@ -91,15 +91,19 @@ def test_segment_bad_uploads(tmp_path):
 
 def test_round_trip_segment_edit_regenerate_keeps_the_photo():
     photo = np.asarray(Image.open(EXAMPLE_PHOTO).convert("RGB"))
-    *_, (_, mask, _, _, state) = segment_tab.segment_photo(photo, 10, 0)
+    *_, (_, mask, _, _, state) = segment_tab.segment_photo(photo, 20, 0)
     value, recovered, _ = segment_tab.send_to_paint(state)
     assert np.array_equal(value["composite"], mask)
-    *_, (_, gallery, _) = paint_tab.generate_portraits(value, 10, 0, "euler", 1, recovered)
-    regenerated = np.asarray(Image.fromarray(np.asarray(gallery[0][0])).resize(photo.shape[:2][::-1]), dtype=float)
-    fresh = list(paint_tab.generate_portraits(value, 10, 0, "euler", 1, None))[-1][1][0][0]
-    fresh = np.asarray(Image.fromarray(np.asarray(fresh)).resize(photo.shape[:2][::-1]), dtype=float)
+    *_, (_, gallery, _) = paint_tab.generate_portraits(value, 20, 0, "euler", 1, recovered)
+    fresh = list(paint_tab.generate_portraits(value, 20, 0, "euler", 1, None))[-1][1][0][0]
+    size = faces_pipeline().image_size  # compare at the model's resolution: it has no finer detail
+
+    def at_model_size(image):
+        return np.asarray(Image.fromarray(np.asarray(image)).resize((size, size), Image.Resampling.BOX), dtype=float)
+
+    target = at_model_size(photo)
     # the recovered noise brings the photo back; fresh noise draws another portrait
-    assert np.abs(regenerated - photo).mean() < np.abs(fresh - photo).mean()
+    assert np.abs(at_model_size(gallery[0][0]) - target).mean() < 0.9 * np.abs(at_model_size(fresh) - target).mean()
     with pytest.raises(gr.Error, match="Segment a photo first"):
         segment_tab.send_to_paint(None)
 
