@@ -46,7 +46,12 @@ def locked_steps(stream: Iterator[T]) -> Iterator[T]:
 _DONE = object()
 
 
-if os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true"):
+def on_zero_gpu() -> bool:
+    """Whether the app runs on a Hugging Face ZeroGPU Space (which sets ``SPACES_ZERO_GPU``)."""
+    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
+
+
+if on_zero_gpu():
     import spaces  # noqa: F401  (ZeroGPU must be imported before anything touches CUDA)
 
 
@@ -81,11 +86,6 @@ def faces_pipeline() -> SymmFlowPipeline:
     # on ZeroGPU the model is placed on "cuda" at start-up; the GPU is attached per call
     device = "cuda" if on_zero_gpu() or torch.cuda.is_available() else None
     return SymmFlowPipeline.from_pretrained(faces_checkpoint(), device=device)
-
-
-def on_zero_gpu() -> bool:
-    """Whether the app runs on a Hugging Face ZeroGPU Space (which sets ``SPACES_ZERO_GPU``)."""
-    return os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
 
 def gpu(fn: T) -> T:
