@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from diffusers import UNet2DModel
 from diffusers.configuration_utils import register_to_config
 
@@ -41,6 +42,12 @@ class PixelUNet(SymmFlowModel):
             With it the U-Net only predicts what the input does not already say, as an
             x-prediction network does. ``None``: plain velocity output.
         dropout: dropout rate inside the U-Net's residual blocks (regularises small data sets).
+        pixel_channels: if set, wrap the patched U-Net in a full-resolution stem and head of
+            this width: two 3x3 convolutions on ``[x, y]`` before the patches are folded, and
+            two after they are unfolded, fed with the U-Net's output and the stem's features.
+            Folding 4x4 patches into a narrow first level leaves too few features per pixel
+            for parts two or three pixels wide (lips, brows, earrings); the stem and head see
+            every pixel at a cost of a few full-resolution convolutions. ``None``: no stem.
     """
 
     @register_to_config
@@ -59,6 +66,7 @@ class PixelUNet(SymmFlowModel):
         patch_size: int = 1,
         skip_sigma: float | None = None,
         dropout: float = 0.0,
+        pixel_channels: int | None = None,
     ) -> None:
         super().__init__()
         if image_channels < 1 or label_channels < 1:
@@ -69,7 +77,20 @@ class PixelUNet(SymmFlowModel):
             raise ValueError(f"skip_sigma must be > 0 (or None for no skip), got {skip_sigma}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        channels = (image_channels + label_channels) * patch_size**2
+        if pixel_channels is not None and pixel_channels < 1:
+            raise ValueError(f"pixel_channels must be >= 1 (or None for no stem), got {pixel_channels}")
+        joint = image_channels + label_channels
+        self.stem = self.head = None
+        if pixel_channels:
+            self.stem = nn.Sequential(
+                nn.Conv2d(joint, pixel_channels, 3, padding=1), nn.SiLU(),
+                nn.Conv2d(pixel_channels, pixel_channels, 3, padding=1),
+            )
+            self.head = nn.Sequential(
+                nn.Conv2d(2 * pixel_channels, pixel_channels, 3, padding=1), nn.SiLU(),
+                nn.Conv2d(pixel_channels, joint, 3, padding=1),
+            )
+        channels = (pixel_channels or joint) * patch_size**2
         self.unet = UNet2DModel(
             sample_size=sample_size // patch_size,
             in_channels=channels,
@@ -95,9 +116,13 @@ class PixelUNet(SymmFlowModel):
         if x.shape[-1] % p or x.shape[-2] % p:
             raise ValueError(f"image size {list(x.shape[-2:])} is not divisible by the patch size {p}")
         h = torch.cat([x, y], dim=1).to(self.unet.dtype)
+        if self.stem is not None:
+            h = stem = self.stem(h)
         h = F.pixel_unshuffle(h, p) if p > 1 else h
         out = self.unet(h, (t * self.config.time_scale).to(h.dtype)).sample
         out = F.pixel_shuffle(out, p) if p > 1 else out
+        if self.head is not None:
+            out = self.head(torch.cat([out, stem], dim=1))
         v_x, v_y = out[:, :c].to(x.dtype), out[:, c:].to(y.dtype)
         sigma = self.config.skip_sigma
         if sigma is not None:
