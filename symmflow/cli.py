@@ -244,10 +244,13 @@ def _eval_segmentation(args: argparse.Namespace, pipe, main_process: bool) -> in
         if main_process:
             print(f"cycle mIoU (generate {generate_steps} steps, segment {steps[0]}), {min(args.cycle, len(maps))} masks: {cycle['miou']:.4f}")
     if args.diversity:
-        diversity = sample_diversity(pipe, maps[: args.diversity], samples=4, steps=pipe.default_steps["generate"], seed=args.seed)
+        diversity = sample_diversity(pipe, maps[: args.diversity], samples=4, steps=pipe.default_steps["generate"],
+                                     seed=args.seed, distance=args.diversity_distance)
         report["diversity"] = round(diversity, 4)
+        report["diversity_distance"] = args.diversity_distance
         if main_process:
-            print(f"diversity (mean |a - b| between 4 samples, 0..1), {min(args.diversity, len(maps))} masks: {diversity:.4f}")
+            what = "mean |a - b|, 0..1" if args.diversity_distance == "l1" else "mean LPIPS"
+            print(f"diversity ({what}, between 4 samples), {min(args.diversity, len(maps))} masks: {diversity:.4f}")
     if args.json and main_process:
         _write_json(args.json, report)
     return 0
@@ -399,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_segmentation_data_args(evaluate)
     evaluate.add_argument("--cycle", type=int, default=0, metavar="N", help="cycle mIoU on the first N masks")
     evaluate.add_argument("--diversity", type=int, default=0, metavar="N", help="sample diversity on the first N masks")
+    evaluate.add_argument("--diversity-distance", choices=("l1", "lpips"), default="l1",
+                          help="pixel L1 (default) or LPIPS (needs pip install lpips and its AlexNet weights)")
     evaluate.set_defaults(func=_eval)
 
     sample = commands.add_parser("sample", help="K portraits of every mask of a data set, as PNGs (the FID protocol)")

@@ -238,19 +238,52 @@ def evaluate_cycle(
     return {"miou": acc.mean()}
 
 
-def sample_diversity(pipe: Any, class_maps: Sequence[np.ndarray], samples: int = 4, steps: int = 25, seed: int = 0) -> float:
-    """Mean absolute pixel difference (0..1 scale) between samples of the same mask drawn with
-    different noise, averaged over masks and sample pairs. 0 means no diversity."""
+def sample_diversity(
+    pipe: Any,
+    class_maps: Sequence[np.ndarray],
+    samples: int = 4,
+    steps: int = 25,
+    seed: int = 0,
+    distance: str = "l1",
+) -> float:
+    """Mean distance between samples of the same mask drawn with different noise, averaged over
+    masks and sample pairs. 0 means no diversity.
+
+    ``distance``: ``"l1"``, the mean absolute pixel difference on a 0..1 scale; or ``"lpips"``,
+    the LPIPS distance (AlexNet), which needs the optional ``lpips`` package and its weights.
+    """
     if samples < 2:
         raise ValueError(f"diversity needs at least 2 samples per mask, got {samples}")
+    if distance not in ("l1", "lpips"):
+        raise ValueError(f"unknown diversity distance {distance!r}; choose 'l1' or 'lpips'")
+    metric = lpips_model() if distance == "lpips" else None
+    pairs = torch.triu_indices(samples, samples, 1)
     total = np.zeros(2)  # sum of per-mask distances, number of masks
     for i in process_batches(len(class_maps), 1):
         out = pipe.generate(np.asarray(class_maps[i]), steps=steps, seed=seed + 1000 * i, num_images_per_label=samples, output_type="pt").images
-        flat = (out.flatten(1).float().cpu() + 1) / 2
-        d = torch.cdist(flat, flat, p=1) / flat.shape[1]
-        total += (d[torch.triu_indices(samples, samples, 1).unbind()].mean().item(), 1)
+        out = out.float().cpu()  # [samples, 3, H, W] in [-1, 1]
+        if metric is None:
+            flat = (out.flatten(1) + 1) / 2
+            d = (torch.cdist(flat, flat, p=1) / flat.shape[1])[pairs.unbind()]
+        else:
+            with torch.no_grad():
+                d = metric(out[pairs[0]], out[pairs[1]]).flatten()
+        total += (d.mean().item(), 1)
     (total,) = sum_over_processes(total)
     return float(total[0] / max(total[1], 1))
+
+
+def lpips_model() -> torch.nn.Module:
+    """The LPIPS (AlexNet) distance of images in ``[-1, 1]``, from the optional ``lpips`` package.
+
+    Its AlexNet weights come from torchvision's download (or the torch hub cache); nothing here
+    fakes them.
+    """
+    try:
+        import lpips
+    except ImportError as err:
+        raise ImportError("LPIPS diversity needs the lpips package: pip install lpips") from err
+    return lpips.LPIPS(net="alex", verbose=False).eval()
 
 
 # -- FID (optional dependency) ------------------------------------------------------------------

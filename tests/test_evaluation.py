@@ -55,6 +55,31 @@ def test_diversity_is_positive_for_fresh_noise():
     assert sample_diversity(pipe, [face_ids()], samples=3, steps=2) > 0.01
 
 
+def test_lpips_diversity_scores_every_pair_with_the_lpips_package(monkeypatch):
+    """LPIPS is wired through the optional ``lpips`` package: with a stand-in whose distance is
+    the mean absolute difference on 0..1, the LPIPS figure equals the pixel L1 figure."""
+    import sys
+    import types
+
+    class FakeLPIPS(torch.nn.Module):
+        def __init__(self, net, verbose):
+            super().__init__()
+            assert net == "alex"
+
+        def forward(self, a, b):  # images in [-1, 1] -> [N, 1, 1, 1], as lpips returns
+            return ((a - b).abs() / 2).flatten(1).mean(1).view(-1, 1, 1, 1)
+
+    monkeypatch.setitem(sys.modules, "lpips", types.SimpleNamespace(LPIPS=FakeLPIPS))
+    pipe = SymmFlowPipeline(tiny_unet(), task="segmentation", image_size=16)
+    l1 = sample_diversity(pipe, [face_ids()], samples=3, steps=2)
+    assert sample_diversity(pipe, [face_ids()], samples=3, steps=2, distance="lpips") == pytest.approx(l1, rel=1e-5)
+    with pytest.raises(ValueError, match="choose 'l1' or 'lpips'"):
+        sample_diversity(pipe, [face_ids()], distance="l2")
+    monkeypatch.setitem(sys.modules, "lpips", None)  # not installed
+    with pytest.raises(ImportError, match="pip install lpips"):
+        sample_diversity(pipe, [face_ids()], samples=2, steps=1, distance="lpips")
+
+
 def test_each_process_takes_every_nth_batch_and_sums_add_up(monkeypatch):
     from symmflow import evaluation
 
