@@ -1,0 +1,36 @@
+"""The shipped face model (checkpoints/faces) on held-out procedural faces: both directions.
+
+Regression guards at the figures it has now, far below the issue's targets (0.90 / 0.80, see
+the README): any change that makes it worse fails here."""
+
+import pytest
+
+from symmflow.data.procedural_faces import HELD_OUT_SEED, generate_faces
+from symmflow.evaluation import evaluate_cycle, evaluate_segmentation
+from symmflow.pipeline import SymmFlowPipeline
+
+from conftest import ROOT
+
+# measured on these 40 faces / 16 masks (benchmarks/faces.py uses 200 / 100: 0.275 / 0.274)
+SEG_MEASURED, CYCLE_MEASURED = 0.270, 0.271
+
+
+@pytest.fixture(scope="module")
+def faces():
+    pipe = SymmFlowPipeline.from_pretrained(ROOT / "checkpoints" / "faces")
+    images, masks = generate_faces(40, size=pipe.image_size, seed=HELD_OUT_SEED)
+    return pipe, list(images), list(masks)
+
+
+def test_shipped_model_segments_held_out_faces(faces):
+    pipe, images, masks = faces
+    seg = evaluate_segmentation(pipe, images, masks, steps=5)
+    assert seg["miou"] >= SEG_MEASURED - 0.03, seg
+    # the large parts are learned (measured: skin 0.68, hair 0.61, cloth 0.84)
+    assert min(seg["per_class"][k] for k in ("skin", "hair", "cloth")) > 0.55, seg["per_class"]
+
+
+def test_shipped_model_portraits_are_segmented_back_to_their_masks(faces):
+    pipe, _, masks = faces
+    cycle = evaluate_cycle(pipe, masks[:16], generate_steps=25, segment_steps=5)
+    assert cycle["miou"] >= CYCLE_MEASURED - 0.04, cycle
