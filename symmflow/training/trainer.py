@@ -147,6 +147,10 @@ class Trainer:
         # The pipeline this run ships decides the label codec (and checks the network fits the
         # task before any training): training and inference can never disagree on beta.
         self.codec = SymmFlowPipeline(model, task=config.task, vae=self.vae, **config.pipeline).codec
+        # augmentation fills uncovered label pixels with the ignored class where the palette has
+        # one (COCO-Stuff: unlabeled), else with class 0 (background)
+        palette = getattr(self.codec, "palette", None)
+        self.label_fill = palette.ignore_index if palette is not None and palette.ignore_index is not None else 0
         model.train().requires_grad_(True)  # a pipeline freezes its network for inference; this one trains
         self.ema = EMA(model, t.ema_decay)
         optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
@@ -251,13 +255,10 @@ class Trainer:
         images = torch.stack([it["image"] for it in items]).float()
         maps = torch.stack([it["class_map"] for it in items]).long() if self.config.task == "segmentation" else None
         augment = self.config.data.augment
-        # uncovered label pixels: the ignored class where the palette has one, else background
-        palette = getattr(self.codec, "palette", None)
-        fill = palette.ignore_index if palette is not None and palette.ignore_index is not None else 0
         if augment.get("translate"):
-            images, maps = random_shift(images, maps, int(augment["translate"]), g, fill=fill)
+            images, maps = random_shift(images, maps, int(augment["translate"]), g, fill=self.label_fill)
         if augment.get("affine"):
-            images, maps = random_affine(images, maps, g, **augment["affine"], fill=fill)
+            images, maps = random_affine(images, maps, g, **augment["affine"], fill=self.label_fill)
         device = self.accelerator.device
         if self.config.task == "classification":
             labels = torch.stack([torch.as_tensor(it["label"]) for it in items])
