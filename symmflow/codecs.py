@@ -5,7 +5,11 @@
 * :class:`ClassCodec`: one class id per sample -> a constant channel (or vector) at one of
   ``K`` levels in ``[-beta/2, beta/2]``; decoded by mean + rounding.
 * :class:`PaletteCodec`: a class-id map -> the dataset's colour mask in ``[-1, 1]``; decoded
-  by nearest palette colour, robustly for colours that are not in the palette.
+  by nearest palette colour, robustly for colours that are not in the palette. The paper's
+  encoding (and the only one a VAE can take).
+* :class:`OneHotCodec`: a class-id map -> one ``+-1`` channel per class; decoded by argmax. For
+  pixel-space models: classes are all equally far apart, where neighbouring palette colours
+  (hair ``(0,0,204)`` and lower lip ``(0,0,153)``) are 0.4 apart in ``[-1, 1]`` units.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import torch
 
 from symmflow.palettes import Palette, get_palette
 
-__all__ = ["ClassCodec", "PaletteCodec", "uniform_dequantize"]
+__all__ = ["ClassCodec", "OneHotCodec", "PaletteCodec", "uniform_dequantize"]
 
 
 def uniform_dequantize(
@@ -142,6 +146,15 @@ class PaletteCodec:
     def num_classes(self) -> int:
         return self.palette.num_classes
 
+    @property
+    def channels(self) -> int:
+        """Channels of the encoded label half: 3 (RGB)."""
+        return 3
+
+    def to_colour_mask(self, mask: torch.Tensor) -> torch.Tensor:
+        """The label half as a colour mask ``[B, 3, H, W]`` in ``[-1, 1]``: itself."""
+        return mask
+
     def encode(
         self,
         class_map: torch.Tensor | np.ndarray,
@@ -149,19 +162,7 @@ class PaletteCodec:
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Class ids ``[B, H, W]`` (or ``[H, W]``) -> colour mask ``[B, 3, H, W]`` in ``[-1, 1]``."""
-        ids = torch.as_tensor(np.asarray(class_map) if isinstance(class_map, np.ndarray) else class_map)
-        if ids.is_floating_point():
-            raise ValueError("class_map must hold integer class ids, got a floating-point tensor")
-        if ids.dim() == 2:
-            ids = ids[None]
-        if ids.dim() != 3:
-            raise ValueError(f"class_map must have shape [B, H, W] or [H, W], got {list(ids.shape)}")
-        ids = ids.long()
-        if ids.numel() and (ids.min() < 0 or ids.max() >= self.num_classes):
-            raise ValueError(
-                f"class ids must lie in [0, {self.num_classes - 1}] for palette {self.palette.name!r}, "
-                f"got values in [{ids.min().item()}, {ids.max().item()}]"
-            )
+        ids = _check_class_map(class_map, self.num_classes, self.palette.name)
         mask = self._colors.to(ids.device)[ids].permute(0, 3, 1, 2) / 127.5 - 1.0
         return self.dequantize(mask, generator) if dequantize else mask
 
@@ -224,6 +225,89 @@ class PaletteCodec:
         if not confident.any():
             return ids
         return _fill_from_confident(ids, confident)
+
+
+class OneHotCodec:
+    """Class-id maps <-> one channel per class: ``+1`` for the pixel's class, ``-1`` elsewhere.
+
+    The label half of pixel-space segmentation models that need not match the paper's colour
+    masks (there is no VAE to feed). Every pair of classes is ``2 sqrt(2)`` apart, and the
+    posterior mean a one-step readout returns decodes by argmax to the most likely class, where
+    the mean of two palette colours can be a third class's colour.
+
+    Args:
+        palette: the classes and their display colours (``"celebamask_hq"``, ``"coco_stuff"``).
+        beta: dequantization strength in grey levels, as for :class:`PaletteCodec`:
+            ``+-beta / 2 / 127.5`` of uniform noise on every channel.
+    """
+
+    def __init__(self, palette: str | Palette, beta: float = 10.0) -> None:
+        self._palette_codec = PaletteCodec(palette, beta=beta)
+        self.palette = self._palette_codec.palette
+        self.beta = float(beta)
+
+    def __repr__(self) -> str:
+        return f"OneHotCodec(palette={self.palette.name!r}, beta={self.beta:g})"
+
+    @property
+    def num_classes(self) -> int:
+        return self.palette.num_classes
+
+    @property
+    def channels(self) -> int:
+        """Channels of the encoded label half: one per class."""
+        return self.num_classes
+
+    def encode(
+        self,
+        class_map: torch.Tensor | np.ndarray,
+        dequantize: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Class ids ``[B, H, W]`` (or ``[H, W]``) -> ``[B, K, H, W]`` with values ``+-1``."""
+        ids = _check_class_map(class_map, self.num_classes, self.palette.name)
+        onehot = torch.nn.functional.one_hot(ids, self.num_classes).permute(0, 3, 1, 2).float()
+        y = 2.0 * onehot - 1.0
+        return self.dequantize(y, generator) if dequantize else y
+
+    def dequantize(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``y + beta * (U(0, 1) - 0.5) / 127.5`` on every channel."""
+        return uniform_dequantize(y, self.beta / 127.5, generator)
+
+    def decode(self, y: torch.Tensor) -> torch.Tensor:
+        """Label half ``[B, K, H, W]`` (or ``[K, H, W]``) -> class ids ``[B, H, W]`` by argmax."""
+        if y.dim() == 3:
+            y = y[None]
+        if y.dim() != 4 or y.shape[1] != self.num_classes:
+            raise ValueError(f"a one-hot label half must have shape [B, {self.num_classes}, H, W], got {list(y.shape)}")
+        return y.argmax(dim=1)
+
+    def to_colour_mask(self, y: torch.Tensor) -> torch.Tensor:
+        """The label half as a colour mask ``[B, 3, H, W]`` in ``[-1, 1]``: each pixel in the
+        colour of its current argmax class (what the app shows while a segmentation emerges)."""
+        return self._palette_codec.encode(self.decode(y).cpu()).to(y.device)
+
+    def rgb_to_ids(self, image: np.ndarray, tolerance: float | None = 24.0) -> np.ndarray:
+        """A painted colour mask -> class ids; see :meth:`PaletteCodec.rgb_to_ids`."""
+        return self._palette_codec.rgb_to_ids(image, tolerance)
+
+
+def _check_class_map(class_map: torch.Tensor | np.ndarray, num_classes: int, palette: str) -> torch.Tensor:
+    """Class ids ``[B, H, W]`` or ``[H, W]`` -> a checked ``int64`` tensor ``[B, H, W]``."""
+    ids = torch.as_tensor(np.asarray(class_map) if isinstance(class_map, np.ndarray) else class_map)
+    if ids.is_floating_point():
+        raise ValueError("class_map must hold integer class ids, got a floating-point tensor")
+    if ids.dim() == 2:
+        ids = ids[None]
+    if ids.dim() != 3:
+        raise ValueError(f"class_map must have shape [B, H, W] or [H, W], got {list(ids.shape)}")
+    ids = ids.long()
+    if ids.numel() and (ids.min() < 0 or ids.max() >= num_classes):
+        raise ValueError(
+            f"class ids must lie in [0, {num_classes - 1}] for palette {palette!r}, "
+            f"got values in [{ids.min().item()}, {ids.max().item()}]"
+        )
+    return ids
 
 
 def _blend_pixels(image: np.ndarray, ids: np.ndarray, tolerance: float) -> np.ndarray:

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from symmflow.codecs import ClassCodec, PaletteCodec
+from symmflow.codecs import ClassCodec, OneHotCodec, PaletteCodec
 from symmflow.data.images import composite, load_rgb, open_image, resize_labels, to_tensor, to_uint8
 from symmflow.io import atomic_directory, write_json_atomic
 from symmflow.models.base import CheckpointError, SymmFlowModel
@@ -57,6 +57,7 @@ __all__ = [
 PIPELINE_CONFIG_NAME = "pipeline.json"
 MODEL_CLASSES: dict[str, type[SymmFlowModel]] = {"PixelUNet": PixelUNet, "LatentUNet": LatentUNet}
 Task = Literal["segmentation", "classification"]
+LABEL_ENCODINGS = ("palette", "onehot")
 OutputType = Literal["pil", "np", "pt"]
 
 
@@ -134,6 +135,10 @@ class SymmFlowPipeline:
         image_size: square pixel resolution the model works at.
         image_channels: 3 (RGB) or 1 (grayscale, e.g. digits).
         palette: palette name for segmentation (``"celebamask_hq"``, ``"coco_stuff"``).
+        label_encoding: how segmentation masks enter the label half: ``"palette"``, the
+            paper's colour mask (3 channels; the only choice for latent models), or
+            ``"onehot"``, one ``+-1`` channel per class (pixel models; see
+            :class:`~symmflow.codecs.OneHotCodec`).
         beta: dequantization strength (grey levels for masks; level spread for classes).
         num_classes, class_names: for classification.
         vae: the :class:`LatentSpace` of a latent model.
@@ -154,6 +159,7 @@ class SymmFlowPipeline:
         vae: LatentSpace | None = None,
         default_steps: dict[str, int] | None = None,
         description: str = "",
+        label_encoding: str = "palette",
     ) -> None:
         if task not in ("segmentation", "classification"):
             raise ValueError(f"unknown task {task!r}; choose 'segmentation' or 'classification'")
@@ -161,17 +167,23 @@ class SymmFlowPipeline:
             raise ValueError(f"image_channels must be 1 or 3, got {image_channels}")
         if image_size < 8:
             raise ValueError(f"image_size must be >= 8, got {image_size}")
+        if label_encoding not in LABEL_ENCODINGS:
+            raise ValueError(f"unknown label_encoding {label_encoding!r}; choose one of {', '.join(LABEL_ENCODINGS)}")
+        if label_encoding != "palette" and (task != "segmentation" or vae is not None):
+            raise ValueError("label_encoding 'onehot' is for pixel-space segmentation models (a VAE encodes colour masks only)")
         self.model = model.eval().requires_grad_(False)
         self.task = task
         self.image_size = int(image_size)
         self.image_channels = int(image_channels)
         self.vae = vae
         self.beta = float(beta)
+        self.label_encoding = label_encoding
         self.default_steps = {"generate": 25, "segment": 5, "classify": 1, **(default_steps or {})}
         self.description = description
         if task == "segmentation":
             self.palette = get_palette(palette or "celebamask_hq")
-            self.codec: PaletteCodec | ClassCodec = PaletteCodec(self.palette, beta=beta)
+            codec_cls = OneHotCodec if label_encoding == "onehot" else PaletteCodec
+            self.codec: PaletteCodec | OneHotCodec | ClassCodec = codec_cls(self.palette, beta=beta)
             self.class_names = list(self.palette.class_names)
         else:
             if not num_classes or num_classes < 2:
@@ -187,7 +199,7 @@ class SymmFlowPipeline:
 
     def _check_model(self) -> None:
         """Refuse a network whose channels do not fit the task (a wrong checkpoint)."""
-        label_channels = 3 if self.task == "segmentation" else 1
+        label_channels = self.label_channels
         if isinstance(self.model, LatentUNet):
             if self.vae is None:
                 raise CheckpointError("a LatentUNet needs a VAE (the pipeline folder has no vae/)")
@@ -218,6 +230,12 @@ class SymmFlowPipeline:
         return self.codec.num_classes
 
     @property
+    def label_channels(self) -> int:
+        """Channels of the label half in pixel space (before any VAE): 3 for colour masks,
+        ``K`` for one-hot masks, 1 for class levels."""
+        return self.codec.channels if self.task == "segmentation" else 1
+
+    @property
     def is_latent(self) -> bool:
         return self.vae is not None
 
@@ -241,6 +259,7 @@ class SymmFlowPipeline:
         }
         if self.task == "segmentation":
             cfg["palette"] = self.palette.name
+            cfg["label_encoding"] = self.label_encoding
         else:
             cfg["num_classes"] = self.num_classes
             cfg["class_names"] = self.class_names
@@ -333,6 +352,7 @@ class SymmFlowPipeline:
                 vae=vae,
                 default_steps=cfg.get("default_steps"),
                 description=cfg.get("description", ""),
+                label_encoding=cfg.get("label_encoding", "palette"),
             )
         except KeyError as err:
             raise CheckpointError(f"{config_path} lacks the key {err}") from err
@@ -447,6 +467,12 @@ class SymmFlowPipeline:
             return half.clamp(-1, 1)
         return self.vae.decode(half) if final else self.vae.preview(half)
 
+    def _mask_view(self, half: torch.Tensor) -> torch.Tensor:
+        """The label half mid-segmentation as a colour mask ``[B, 3, H, W]`` in ``[-1, 1]``."""
+        if self.vae is not None:
+            return self.vae.preview(half)
+        return self.codec.to_colour_mask(half).clamp(-1, 1)
+
     # -- generation ------------------------------------------------------------------------------
 
     def generate_stream(
@@ -546,7 +572,7 @@ class SymmFlowPipeline:
         x, sizes = self.preprocess_images(images)
         if self.vae is not None:
             x = self.vae.encode_image(x, generator=generator)
-        label_channels = self.vae.latent_channels if self.vae is not None else (3 if self.task == "segmentation" else 1)
+        label_channels = self.vae.latent_channels if self.vae is not None else self.label_channels
         noise_y = self._noise((len(x), label_channels, *x.shape[-2:]), generator)
         return ODESolver(self.model, solver).iterate(x, noise_y, *TIME_SPAN["label"], steps), sizes
 
@@ -570,10 +596,10 @@ class SymmFlowPipeline:
         states, sizes = self._reverse_states(images, steps, solver, _generator(seed, generator))
         for state in states:
             if not state.is_final:
-                images = _to_uint8_list(self._view(state.y, False)) if previews else []
+                images = _to_uint8_list(self._mask_view(state.y)) if previews else []
                 yield FlowFrame(state.step, steps, state.t, images, state.nfe)
                 continue
-            mask = self._view(state.y, True)
+            mask = state.y if self.vae is None else self._view(state.y, True)
             class_maps = []
             for m, (h, w) in zip(mask, sizes):
                 # smooth colours first, then snap: cleaner borders than upsampling class ids

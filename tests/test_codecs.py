@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from symmflow.codecs import ClassCodec, PaletteCodec, uniform_dequantize
+from symmflow.codecs import ClassCodec, OneHotCodec, PaletteCodec, uniform_dequantize
 from symmflow.palettes import CELEBAMASK_HQ, COCO_STUFF, PALETTE_NAMES, get_palette
 
 
@@ -158,3 +158,50 @@ def test_exact_palette_masks_are_unchanged_by_robust_decoding():
 def test_palette_codec_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call(PaletteCodec("celebamask_hq"))
+
+
+# -- one-hot masks ---------------------------------------------------------------------------
+
+
+def test_onehot_round_trip_survives_dequantization():
+    codec = OneHotCodec("celebamask_hq", beta=10)
+    ids = torch.randint(0, 19, (2, 16, 16), generator=torch.Generator().manual_seed(0))
+    y = codec.encode(ids, dequantize=True, generator=torch.Generator().manual_seed(1))
+    assert y.shape == (2, 19, 16, 16) and codec.channels == 19
+    clean = codec.encode(ids)
+    assert set(clean.unique().tolist()) == {-1.0, 1.0} and torch.equal(clean.sum(1), torch.full((2, 16, 16), -17.0))
+    assert (y - clean).abs().max() <= 5 / 127.5 + 1e-6  # +-beta/2 grey levels, as for colour masks
+    assert torch.equal(codec.decode(y), ids)
+
+
+def test_onehot_decodes_a_mixture_to_its_most_likely_class():
+    """The posterior mean of a one-step readout: 60% hair, 40% background decodes as hair, where
+    the same mixture of the two palette colours is closest to the lower lip's colour."""
+    onehot, palette = OneHotCodec("celebamask_hq"), PaletteCodec("celebamask_hq")
+    hair, background = torch.tensor([[13]]), torch.tensor([[0]])
+    mean_onehot = 0.6 * onehot.encode(hair) + 0.4 * onehot.encode(background)
+    mean_colour = 0.6 * palette.encode(hair) + 0.4 * palette.encode(background)
+    assert onehot.decode(mean_onehot).item() == 13
+    assert palette.decode(mean_colour).item() == 12  # l_lip (0, 0, 153)
+
+
+def test_onehot_colour_view_and_painted_masks_match_the_palette():
+    onehot, palette = OneHotCodec("celebamask_hq"), PaletteCodec("celebamask_hq")
+    ids = torch.randint(0, 19, (1, 8, 8), generator=torch.Generator().manual_seed(2))
+    assert torch.equal(onehot.to_colour_mask(onehot.encode(ids)), palette.encode(ids))
+    rgb = CELEBAMASK_HQ.colorize(ids[0].numpy())
+    assert np.array_equal(onehot.rgb_to_ids(rgb, tolerance=None), ids[0].numpy())
+    assert np.array_equal(onehot.rgb_to_ids(rgb), palette.rgb_to_ids(rgb))
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda c: c.encode(torch.tensor([[0, 19]])), r"\[0, 18\]"),
+        (lambda c: c.encode(torch.zeros(2, 2)), "integer"),
+        (lambda c: c.decode(torch.zeros(1, 3, 4, 4)), r"\[B, 19, H, W\]"),
+    ],
+)
+def test_onehot_codec_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(OneHotCodec("celebamask_hq"))

@@ -283,3 +283,32 @@ def test_hub_repo_ids_load_from_the_cache_offline(seg_pipe, tmp_path, monkeypatc
     assert pipe.task == "segmentation" and pipe.image_size == SIZE
     with pytest.raises(CheckpointError, match="HF_HUB_OFFLINE"):
         SymmFlowPipeline.from_pretrained("symmflow/not-in-cache")
+
+
+# -- one-hot masks -----------------------------------------------------------------------------
+
+
+def test_onehot_pipeline_segments_generates_and_round_trips(tmp_path):
+    pipe = SymmFlowPipeline(tiny_unet(3, 19), task="segmentation", image_size=SIZE, palette="celebamask_hq", label_encoding="onehot")
+    assert pipe.label_channels == 19
+    image = pipe.generate(face_ids(), steps=2, seed=1, output_type="np").images[0]
+    frames = list(pipe.segment_stream(image, steps=3, seed=0, output_type="np"))
+    out = frames[-1].output
+    assert out.class_maps[0].shape == image.shape[:2] and out.class_maps[0].max() < 19
+    # every frame, mid-flow ones included, shows palette colours only
+    colours = {tuple(c) for c in CELEBAMASK_HQ.colors}
+    assert all({tuple(p) for p in f.images[0].reshape(-1, 3)} <= colours for f in frames)
+    pipe.save_pretrained(tmp_path / "onehot")
+    loaded = SymmFlowPipeline.from_pretrained(tmp_path / "onehot")
+    assert loaded.label_encoding == "onehot" and loaded.config() == pipe.config()
+    again = loaded.segment(image, steps=3, seed=0, output_type="np")
+    assert np.array_equal(again.class_maps[0], out.class_maps[0])
+
+
+def test_onehot_needs_a_pixel_segmentation_model_with_one_channel_per_class():
+    with pytest.raises(CheckpointError, match="3 label channels"):
+        SymmFlowPipeline(tiny_unet(3, 3), task="segmentation", image_size=SIZE, label_encoding="onehot")
+    with pytest.raises(ValueError, match="pixel-space segmentation"):
+        SymmFlowPipeline(tiny_unet(1, 1), task="classification", image_size=SIZE, image_channels=1, num_classes=10, label_encoding="onehot")
+    with pytest.raises(ValueError, match="palette, onehot"):
+        SymmFlowPipeline(tiny_unet(3, 19), task="segmentation", image_size=SIZE, label_encoding="bits")

@@ -12,7 +12,7 @@ from diffusers.configuration_utils import register_to_config
 
 from symmflow.models.base import SymmFlowModel
 
-__all__ = ["PIXEL_UNET_PRESETS", "PixelUNet", "linear_skip"]
+__all__ = ["PIXEL_UNET_PRESETS", "PixelUNet", "linear_skip", "palette_to_onehot"]
 
 
 class PixelUNet(SymmFlowModel):
@@ -155,6 +155,52 @@ def linear_skip(t: torch.Tensor, sigma: float, sigma_min: float = 1e-4) -> tuple
     c_x = (t * var - shrink * a) / (t * t * var + a * a)
     c_y = (t - shrink * a * var) / (t * t + a * a * var)
     return c_x, c_y
+
+
+@torch.no_grad()
+def palette_to_onehot(source: PixelUNet, target: PixelUNet, colors: torch.Tensor) -> None:
+    """Warm-start ``target`` (one-hot masks, ``K`` label channels) from ``source`` (colour masks).
+
+    Channel surgery in the spirit of the paper's 4 -> 8 channel SD U-Net: every weight that
+    does not touch the label channels is copied. A one-hot mask ``h`` (``+-1``) and its colour
+    mask are related exactly by ``rgb_c = sum_k (colors[k, c] / 255) h_k + offset_c``, so the
+    first convolution's label weights are the colour weights pushed through that map (the
+    offset goes into the bias): on clean masks the warm-started network computes the same
+    features as ``source``. The label rows of the last convolution start at zero, so the label
+    velocity starts as the model's linear skip (or 0) and only the readout is new.
+
+    Args:
+        source, target: patched U-Nets of one layout except the label channels (3 in
+            ``source``, ``K`` in ``target``), without ``pixel_channels``.
+        colors: ``[K, 3]`` palette colours in 0..255.
+    """
+    cs, ct = source.config, target.config
+    same = ("image_channels", "sample_size", "patch_size", "block_out_channels", "layers_per_block", "pixel_channels")
+    if cs.label_channels != 3 or ct.label_channels != colors.shape[0] or cs.pixel_channels:
+        raise ValueError(
+            f"palette_to_onehot maps a 3-channel colour-mask model without a pixel stem to one with "
+            f"{colors.shape[0]} label channels; got {cs.label_channels} -> {ct.label_channels}"
+        )
+    as_list = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731 (configs load tuples as lists)
+    if any(as_list(getattr(cs, k)) != as_list(getattr(ct, k)) for k in same):
+        raise ValueError("palette_to_onehot needs two networks of one layout apart from the label channels")
+    state = {k: v for k, v in source.unet.state_dict().items() if not k.startswith(("conv_in.", "conv_out."))}
+    missing = target.unet.load_state_dict(state, strict=False).missing_keys
+    assert sorted(missing) == ["conv_in.bias", "conv_in.weight", "conv_out.bias", "conv_out.weight"], missing
+    c, p2 = cs.image_channels, cs.patch_size**2
+    a = colors.float() / 255.0  # [K, 3]
+    w_in, w_new = source.unet.conv_in.weight.float(), target.unet.conv_in.weight
+    w_new.zero_()
+    w_new[:, : c * p2] = w_in[:, : c * p2]
+    # channels of a pixel_unshuffle'd tensor: joint channel j, sub-pixel s -> j * p^2 + s
+    rgb = w_in[:, c * p2 :].reshape(w_in.shape[0], 3, p2, *w_in.shape[2:])
+    w_new[:, c * p2 :] = torch.einsum("kc,ocshw->okshw", a, rgb).reshape(w_new.shape[0], -1, *w_in.shape[2:])
+    offset = a.sum(0) - 1.0  # [3]
+    target.unet.conv_in.bias.copy_(source.unet.conv_in.bias.float() + torch.einsum("c,ocshw->o", offset, rgb))
+    target.unet.conv_out.weight.zero_()
+    target.unet.conv_out.bias.zero_()
+    target.unet.conv_out.weight[: c * p2] = source.unet.conv_out.weight[: c * p2].float()
+    target.unet.conv_out.bias[: c * p2] = source.unet.conv_out.bias[: c * p2].float()
 
 
 PIXEL_UNET_PRESETS: dict[str, dict[str, Any]] = {

@@ -27,11 +27,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from symmflow.codecs import OneHotCodec
 from symmflow.data import open_dataset
 from symmflow.data.augment import random_affine, random_shift
 from symmflow.io import atomic_directory, write_json_atomic, write_text_atomic
 from symmflow.models.latent import LatentUNet
-from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
+from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet, palette_to_onehot
 from symmflow.models.vae import LatentSpace
 from symmflow.path import SymmetricPath
 from symmflow.pipeline import SymmFlowPipeline
@@ -69,13 +70,22 @@ def build_model(config: ModelConfig) -> tuple[torch.nn.Module, LatentSpace | Non
     return model, LatentSpace(AutoencoderKL.from_pretrained(config.vae))
 
 
-def init_weights(model: torch.nn.Module, source: str) -> None:
+def init_weights(model: torch.nn.Module, source: str, codec: Any = None) -> None:
     """Start from the weights of a saved pipeline (a folder or hub repo id) whose network has
     ``model``'s weight layout (settings that hold no weights, e.g. dropout, may differ): a new
-    run that continues where a shipped model stopped."""
+    run that continues where a shipped model stopped. A colour-mask (palette) pixel model also
+    warm-starts a one-hot model of the same layout (``codec``: the new run's
+    :class:`~symmflow.codecs.OneHotCodec`), through :func:`~symmflow.models.unet.palette_to_onehot`."""
     from symmflow.models.base import CheckpointError
 
-    network = SymmFlowPipeline.from_pretrained(source).model
+    trained_pipe = SymmFlowPipeline.from_pretrained(source)
+    network = trained_pipe.model
+    if isinstance(codec, OneHotCodec) and trained_pipe.label_encoding == "palette" and isinstance(network, PixelUNet):
+        try:
+            palette_to_onehot(network, model, torch.from_numpy(codec.palette.colors.astype(np.float32)))
+        except ValueError as err:
+            raise CheckpointError(f"model.init_from {source!r}: {err}") from err
+        return
     trained, mine = network.state_dict(), model.state_dict()
     changed = sorted(k for k in trained.keys() | mine.keys() if k not in trained or k not in mine or trained[k].shape != mine[k].shape)
     if type(network) is not type(model) or changed:
@@ -141,12 +151,12 @@ class Trainer:
             self.accelerator.wait_for_everyone()
         torch.manual_seed(t.seed)  # the initial weights
         model, self.vae = build_model(config.model)
-        if config.model.init_from:
-            init_weights(model, config.model.init_from)
         self.path = SymmetricPath(sigma_min=t.sigma_min)
         # The pipeline this run ships decides the label codec (and checks the network fits the
         # task before any training): training and inference can never disagree on beta.
         self.codec = SymmFlowPipeline(model, task=config.task, vae=self.vae, **config.pipeline).codec
+        if config.model.init_from:
+            init_weights(model, config.model.init_from, self.codec)
         # augmentation fills uncovered label pixels with the ignored class where the palette has
         # one (COCO-Stuff: unlabeled), else with class 0 (background)
         palette = getattr(self.codec, "palette", None)
