@@ -119,11 +119,12 @@ def test_skip_makes_a_silent_unet_denoise_both_halves():
         PixelUNet(sample_size=8, skip_sigma=0.0)
 
 
-def _patched(pixel_channels):
+def _patched(pixel_channels, refine_channels=None):
     torch.manual_seed(0)
     return PixelUNet(image_channels=3, label_channels=3, sample_size=16, patch_size=4, block_out_channels=(8, 16),
                      down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                     attention_head_dim=8, norm_num_groups=4, pixel_channels=pixel_channels)
+                     attention_head_dim=8, norm_num_groups=4, pixel_channels=pixel_channels,
+                     refine_channels=refine_channels)
 
 
 def test_pixel_stem_passes_detail_the_patched_unet_squeezes_out():
@@ -131,8 +132,8 @@ def test_pixel_stem_passes_detail_the_patched_unet_squeezes_out():
     net cannot copy per-pixel noise through, the full-resolution stem and head can."""
     g = torch.Generator().manual_seed(1)
     losses = {}
-    for width in (None, 8):
-        model = _patched(width)
+    for width in (None, 8, "refine"):
+        model = _patched(None, 8) if width == "refine" else _patched(width)
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         for _ in range(150):
             x, y = torch.randn(8, 3, 16, 16, generator=g), torch.randn(8, 3, 16, 16, generator=g)
@@ -143,6 +144,7 @@ def test_pixel_stem_passes_detail_the_patched_unet_squeezes_out():
             opt.step()
         losses[width] = loss.item()
     assert losses[8] < 0.5 * losses[None], losses  # measured: 0.46 vs 1.90
+    assert losses["refine"] < 0.5 * losses[None], losses  # the refinement head alone
     assert losses[None] > 1.0  # the squeezed net stays near predicting nothing (loss 2)
 
 
@@ -155,3 +157,20 @@ def test_pixel_stem_round_trip_and_bad_width(tmp_path):
         assert all(torch.equal(a, b) for a, b in zip(model(x, y, t), loaded(x, y, t)))
     with pytest.raises(ValueError, match="pixel_channels must be >= 1"):
         PixelUNet(sample_size=8, pixel_channels=0)
+    with pytest.raises(ValueError, match="refine_channels must be >= 1"):
+        PixelUNet(sample_size=8, refine_channels=0)
+
+
+def test_a_refinement_head_starts_as_the_identity(tmp_path):
+    """Added to a trained model (init_from), the head changes nothing until it trains."""
+    from symmflow.pipeline import SymmFlowPipeline
+    from symmflow.training.trainer import init_weights
+
+    plain = _patched(None)
+    SymmFlowPipeline(plain, task="segmentation", image_size=16).save_pretrained(tmp_path / "plain")
+    refined = _patched(None, 8)
+    init_weights(refined, str(tmp_path / "plain"))
+    x, y, t = torch.randn(2, 3, 16, 16), torch.randn(2, 3, 16, 16), torch.rand(2)
+    with torch.no_grad():
+        for a, b in zip(plain(x, y, t), refined(x, y, t)):
+            torch.testing.assert_close(a, b)

@@ -48,6 +48,13 @@ class PixelUNet(SymmFlowModel):
             Folding 4x4 patches into a narrow first level leaves too few features per pixel
             for parts two or three pixels wide (lips, brows, earrings); the stem and head see
             every pixel at a cost of a few full-resolution convolutions. ``None``: no stem.
+        refine_channels: if set, add a full-resolution refinement head of this width after
+            the U-Net: three 3x3 convolutions that see the network's output beside the raw
+            input ``[x, y, t]`` and add a correction to the output. Its last convolution starts
+            at zero, so adding it to a trained model changes nothing until it trains (a warm
+            start keeps every other weight). It lets a patched model place per-pixel detail,
+            e.g. label boundaries that cut through a 4x4 patch, from the input's own pixels.
+            ``None``: no refinement head.
     """
 
     @register_to_config
@@ -67,6 +74,7 @@ class PixelUNet(SymmFlowModel):
         skip_sigma: float | None = None,
         dropout: float = 0.0,
         pixel_channels: int | None = None,
+        refine_channels: int | None = None,
     ) -> None:
         super().__init__()
         if image_channels < 1 or label_channels < 1:
@@ -79,8 +87,18 @@ class PixelUNet(SymmFlowModel):
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         if pixel_channels is not None and pixel_channels < 1:
             raise ValueError(f"pixel_channels must be >= 1 (or None for no stem), got {pixel_channels}")
+        if refine_channels is not None and refine_channels < 1:
+            raise ValueError(f"refine_channels must be >= 1 (or None for no refinement head), got {refine_channels}")
         joint = image_channels + label_channels
-        self.stem = self.head = None
+        self.stem = self.head = self.refine = None
+        if refine_channels:
+            self.refine = nn.Sequential(
+                nn.Conv2d(2 * joint + 1, refine_channels, 3, padding=1), nn.SiLU(),
+                nn.Conv2d(refine_channels, refine_channels, 3, padding=1), nn.SiLU(),
+                nn.Conv2d(refine_channels, joint, 3, padding=1),
+            )
+            nn.init.zeros_(self.refine[-1].weight)
+            nn.init.zeros_(self.refine[-1].bias)
         if pixel_channels:
             self.stem = nn.Sequential(
                 nn.Conv2d(joint, pixel_channels, 3, padding=1), nn.SiLU(),
@@ -115,7 +133,7 @@ class PixelUNet(SymmFlowModel):
         p = self.config.patch_size
         if x.shape[-1] % p or x.shape[-2] % p:
             raise ValueError(f"image size {list(x.shape[-2:])} is not divisible by the patch size {p}")
-        h = torch.cat([x, y], dim=1).to(self.unet.dtype)
+        h = inputs = torch.cat([x, y], dim=1).to(self.unet.dtype)
         if self.stem is not None:
             h = stem = self.stem(h)
         h = F.pixel_unshuffle(h, p) if p > 1 else h
@@ -123,6 +141,9 @@ class PixelUNet(SymmFlowModel):
         out = F.pixel_shuffle(out, p) if p > 1 else out
         if self.head is not None:
             out = self.head(torch.cat([out, stem], dim=1))
+        if self.refine is not None:
+            time = t.to(out.dtype).view(-1, 1, 1, 1).expand(-1, 1, *out.shape[-2:])
+            out = out + self.refine(torch.cat([out, inputs, time], dim=1))
         v_x, v_y = out[:, :c].to(x.dtype), out[:, c:].to(y.dtype)
         sigma = self.config.skip_sigma
         if sigma is not None:
