@@ -8,7 +8,7 @@ data at ``t = 1``; the label is data at ``t = 0`` and noise at ``t = 1``.
 The method layer imports only torch and numpy; networks (``symmflow.models``) use diffusers.
 """
 
-from symmflow.codecs import ClassCodec, PaletteCodec, uniform_dequantize
+from symmflow.codecs import ClassCodec, OneHotCodec, PaletteCodec, uniform_dequantize
 from symmflow.palettes import PALETTE_NAMES, Palette, get_palette
 from symmflow.path import SymmetricPath, SymmetricPathSample, symmetric_loss
 from symmflow.solver import TIME_SPAN, ODESolver, SolverState, time_grid
@@ -21,6 +21,7 @@ __all__ = [
     "ClassCodec",
     "ODESolver",
     "Palette",
+    "OneHotCodec",
     "PaletteCodec",
     "SolverState",
     "SymmetricPath",

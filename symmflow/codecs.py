@@ -152,7 +152,7 @@ class PaletteCodec:
         return 3
 
     def to_colour_mask(self, mask: torch.Tensor) -> torch.Tensor:
-        """The label half as a colour mask ``[B, 3, H, W]`` in ``[-1, 1]``: itself."""
+        """The label half as a colour mask ``[B, 3, H, W]``: itself (unclamped)."""
         return mask
 
     def encode(

@@ -169,15 +169,17 @@ class SymmFlowPipeline:
             raise ValueError(f"image_size must be >= 8, got {image_size}")
         if label_encoding not in LABEL_ENCODINGS:
             raise ValueError(f"unknown label_encoding {label_encoding!r}; choose one of {', '.join(LABEL_ENCODINGS)}")
-        if label_encoding != "palette" and (task != "segmentation" or vae is not None):
-            raise ValueError("label_encoding 'onehot' is for pixel-space segmentation models (a VAE encodes colour masks only)")
+        if label_encoding != "palette" and task != "segmentation":
+            raise ValueError(f"label_encoding {label_encoding!r} is for segmentation; classifiers encode class levels")
+        if label_encoding != "palette" and vae is not None:
+            raise ValueError(f"label_encoding {label_encoding!r} is for pixel-space models: a VAE encodes colour masks only")
         self.model = model.eval().requires_grad_(False)
         self.task = task
         self.image_size = int(image_size)
         self.image_channels = int(image_channels)
         self.vae = vae
         self.beta = float(beta)
-        self.label_encoding = label_encoding
+        self.label_encoding = label_encoding if task == "segmentation" else None
         self.default_steps = {"generate": 25, "segment": 5, "classify": 1, **(default_steps or {})}
         self.description = description
         if task == "segmentation":
@@ -213,9 +215,10 @@ class SymmFlowPipeline:
         elif isinstance(self.model, PixelUNet):
             cfg = self.model.config
             if (cfg.image_channels, cfg.label_channels) != (self.image_channels, label_channels):
+                encoding = f" with label_encoding {self.label_encoding!r}" if self.task == "segmentation" else ""
                 raise CheckpointError(
                     f"the network has {cfg.image_channels} image + {cfg.label_channels} label channels, "
-                    f"but a {self.task} pipeline on {self.image_channels}-channel images needs "
+                    f"but a {self.task} pipeline{encoding} on {self.image_channels}-channel images needs "
                     f"{self.image_channels} + {label_channels}"
                 )
         else:
@@ -467,6 +470,25 @@ class SymmFlowPipeline:
             return half.clamp(-1, 1)
         return self.vae.decode(half) if final else self.vae.preview(half)
 
+    def _decode_at(self, mask: torch.Tensor, h: int, w: int) -> np.ndarray:
+        """One label half ``[C, s, s]`` -> class ids ``[h, w]``: smooth values are upsampled
+        first, then snapped to classes (cleaner borders than upsampling class ids)."""
+        if isinstance(self.codec, PaletteCodec):
+            up = F.interpolate(mask[None].float(), size=(h, w), mode="bilinear", align_corners=False)
+            return self.codec.decode(up)[0].cpu().numpy()
+        # one-hot: a running argmax over a few channels at a time, so K full-size score maps
+        # (172 for COCO-Stuff) never exist at once for a large photo
+        best = ids = None
+        for start in range(0, mask.shape[0], 8):
+            up = F.interpolate(mask[None, start : start + 8].float(), size=(h, w), mode="bilinear", align_corners=False)[0]
+            value, index = up.max(dim=0)
+            if best is None:
+                best, ids = value, index
+            else:
+                better = value > best
+                best, ids = torch.where(better, value, best), torch.where(better, index + start, ids)
+        return ids.cpu().numpy()
+
     def _mask_view(self, half: torch.Tensor) -> torch.Tensor:
         """The label half mid-segmentation as a colour mask ``[B, 3, H, W]`` in ``[-1, 1]``."""
         if self.vae is not None:
@@ -599,12 +621,9 @@ class SymmFlowPipeline:
                 images = _to_uint8_list(self._mask_view(state.y)) if previews else []
                 yield FlowFrame(state.step, steps, state.t, images, state.nfe)
                 continue
-            mask = state.y if self.vae is None else self._view(state.y, True)
-            class_maps = []
-            for m, (h, w) in zip(mask, sizes):
-                # smooth colours first, then snap: cleaner borders than upsampling class ids
-                up = F.interpolate(m[None].float(), size=(h, w), mode="bilinear", align_corners=False)
-                class_maps.append(self.codec.decode(up)[0].cpu().numpy())
+            # one-hot: raw scores (clamping would tie classes); colour masks: clamped colours
+            mask = state.y if self.label_encoding == "onehot" else self._view(state.y, True)
+            class_maps = [self._decode_at(m, h, w) for m, (h, w) in zip(mask, sizes)]
             colours = [self.palette.colorize(c) for c in class_maps]
             frame = FlowFrame(state.step, steps, state.t, colours, state.nfe)
             as_output = [Image.fromarray(c) for c in colours] if output_type == "pil" else colours

@@ -177,7 +177,7 @@ def test_readout_fraction_trains_that_share_at_t_equal_one(tmp_path):
 
 def test_a_one_hot_model_warm_starts_from_a_colour_mask_model(tmp_path):
     """Channel surgery: on clean masks the one-hot network's first layer computes the colour
-    model's features exactly (away from the zero-padded border); only the label readout is new."""
+    model's features exactly, zero-padded borders included; only the label readout is new."""
     import torch.nn.functional as F
 
     from symmflow.codecs import OneHotCodec, PaletteCodec
@@ -200,7 +200,7 @@ def test_a_one_hot_model_warm_starts_from_a_colour_mask_model(tmp_path):
     x = torch.randn(2, 3, 16, 16)
     a = colour.unet.conv_in(F.pixel_unshuffle(torch.cat([x, palette_codec.encode(ids)], 1), 2))
     b = onehot.unet.conv_in(F.pixel_unshuffle(torch.cat([x, onehot_codec.encode(ids)], 1), 2))
-    torch.testing.assert_close(a[..., 1:-1, 1:-1], b[..., 1:-1, 1:-1], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     assert onehot.unet.conv_out.weight[12:].abs().sum() == 0  # 3 image channels x 2x2 patches kept
     torch.testing.assert_close(onehot.unet.conv_out.weight[:12], colour.unet.conv_out.weight[:12])
     kept = [k for k in colour.state_dict() if not k.startswith(("unet.conv_in", "unet.conv_out"))]
@@ -211,5 +211,7 @@ def test_a_one_hot_model_warm_starts_from_a_colour_mask_model(tmp_path):
     from symmflow.models.unet import linear_skip
     torch.testing.assert_close(onehot(x, y, t)[1], linear_skip(t, 0.1)[1].view(-1, 1, 1, 1) * y)
 
-    with pytest.raises(CheckpointError, match="one layout"):
+    with pytest.raises(CheckpointError, match="differ in block_out_channels"):
         init_weights(net(19, block_out_channels=(8, 16, 32)), str(tmp_path / "colour"), onehot_codec)
+    with pytest.raises(CheckpointError, match="palette 'celebamask_hq'.*'coco_stuff'"):
+        init_weights(net(172), str(tmp_path / "colour"), OneHotCodec("coco_stuff"))

@@ -20,12 +20,13 @@ class PixelUNet(SymmFlowModel):
 
     Input and output of the U-Net are the channel concatenation ``[x, y]`` (image channels
     first, the release's order). The label is 1 channel for classification (the class-level
-    codec) and 3 for colour masks. Small CPU models and large GPU models come from the same
+    codec), 3 for colour masks and one per class for one-hot masks. Small CPU models and large GPU models come from the same
     class; only the config differs (see :data:`PIXEL_UNET_PRESETS`).
 
     Args:
         image_channels: channels of ``x`` (3 for RGB, 1 for digits).
-        label_channels: channels of ``y`` (3 for a colour mask, 1 for a class level).
+        label_channels: channels of ``y`` (3 for a colour mask, ``K`` for a one-hot mask of
+            ``K`` classes, 1 for a class level).
         sample_size: spatial size the model is trained at (square).
         block_out_channels, layers_per_block, down_block_types, up_block_types,
         attention_head_dim, norm_num_groups: passed to ``diffusers.UNet2DModel``.
@@ -182,42 +183,55 @@ def linear_skip(t: torch.Tensor, sigma: float, sigma_min: float = 1e-4) -> tuple
 def palette_to_onehot(source: PixelUNet, target: PixelUNet, colors: torch.Tensor) -> None:
     """Warm-start ``target`` (one-hot masks, ``K`` label channels) from ``source`` (colour masks).
 
-    Channel surgery in the spirit of the paper's 4 -> 8 channel SD U-Net: every weight that
-    does not touch the label channels is copied. A one-hot mask ``h`` (``+-1``) and its colour
-    mask are related exactly by ``rgb_c = sum_k (colors[k, c] / 255) h_k + offset_c``, so the
-    first convolution's label weights are the colour weights pushed through that map (the
-    offset goes into the bias): on clean masks the warm-started network computes the same
-    features as ``source``. The label rows of the last convolution start at zero, so the label
-    velocity starts as the model's linear skip (or 0) and only the readout is new.
+    Channel surgery in the spirit of the paper's 4 -> 8 channel SD U-Net: every U-Net weight
+    that does not touch the label channels is copied. A clean one-hot mask ``h`` (``+-1``,
+    so ``sum_k h_k = 2 - K``) and its colour mask in ``[-1, 1]`` are related by the linear map
+    ``rgb_c = sum_k a'_kc h_k`` with ``a'_kc = colors[k, c] / 255 + offset_c / (2 - K)`` and
+    ``offset_c = sum_k colors[k, c] / 255 - 1``. The first convolution's label weights are the
+    colour weights pushed through that map, so on clean masks (``t = 0``) the warm-started
+    network computes exactly the features of ``source``, border pixels included. Noisy label
+    halves (``t > 0``) differ: ``K`` noise channels pushed through the map are not 3 unit
+    Gaussians, which the first steps of training adapt to. The label rows of the last
+    convolution start at zero, so the label velocity starts as the linear skip (or 0).
 
     Args:
-        source, target: patched U-Nets of one layout except the label channels (3 in
-            ``source``, ``K`` in ``target``), without ``pixel_channels``.
+        source, target: patched U-Nets with the same config apart from the label channels
+            (3 in ``source``, ``K`` in ``target``) and settings that hold no U-Net weights
+            (``skip_sigma``, ``dropout``, ``refine_channels``); neither has ``pixel_channels``.
+            A refinement head is not copied: ``target`` keeps its own.
         colors: ``[K, 3]`` palette colours in 0..255.
+
+    Raises:
+        ValueError: the networks do not fit these conditions.
     """
     cs, ct = source.config, target.config
-    same = ("image_channels", "sample_size", "patch_size", "block_out_channels", "layers_per_block", "pixel_channels")
-    if cs.label_channels != 3 or ct.label_channels != colors.shape[0] or cs.pixel_channels:
+    k = colors.shape[0]
+    if cs.pixel_channels or ct.pixel_channels:
+        raise ValueError("palette_to_onehot does not map networks with a pixel stem (pixel_channels)")
+    if cs.label_channels != 3 or ct.label_channels != k:
         raise ValueError(
-            f"palette_to_onehot maps a 3-channel colour-mask model without a pixel stem to one with "
-            f"{colors.shape[0]} label channels; got {cs.label_channels} -> {ct.label_channels}"
+            f"palette_to_onehot maps a 3-label-channel (colour mask) network to one with {k} label "
+            f"channels (one per palette colour); got {cs.label_channels} -> {ct.label_channels}"
         )
+    free = {"label_channels", "skip_sigma", "dropout", "refine_channels"}
     as_list = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731 (configs load tuples as lists)
-    if any(as_list(getattr(cs, k)) != as_list(getattr(ct, k)) for k in same):
-        raise ValueError("palette_to_onehot needs two networks of one layout apart from the label channels")
-    state = {k: v for k, v in source.unet.state_dict().items() if not k.startswith(("conv_in.", "conv_out."))}
-    missing = target.unet.load_state_dict(state, strict=False).missing_keys
-    assert sorted(missing) == ["conv_in.bias", "conv_in.weight", "conv_out.bias", "conv_out.weight"], missing
+    differ = sorted(n for n in cs if not n.startswith("_") and n not in free and as_list(cs[n]) != as_list(ct.get(n)))
+    if differ:
+        raise ValueError(f"palette_to_onehot needs two networks of one layout apart from the label channels; they differ in {', '.join(differ)}")
+    state = {n: v for n, v in source.unet.state_dict().items() if not n.startswith(("conv_in.", "conv_out."))}
+    result = target.unet.load_state_dict(state, strict=False)
+    if result.unexpected_keys or sorted(result.missing_keys) != ["conv_in.bias", "conv_in.weight", "conv_out.bias", "conv_out.weight"]:
+        raise ValueError(f"palette_to_onehot: the U-Nets' weights do not match ({result})")
     c, p2 = cs.image_channels, cs.patch_size**2
     a = colors.float() / 255.0  # [K, 3]
+    a = a + (a.sum(0) - 1.0) / (2.0 - k)  # fold the offset in: exact at zero-padded borders too
     w_in, w_new = source.unet.conv_in.weight.float(), target.unet.conv_in.weight
     w_new.zero_()
     w_new[:, : c * p2] = w_in[:, : c * p2]
     # channels of a pixel_unshuffle'd tensor: joint channel j, sub-pixel s -> j * p^2 + s
     rgb = w_in[:, c * p2 :].reshape(w_in.shape[0], 3, p2, *w_in.shape[2:])
     w_new[:, c * p2 :] = torch.einsum("kc,ocshw->okshw", a, rgb).reshape(w_new.shape[0], -1, *w_in.shape[2:])
-    offset = a.sum(0) - 1.0  # [3]
-    target.unet.conv_in.bias.copy_(source.unet.conv_in.bias.float() + torch.einsum("c,ocshw->o", offset, rgb))
+    target.unet.conv_in.bias.copy_(source.unet.conv_in.bias.float())
     target.unet.conv_out.weight.zero_()
     target.unet.conv_out.bias.zero_()
     target.unet.conv_out.weight[: c * p2] = source.unet.conv_out.weight[: c * p2].float()

@@ -66,7 +66,9 @@ class ModelConfig:
     (a 4-channel SD U-Net to double, hub id or folder, with ``unet_subfolder`` e.g. ``unet``;
     else built from ``kwargs``), ``vae``
     (an AutoencoderKL) and ``prompt_embedding`` (file). ``init_from``: a saved pipeline (folder or
-    hub id) whose weights the network starts from, e.g. to train a shipped model further."""
+    hub id) whose weights the network starts from, e.g. to train a shipped model further; a
+    colour-mask pixel model of the same palette and layout (no pixel stem) also starts a one-hot
+    model, see :func:`symmflow.models.unet.palette_to_onehot`."""
 
     cls: str = "PixelUNet"
     preset: str | None = None

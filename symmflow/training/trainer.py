@@ -74,14 +74,19 @@ def init_weights(model: torch.nn.Module, source: str, codec: Any = None) -> None
     """Start from the weights of a saved pipeline (a folder or hub repo id) whose network has
     ``model``'s weight layout (settings that hold no weights, e.g. dropout, may differ, and
     ``model`` may add a refinement head, which starts as the identity): a new run that continues
-    where a shipped model stopped. A colour-mask (palette) pixel model also
-    warm-starts a one-hot model of the same layout (``codec``: the new run's
+    where a shipped model stopped. A colour-mask (palette) pixel model also warm-starts a
+    one-hot model of the same palette and layout (``codec``: the new run's
     :class:`~symmflow.codecs.OneHotCodec`), through :func:`~symmflow.models.unet.palette_to_onehot`."""
     from symmflow.models.base import CheckpointError
 
     trained_pipe = SymmFlowPipeline.from_pretrained(source)
     network = trained_pipe.model
     if isinstance(codec, OneHotCodec) and trained_pipe.label_encoding == "palette" and isinstance(network, PixelUNet):
+        if trained_pipe.palette.name != codec.palette.name:
+            raise CheckpointError(
+                f"model.init_from {source!r} was trained on palette {trained_pipe.palette.name!r}, "
+                f"this run uses {codec.palette.name!r}"
+            )
         try:
             palette_to_onehot(network, model, torch.from_numpy(codec.palette.colors.astype(np.float32)))
         except ValueError as err:
@@ -90,7 +95,7 @@ def init_weights(model: torch.nn.Module, source: str, codec: Any = None) -> None
     trained, mine = network.state_dict(), model.state_dict()
     # a refinement head the source lacks starts as the identity: it may be added to a trained model
     added = {k for k in mine.keys() - trained.keys() if k.startswith("refine.")}
-    changed = sorted(k for k in trained.keys() | mine.keys() - added if k not in trained or k not in mine or trained[k].shape != mine[k].shape)
+    changed = sorted(k for k in (trained.keys() | mine.keys()) - added if k not in trained or k not in mine or trained[k].shape != mine[k].shape)
     if type(network) is not type(model) or changed:
         shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
         raise CheckpointError(f"model.init_from {source!r} holds a network of another layout (differs in: {shown or 'the network class'})")
