@@ -11,8 +11,8 @@ from symmflow.pipeline import SymmFlowPipeline
 
 from conftest import ROOT
 
-# measured on these 40 faces / 16 masks (benchmarks/faces.py uses 200 / 100: 0.275 / 0.274)
-SEG_MEASURED, CYCLE_MEASURED = 0.270, 0.271
+# measured on these 40 faces / 16 masks (benchmarks/faces.py uses 200 / 100: 0.518 / 0.484)
+SEG_MEASURED, CYCLE_MEASURED = 0.502, 0.477
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,10 @@ def test_shipped_model_segments_held_out_faces(faces):
     pipe, images, masks = faces
     seg = evaluate_segmentation(pipe, images, masks, steps=5)
     assert seg["miou"] >= SEG_MEASURED - 0.03, seg
-    # the large parts are learned (measured: skin 0.68, hair 0.61, cloth 0.84)
-    assert min(seg["per_class"][k] for k in ("skin", "hair", "cloth")) > 0.55, seg["per_class"]
+    # the large parts are learned (measured: skin 0.83, hair 0.90, cloth 0.93), and parts a few
+    # pixels wide are found (nose 0.69, eyes 0.55 / 0.52, brows 0.57 / 0.55)
+    assert min(seg["per_class"][k] for k in ("skin", "hair", "cloth")) > 0.78, seg["per_class"]
+    assert min(seg["per_class"][k] for k in ("nose", "l_eye", "r_eye", "l_brow", "r_brow")) > 0.45, seg["per_class"]
 
 
 def test_shipped_model_portraits_are_segmented_back_to_their_masks(faces):
