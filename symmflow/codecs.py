@@ -120,7 +120,43 @@ class ClassCodec:
         return torch.softmax(-0.5 * d.square(), dim=1)
 
 
-class PaletteCodec:
+class _MaskCodec:
+    """What every codec of segmentation masks shares: the palette (classes and their display
+    colours) and the dequantization strength ``beta`` in grey levels."""
+
+    def __init__(self, palette: str | Palette, beta: float = 10.0) -> None:
+        self.palette = get_palette(palette)
+        if beta < 0:
+            raise ValueError(f"beta must be >= 0, got {beta}")
+        self.beta = float(beta)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(palette={self.palette.name!r}, beta={self.beta:g})"
+
+    @property
+    def num_classes(self) -> int:
+        return self.palette.num_classes
+
+    def dequantize(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``y + beta * (U(0, 1) - 0.5) / 127.5``: +-beta/2 grey levels on every pixel and channel."""
+        return uniform_dequantize(y, self.beta / 127.5, generator)
+
+    def encode(
+        self,
+        class_map: torch.Tensor | np.ndarray,
+        dequantize: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Class ids ``[B, H, W]`` (or ``[H, W]``) -> the label half ``[B, channels, H, W]``,
+        dequantized on request."""
+        y = self._encode_ids(_check_class_map(class_map, self.num_classes, self.palette.name))
+        return self.dequantize(y, generator) if dequantize else y
+
+    def _encode_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class PaletteCodec(_MaskCodec):
     """Class-id maps <-> colour masks in ``[-1, 1]``, the label half of the image models.
 
     Args:
@@ -131,20 +167,10 @@ class PaletteCodec:
     """
 
     def __init__(self, palette: str | Palette, beta: float = 10.0) -> None:
-        self.palette = get_palette(palette)
-        if beta < 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
-        self.beta = float(beta)
+        super().__init__(palette, beta)
         colors = torch.from_numpy(self.palette.colors.astype(np.float32))
         self._colors = colors  # [K, 3] in 0..255
         self._colors_sq = colors.square().sum(dim=1)
-
-    def __repr__(self) -> str:
-        return f"PaletteCodec(palette={self.palette.name!r}, beta={self.beta:g})"
-
-    @property
-    def num_classes(self) -> int:
-        return self.palette.num_classes
 
     @property
     def channels(self) -> int:
@@ -155,20 +181,9 @@ class PaletteCodec:
         """The label half as a colour mask ``[B, 3, H, W]``: itself (unclamped)."""
         return mask
 
-    def encode(
-        self,
-        class_map: torch.Tensor | np.ndarray,
-        dequantize: bool = False,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """Class ids ``[B, H, W]`` (or ``[H, W]``) -> colour mask ``[B, 3, H, W]`` in ``[-1, 1]``."""
-        ids = _check_class_map(class_map, self.num_classes, self.palette.name)
-        mask = self._colors.to(ids.device)[ids].permute(0, 3, 1, 2) / 127.5 - 1.0
-        return self.dequantize(mask, generator) if dequantize else mask
-
-    def dequantize(self, mask: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``mask + beta * (U(0, 1) - 0.5) / 127.5``: +-beta/2 grey levels on every pixel and channel."""
-        return uniform_dequantize(mask, self.beta / 127.5, generator)
+    def _encode_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """Checked class ids ``[B, H, W]`` -> colour mask ``[B, 3, H, W]`` in ``[-1, 1]``."""
+        return self._colors.to(ids.device)[ids].permute(0, 3, 1, 2) / 127.5 - 1.0
 
     def nearest(self, rgb: torch.Tensor, chunk: int = 1 << 16) -> tuple[torch.Tensor, torch.Tensor]:
         """Nearest palette colour (Euclidean, 0..255 units) of each row of ``rgb`` ``[N, 3]``.
@@ -227,7 +242,7 @@ class PaletteCodec:
         return _fill_from_confident(ids, confident)
 
 
-class OneHotCodec:
+class OneHotCodec(_MaskCodec):
     """Class-id maps <-> one channel per class: ``+1`` for the pixel's class, ``-1`` elsewhere.
 
     The label half of pixel-space segmentation models that need not match the paper's colour
@@ -242,37 +257,17 @@ class OneHotCodec:
     """
 
     def __init__(self, palette: str | Palette, beta: float = 10.0) -> None:
-        self._palette_codec = PaletteCodec(palette, beta=beta)
-        self.palette = self._palette_codec.palette
-        self.beta = float(beta)
-
-    def __repr__(self) -> str:
-        return f"OneHotCodec(palette={self.palette.name!r}, beta={self.beta:g})"
-
-    @property
-    def num_classes(self) -> int:
-        return self.palette.num_classes
+        super().__init__(palette, beta)
+        self._palette_codec = PaletteCodec(self.palette, beta=beta)
 
     @property
     def channels(self) -> int:
         """Channels of the encoded label half: one per class."""
         return self.num_classes
 
-    def encode(
-        self,
-        class_map: torch.Tensor | np.ndarray,
-        dequantize: bool = False,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """Class ids ``[B, H, W]`` (or ``[H, W]``) -> ``[B, K, H, W]`` with values ``+-1``."""
-        ids = _check_class_map(class_map, self.num_classes, self.palette.name)
-        onehot = torch.nn.functional.one_hot(ids, self.num_classes).permute(0, 3, 1, 2).float()
-        y = 2.0 * onehot - 1.0
-        return self.dequantize(y, generator) if dequantize else y
-
-    def dequantize(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``y + beta * (U(0, 1) - 0.5) / 127.5`` on every channel."""
-        return uniform_dequantize(y, self.beta / 127.5, generator)
+    def _encode_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """Checked class ids ``[B, H, W]`` -> ``[B, K, H, W]`` with values ``+-1``."""
+        return 2.0 * torch.nn.functional.one_hot(ids, self.num_classes).permute(0, 3, 1, 2).float() - 1.0
 
     def decode(self, y: torch.Tensor) -> torch.Tensor:
         """Label half ``[B, K, H, W]`` (or ``[K, H, W]``) -> class ids ``[B, H, W]`` by argmax."""
