@@ -280,7 +280,7 @@ class OneHotCodec(_MaskCodec):
     def to_colour_mask(self, y: torch.Tensor) -> torch.Tensor:
         """The label half as a colour mask ``[B, 3, H, W]`` in ``[-1, 1]``: each pixel in the
         colour of its current argmax class (what the app shows while a segmentation emerges)."""
-        return self._palette_codec.encode(self.decode(y).cpu()).to(y.device)
+        return self._palette_codec.encode(self.decode(y))
 
     def rgb_to_ids(self, image: np.ndarray, tolerance: float | None = 24.0) -> np.ndarray:
         """A painted colour mask -> class ids; see :meth:`PaletteCodec.rgb_to_ids`."""

@@ -472,9 +472,10 @@ class SymmFlowPipeline:
 
     def _decode_at(self, mask: torch.Tensor, h: int, w: int) -> np.ndarray:
         """One label half ``[C, s, s]`` -> class ids ``[h, w]``: smooth values are upsampled
-        first, then snapped to classes (cleaner borders than upsampling class ids)."""
+        first, then snapped to classes (cleaner borders than upsampling class ids). Colours are
+        clamped to ``[-1, 1]`` first; one-hot scores are not (clamping would tie classes)."""
         if isinstance(self.codec, PaletteCodec):
-            up = F.interpolate(mask[None].float(), size=(h, w), mode="bilinear", align_corners=False)
+            up = F.interpolate(mask[None].float().clamp(-1, 1), size=(h, w), mode="bilinear", align_corners=False)
             return self.codec.decode(up)[0].cpu().numpy()
         # one-hot: a running argmax over a few channels at a time, so K full-size score maps
         # (172 for COCO-Stuff) never exist at once for a large photo
@@ -621,8 +622,7 @@ class SymmFlowPipeline:
                 images = _to_uint8_list(self._mask_view(state.y)) if previews else []
                 yield FlowFrame(state.step, steps, state.t, images, state.nfe)
                 continue
-            # one-hot: raw scores (clamping would tie classes); colour masks: clamped colours
-            mask = state.y if self.label_encoding == "onehot" else self._view(state.y, True)
+            mask = state.y if self.vae is None else self._view(state.y, True)
             class_maps = [self._decode_at(m, h, w) for m, (h, w) in zip(mask, sizes)]
             colours = [self.palette.colorize(c) for c in class_maps]
             frame = FlowFrame(state.step, steps, state.t, colours, state.nfe)

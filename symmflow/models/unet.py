@@ -20,8 +20,8 @@ class PixelUNet(SymmFlowModel):
 
     Input and output of the U-Net are the channel concatenation ``[x, y]`` (image channels
     first, the release's order). The label is 1 channel for classification (the class-level
-    codec), 3 for colour masks and one per class for one-hot masks. Small CPU models and large GPU models come from the same
-    class; only the config differs (see :data:`PIXEL_UNET_PRESETS`).
+    codec), 3 for colour masks and one per class for one-hot masks. Small CPU models and large
+    GPU models come from the same class; only the config differs (see :data:`PIXEL_UNET_PRESETS`).
 
     Args:
         image_channels: channels of ``x`` (3 for RGB, 1 for digits).
@@ -226,7 +226,6 @@ def palette_to_onehot(source: PixelUNet, target: PixelUNet, colors: torch.Tensor
     a = colors.float() / 255.0  # [K, 3]
     a = a + (a.sum(0) - 1.0) / (2.0 - k)  # fold the offset in: exact at zero-padded borders too
     w_in, w_new = source.unet.conv_in.weight.float(), target.unet.conv_in.weight
-    w_new.zero_()
     w_new[:, : c * p2] = w_in[:, : c * p2]
     # channels of a pixel_unshuffle'd tensor: joint channel j, sub-pixel s -> j * p^2 + s
     rgb = w_in[:, c * p2 :].reshape(w_in.shape[0], 3, p2, *w_in.shape[2:])
