@@ -215,3 +215,11 @@ def test_a_one_hot_model_warm_starts_from_a_colour_mask_model(tmp_path):
         init_weights(net(19, block_out_channels=(8, 16, 32)), str(tmp_path / "colour"), onehot_codec)
     with pytest.raises(CheckpointError, match="palette 'celebamask_hq'.*'coco_stuff'"):
         init_weights(net(172), str(tmp_path / "colour"), OneHotCodec("coco_stuff"))
+
+    from symmflow.models.unet import palette_to_onehot
+
+    colours = torch.from_numpy(onehot_codec.palette.colors.astype("float32"))
+    with pytest.raises(ValueError, match="one per palette colour.*got 3 -> 3"):
+        palette_to_onehot(colour, net(3), colours)
+    with pytest.raises(ValueError, match="pixel stem"):
+        palette_to_onehot(colour, net(19, pixel_channels=4), colours)
