@@ -141,9 +141,10 @@ class SymmetricPath:
         v_y_hat: torch.Tensor,
         sample: SymmetricPathSample,
         image_weight: float,
+        label_weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The symmetric flow-matching loss of a prediction on ``sample``; see :func:`symmetric_loss`."""
-        return symmetric_loss(v_x_hat, v_y_hat, sample.v_x, sample.v_y, image_weight)
+        return symmetric_loss(v_x_hat, v_y_hat, sample.v_x, sample.v_y, image_weight, label_weight)
 
 
 def symmetric_loss(
@@ -152,11 +153,15 @@ def symmetric_loss(
     v_x: torch.Tensor,
     v_y: torch.Tensor,
     image_weight: float,
+    label_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``w * mse(v_x_hat, v_x) + (1 - w) * mse(v_y_hat, v_y)``, each a plain mean.
 
     ``w`` is 0.7 for the Stable Diffusion face/COCO models and 0.9 for the pixel-level
-    classifiers and the toy (the authors' settings). Returns a scalar tensor.
+    classifiers and the toy (the authors' settings). ``label_weight``, if given, weights the
+    label half's squared errors element-wise (it broadcasts against ``v_y``, e.g. ``[B, 1, H, W]``
+    per-pixel weights for a ``[B, K, H, W]`` one-hot mask) before the mean: class balancing,
+    see :func:`symmflow.training.trainer.class_balance_weights`. Returns a scalar tensor.
     """
     if not 0.0 <= image_weight <= 1.0:
         raise ValueError(f"image_weight must lie in [0, 1], got {image_weight}")
@@ -165,4 +170,14 @@ def symmetric_loss(
             f"prediction shapes {list(v_x_hat.shape)} / {list(v_y_hat.shape)} do not match "
             f"targets {list(v_x.shape)} / {list(v_y.shape)}"
         )
-    return image_weight * F.mse_loss(v_x_hat, v_x) + (1.0 - image_weight) * F.mse_loss(v_y_hat, v_y)
+    if label_weight is None:
+        label_loss = F.mse_loss(v_y_hat, v_y)
+    else:
+        try:
+            weight = torch.broadcast_to(label_weight, v_y.shape)
+        except RuntimeError:
+            raise ValueError(
+                f"label_weight of shape {list(label_weight.shape)} does not broadcast to the label's {list(v_y.shape)}"
+            ) from None
+        label_loss = (weight * (v_y_hat - v_y).square()).mean()
+    return image_weight * F.mse_loss(v_x_hat, v_x) + (1.0 - image_weight) * label_loss

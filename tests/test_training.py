@@ -88,6 +88,20 @@ def test_bad_configs_name_the_problem(edit, message):
         TrainConfig.from_dict(data)
 
 
+def test_numbers_written_as_yaml_reads_them_are_accepted_or_named():
+    data = json.loads(json.dumps(TINY_DIGITS))
+    data["train"].update(lr="3e-4", steps="1e2")  # YAML 1.1 reads 3e-4 as a string
+    cfg = TrainConfig.from_dict(data)
+    assert cfg.train.lr == 3e-4 and cfg.train.steps == 100 and isinstance(cfg.train.steps, int)
+    for key, value, message in [("lr", "fast", "train.lr must be a number, got 'fast'"),
+                                ("steps", 2.5, "train.steps must be a whole number"),
+                                ("batch_size", True, "train.batch_size must be a number")]:
+        data = json.loads(json.dumps(TINY_DIGITS))
+        data["train"][key] = value
+        with pytest.raises(ValueError, match=message):
+            TrainConfig.from_dict(data)
+
+
 def test_shipped_configs_parse():
     for path in sorted((ROOT / "configs").glob("*.yaml")):
         cfg = load_config(path)

@@ -85,7 +85,10 @@ class OptimConfig:
     """AdamW with the authors' one-cycle schedule: warm up from 1e-6 to ``lr`` over the first
     ``warmup`` fraction of ``steps``, cosine back down. ``readout_fraction``: the probability that a
     sample is trained at exactly ``t = 1`` (the input of one-step classification; 0 = the paper's
-    ``t ~ U(0, 1)`` for all). ``batch_size`` is per process and per
+    ``t ~ U(0, 1)`` for all). ``class_balance``: exponent ``a`` of per-pixel label-loss weights
+    ``f_k ** -a`` by the pixel's true class (``f_k``: the class's share of the training pixels;
+    0 = the paper's plain mean, 0.5 = square-root balancing), for pixel segmentation models, see
+    :mod:`symmflow.training.balance`. ``batch_size`` is per process and per
     micro-batch; the effective batch is ``batch_size * grad_accum * processes``."""
 
     steps: int = 10_000
@@ -99,11 +102,35 @@ class OptimConfig:
     image_weight: float = 0.9
     sigma_min: float = 1e-4
     readout_fraction: float = 0.0
+    class_balance: float = 0.0
     mixed_precision: str = "no"
     seed: int = 0
     checkpoint_every: int = 500
     sample_every: int = 1000
     log_every: int = 50
+
+    def __post_init__(self) -> None:
+        # YAML 1.1 reads an exponent without a dot (lr: 3e-4) as a string: accept it as the
+        # number it clearly is, and name the key of anything that is not a number at all
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", "float", "float | None") and not (value is None and "None" in f.type):
+                setattr(self, f.name, _number(value, int if f.type == "int" else float, f"train.{f.name}"))
+
+
+def _number(value: Any, kind: type, where: str) -> int | float:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError(f"{where} must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where} must be a number, got {value!r}")
+    if kind is int:
+        if float(value) != int(value):
+            raise ValueError(f"{where} must be a whole number, got {value!r}")
+        return int(value)
+    return float(value)
 
 
 @dataclass
@@ -137,6 +164,13 @@ class TrainConfig:
             raise ValueError("train.image_weight must lie in [0, 1], train.ema_decay and train.sigma_min in [0, 1)")
         if not 0 <= t.readout_fraction <= 1:
             raise ValueError(f"train.readout_fraction is the share of samples drawn at t = 1, in [0, 1], got {t.readout_fraction}")
+        if not 0 <= t.class_balance <= 1:
+            raise ValueError(f"train.class_balance is an exponent in [0, 1] (0: no balancing), got {t.class_balance}")
+        if t.class_balance and (self.task != "segmentation" or self.model.cls != "PixelUNet"):
+            raise ValueError(
+                "train.class_balance weights label pixels by class: it needs task segmentation and a "
+                f"PixelUNet (labels in pixel space), got task {self.task!r} with {self.model.cls}"
+            )
         if t.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {t.lr}")
         if "image_size" not in self.pipeline:

@@ -36,6 +36,7 @@ from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet, palette_to_oneho
 from symmflow.models.vae import LatentSpace
 from symmflow.path import SymmetricPath
 from symmflow.pipeline import SymmFlowPipeline
+from symmflow.training.balance import class_balance_weights, class_frequencies
 from symmflow.training.config import DataConfig, ModelConfig, TrainConfig
 
 __all__ = ["Trainer", "build_dataset", "build_model", "init_weights"]
@@ -169,6 +170,10 @@ class Trainer:
         # one (COCO-Stuff: unlabeled), else with class 0 (background)
         palette = getattr(self.codec, "palette", None)
         self.label_fill = palette.ignore_index if palette is not None and palette.ignore_index is not None else 0
+        self.class_weights = None
+        if t.class_balance:
+            frequencies = class_frequencies(self.dataset, self.codec.num_classes)
+            self.class_weights = class_balance_weights(frequencies, t.class_balance)
         model.train().requires_grad_(True)  # a pipeline freezes its network for inference; this one trains
         self.ema = EMA(model, t.ema_decay)
         optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
@@ -265,8 +270,9 @@ class Trainer:
         key = ((self.config.train.seed * 1_000_003 + self.step) * 1024 + rank) * 256 + micro
         return torch.Generator().manual_seed(key % (2**63))
 
-    def _batch(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """One micro-batch: ``(x, y)`` in the model's space (pixels or latents), on device."""
+    def _batch(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One micro-batch: ``(x, y)`` in the model's space (pixels or latents), on device, and
+        the label loss's per-pixel weights ``[B, 1, H, W]`` (``None`` without class balancing)."""
         t = self.config.train
         idx = torch.randint(len(self.dataset), (t.batch_size,), generator=g).tolist()
         items = [self.dataset[i] for i in idx]
@@ -287,14 +293,15 @@ class Trainer:
         if self.vae is not None:
             x = self.vae.encode_image(x, generator=g)  # diffusers draws with the CPU generator, then moves
             y = self.vae.encode_mask(y)
-        return x, y
+        weight = None if self.class_weights is None else self.class_weights[maps].unsqueeze(1).to(device)
+        return x, y, weight
 
     def train_step(self) -> float:
         t = self.config.train
         total = 0.0
         for micro in range(t.grad_accum):
             g = self._generator(micro)
-            x, y = self._batch(g)
+            x, y, label_weight = self._batch(g)
             times = torch.rand(len(x), generator=g)
             if t.readout_fraction:
                 # t = 1 is exactly what one-step classification sees; uniform t rarely visits it
@@ -305,7 +312,7 @@ class Trainer:
             sample = self.path.sample(x, y, times, noise_x, noise_y)
             with self.accelerator.autocast():
                 v_x, v_y = self.model(sample.x_t, sample.y_t, sample.t)
-                loss = self.path.loss(v_x.float(), v_y.float(), sample, t.image_weight) / t.grad_accum
+                loss = self.path.loss(v_x.float(), v_y.float(), sample, t.image_weight, label_weight) / t.grad_accum
             if micro < t.grad_accum - 1:
                 with self.accelerator.no_sync(self.model):
                     self.accelerator.backward(loss)
