@@ -161,7 +161,7 @@ def symmetric_loss(
     classifiers and the toy (the authors' settings). ``label_weight``, if given, weights the
     label half's squared errors element-wise (it broadcasts against ``v_y``, e.g. ``[B, 1, H, W]``
     per-pixel weights for a ``[B, K, H, W]`` one-hot mask) before the mean: class balancing,
-    see :func:`symmflow.training.trainer.class_balance_weights`. Returns a scalar tensor.
+    see :mod:`symmflow.training.balance`. Returns a scalar tensor.
     """
     if not 0.0 <= image_weight <= 1.0:
         raise ValueError(f"image_weight must lie in [0, 1], got {image_weight}")

@@ -13,7 +13,9 @@ from symmflow.training.config import TrainConfig
 TINY_FACES = {
     "name": "tiny-faces",
     "task": "segmentation",
-    "data": {"dataset": "procedural_faces", "kwargs": {"length": 8, "size": 16}},
+    # augmented: the weights must follow the label pixels where the shift and the affine move them
+    "data": {"dataset": "procedural_faces", "kwargs": {"length": 8, "size": 16},
+             "augment": {"translate": 2, "affine": {"degrees": 10, "scale": 0.1, "translate": 0.1}}},
     "model": {"class": "PixelUNet", "preset": "tiny", "kwargs": {"label_channels": 19, "sample_size": 16}},
     "pipeline": {"image_size": 16, "palette": "celebamask_hq", "label_encoding": "onehot", "beta": 10.0},
     "train": {"steps": 2, "batch_size": 4, "class_balance": 0.5, "checkpoint_every": 2, "sample_every": 0},
@@ -44,8 +46,9 @@ def test_weights_keep_the_mean_at_one_and_favour_rare_classes():
     assert (w[1] / w[0]).item() == pytest.approx(3.5)  # inverse frequency: 0.7 / 0.2
     with pytest.raises(ValueError, match=r"exponent must lie in \[0, 1\]"):
         class_balance_weights(f, 2.0)
-    with pytest.raises(ValueError, match="non-negative"):
-        class_balance_weights(torch.tensor([0.5, -0.1]), 0.5)
+    for bad in ([0.5, -0.1], [float("nan"), 0.5], [0.0, 0.0]):
+        with pytest.raises(ValueError, match="finite, non-negative"):
+            class_balance_weights(torch.tensor(bad), 0.5)
 
 
 def test_weighted_label_loss():
@@ -71,8 +74,13 @@ def test_trainer_weights_each_label_pixel_by_its_class(tmp_path):
     assert weight.shape == (4, 1, 16, 16)
     # the weight of each pixel is that of its (one-hot) class
     torch.testing.assert_close(weight[:, 0], expected[y.argmax(1)])
+    assert weight.unique().numel() > 2  # several classes in view, not a constant map
+    seen = []
+    loss = trainer.path.loss
+    trainer.path.loss = lambda *a: seen.append(a[-1]) or loss(*a)
     trainer.fit(progress=False)
-    assert trainer.step == 2 and all(map(torch.isfinite, map(torch.tensor, trainer.losses)))
+    assert trainer.step == 2 and len(seen) == 2
+    assert all(w is not None and w.shape == (4, 1, 16, 16) and w.min() < 1 < w.max() for w in seen)
 
 
 @pytest.mark.parametrize(

@@ -93,8 +93,14 @@ def test_numbers_written_as_yaml_reads_them_are_accepted_or_named():
     data["train"].update(lr="3e-4", steps="1e2")  # YAML 1.1 reads 3e-4 as a string
     cfg = TrainConfig.from_dict(data)
     assert cfg.train.lr == 3e-4 and cfg.train.steps == 100 and isinstance(cfg.train.steps, int)
+    data["train"].update(seed=np.int64(2**62 + 1), grad_clip=None)
+    cfg = TrainConfig.from_dict(data)
+    assert cfg.train.seed == 2**62 + 1 and cfg.train.grad_clip is None
     for key, value, message in [("lr", "fast", "train.lr must be a number, got 'fast'"),
+                                ("lr", "nan", "train.lr must be a finite number"),
+                                ("steps", float("inf"), "train.steps must be a finite number"),
                                 ("steps", 2.5, "train.steps must be a whole number"),
+                                ("grad_clip", False, "train.grad_clip must be a number or null"),
                                 ("batch_size", True, "train.batch_size must be a number")]:
         data = json.loads(json.dumps(TINY_DIGITS))
         data["train"][key] = value

@@ -2,14 +2,15 @@
 
 The paper's loss is a plain mean over label pixels. Segmentation is scored by the mean IoU
 over classes, in which a part of 15 pixels in a quarter of the faces (a mouth) counts as
-much as the background; under a plain mean its channel barely moves the loss and a small
-model learns to never predict it. Weighting each pixel's label error by its true class,
+much as the skin or the hair; under a plain mean its channel barely moves the loss and a
+small model learns to never predict it. Weighting each pixel's label error by its true class,
 ``w_k = f_k ** -exponent`` (``f_k``: the class's share of the training pixels), is the
 frequency balancing of SegNet and its successors (``exponent`` 1: median-frequency-like
 inverse weights; 0.5: square-root balancing, milder).
 
 The weights are normalised so that ``sum_k f_k w_k = 1``: on the training distribution the
-mean weight is 1, and the loss keeps its scale (and ``image_weight`` its meaning). Where the
+mean weight is 1 (up to the sampling of the estimate, and the fill pixels augmentation adds),
+and the loss keeps its scale (and ``image_weight`` its meaning). Where the
 label half is clean (``t = 0``) the best velocity is the same under any weight; where it is
 noise (``t = 1``) the weighted optimum is the class posterior re-weighted by ``w``, i.e. a
 prior shifted toward rare classes, which is what a macro average rewards.
@@ -63,8 +64,8 @@ def class_balance_weights(frequencies: torch.Tensor, exponent: float) -> torch.T
     if not 0.0 <= exponent <= 1.0:
         raise ValueError(f"the class-balance exponent must lie in [0, 1], got {exponent}")
     f = torch.as_tensor(frequencies, dtype=torch.float64)
-    if f.dim() != 1 or (f < 0).any() or f.sum() <= 0:
-        raise ValueError(f"frequencies must be a non-negative [K] vector with a positive sum, got {f.tolist()}")
+    if f.dim() != 1 or not torch.isfinite(f).all() or (f < 0).any() or not f.sum() > 0:
+        raise ValueError(f"frequencies must be a finite, non-negative [K] vector with a positive sum, got {f.tolist()}")
     f = f / f.sum()
     seen = f > 0
     w = torch.zeros_like(f)

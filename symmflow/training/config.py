@@ -13,6 +13,8 @@ Layout of a config file (see ``configs/``)::
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -111,23 +113,34 @@ class OptimConfig:
 
     def __post_init__(self) -> None:
         # YAML 1.1 reads an exponent without a dot (lr: 3e-4) as a string: accept it as the
-        # number it clearly is, and name the key of anything that is not a number at all
+        # number it clearly is, and name the key of anything that is not a finite number
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.type in ("int", "float", "float | None") and not (value is None and "None" in f.type):
-                setattr(self, f.name, _number(value, int if f.type == "int" else float, f"train.{f.name}"))
+            optional = "None" in f.type
+            if value is None and optional:
+                continue
+            if f.type.startswith("int"):
+                setattr(self, f.name, _number(value, int, f"train.{f.name}", optional))
+            elif f.type.startswith("float"):
+                setattr(self, f.name, _number(value, float, f"train.{f.name}", optional))
 
 
-def _number(value: Any, kind: type, where: str) -> int | float:
+def _number(value: Any, kind: type, where: str, optional: bool = False) -> int | float:
+    """``value`` as a finite ``kind``; strings such as ``"3e-4"`` are parsed."""
+    accepted = "a number" + (" or null" if optional else "")
     if isinstance(value, str):
         try:
             value = float(value.strip())
         except ValueError:
-            raise ValueError(f"{where} must be a number, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{where} must be a number, got {value!r}")
+            raise ValueError(f"{where} must be {accepted}, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{where} must be {accepted}, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{where} must be a finite number, got {value!r}")
     if kind is int:
-        if float(value) != int(value):
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if not float(value).is_integer():
             raise ValueError(f"{where} must be a whole number, got {value!r}")
         return int(value)
     return float(value)
