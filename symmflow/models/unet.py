@@ -11,6 +11,7 @@ from diffusers import UNet2DModel
 from diffusers.configuration_utils import register_to_config
 
 from symmflow.models.base import SymmFlowModel
+from symmflow.models.detail import DetailUNet
 
 __all__ = ["PIXEL_UNET_PRESETS", "PixelUNet", "linear_skip", "palette_to_onehot"]
 
@@ -56,6 +57,12 @@ class PixelUNet(SymmFlowModel):
             start keeps every other weight). It lets a patched model place per-pixel detail,
             e.g. label boundaries that cut through a 4x4 patch, from the input's own pixels.
             ``None``: no refinement head.
+        detail_channels: if set, the widths of a small full-resolution U-Net
+            (:class:`~symmflow.models.detail.DetailUNet`, one width a level, multiples of 8,
+            e.g. ``[16, 32, 64]``) that sees the output so far beside the raw input ``[x, y]``
+            and the time, and adds a correction to the output. Where the refinement head sees a
+            7x7 window, three levels see 44x44 pixels, all at full resolution. It starts at zero
+            too, so it can be added to a trained model. ``None``: no detail network.
     """
 
     @register_to_config
@@ -76,6 +83,7 @@ class PixelUNet(SymmFlowModel):
         dropout: float = 0.0,
         pixel_channels: int | None = None,
         refine_channels: int | None = None,
+        detail_channels: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         if image_channels < 1 or label_channels < 1:
@@ -90,6 +98,16 @@ class PixelUNet(SymmFlowModel):
             raise ValueError(f"pixel_channels must be >= 1 (or None for no stem), got {pixel_channels}")
         if refine_channels is not None and refine_channels < 1:
             raise ValueError(f"refine_channels must be >= 1 (or None for no refinement head), got {refine_channels}")
+        if detail_channels is not None:
+            if isinstance(detail_channels, (int, str)) or not detail_channels:
+                raise ValueError(
+                    f"detail_channels must be a list of widths, one a level (e.g. [16, 32, 64]), or None; got {detail_channels!r}"
+                )
+            if sample_size % 2 ** (len(detail_channels) - 1):
+                raise ValueError(
+                    f"a {len(detail_channels)}-level detail network needs sample_size divisible by "
+                    f"{2 ** (len(detail_channels) - 1)}, got {sample_size}"
+                )
         joint = image_channels + label_channels
         self.stem = self.head = self.refine = None
         if refine_channels:
@@ -100,6 +118,7 @@ class PixelUNet(SymmFlowModel):
             )
             nn.init.zeros_(self.refine[-1].weight)
             nn.init.zeros_(self.refine[-1].bias)
+        self.detail = DetailUNet(2 * joint, joint, detail_channels) if detail_channels is not None else None
         if pixel_channels:
             self.stem = nn.Sequential(
                 nn.Conv2d(joint, pixel_channels, 3, padding=1), nn.SiLU(),
@@ -145,6 +164,8 @@ class PixelUNet(SymmFlowModel):
         if self.refine is not None:
             time = t.to(out.dtype).view(-1, 1, 1, 1).expand(-1, 1, *out.shape[-2:])
             out = out + self.refine(torch.cat([out, inputs, time], dim=1))
+        if self.detail is not None:
+            out = out + self.detail(torch.cat([out, inputs], dim=1), t)
         v_x, v_y = out[:, :c].to(x.dtype), out[:, c:].to(y.dtype)
         sigma = self.config.skip_sigma
         if sigma is not None:
@@ -197,8 +218,9 @@ def palette_to_onehot(source: PixelUNet, target: PixelUNet, colors: torch.Tensor
     Args:
         source, target: patched U-Nets with the same config apart from the label channels
             (3 in ``source``, ``K`` in ``target``) and settings that hold no U-Net weights
-            (``skip_sigma``, ``dropout``, ``refine_channels``); neither has ``pixel_channels``.
-            A refinement head is not copied: ``target`` keeps its own.
+            (``skip_sigma``, ``dropout``, ``refine_channels``, ``detail_channels``); neither has
+            ``pixel_channels``. A refinement head or detail network is not copied: ``target``
+            keeps its own.
         colors: ``[K, 3]`` palette colours in 0..255.
 
     Raises:
@@ -213,7 +235,7 @@ def palette_to_onehot(source: PixelUNet, target: PixelUNet, colors: torch.Tensor
             f"palette_to_onehot maps a 3-label-channel (colour mask) network to one with {k} label "
             f"channels (one per palette colour); got {cs.label_channels} -> {ct.label_channels}"
         )
-    free = {"label_channels", "skip_sigma", "dropout", "refine_channels"}
+    free = {"label_channels", "skip_sigma", "dropout", "refine_channels", "detail_channels"}
     as_list = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731 (configs load tuples as lists)
     differ = sorted(n for n in cs if not n.startswith("_") and n not in free and as_list(cs[n]) != as_list(ct.get(n)))
     if differ:

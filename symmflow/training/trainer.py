@@ -74,7 +74,7 @@ def build_model(config: ModelConfig) -> tuple[torch.nn.Module, LatentSpace | Non
 def init_weights(model: torch.nn.Module, source: str, codec: Any = None) -> None:
     """Start from the weights of a saved pipeline (a folder or hub repo id) whose network has
     ``model``'s weight layout (settings that hold no weights, e.g. dropout, may differ, and
-    ``model`` may add a refinement head, which starts as the identity): a new run that continues
+    ``model`` may add a refinement head or a detail network, which start as the identity): a new run that continues
     where a shipped model stopped. A colour-mask (palette) pixel model also warm-starts a
     one-hot model of the same palette and layout (``codec``: the new run's
     :class:`~symmflow.codecs.OneHotCodec`), through :func:`~symmflow.models.unet.palette_to_onehot`."""
@@ -94,8 +94,10 @@ def init_weights(model: torch.nn.Module, source: str, codec: Any = None) -> None
             raise CheckpointError(f"model.init_from {source!r}: {err}") from err
         return
     trained, mine = network.state_dict(), model.state_dict()
-    # a refinement head the source lacks starts as the identity: it may be added to a trained model
-    added = {k for k in mine.keys() - trained.keys() if k.startswith("refine.")}
+    # a refinement head or detail network the source lacks starts as the identity: either may be
+    # added to a trained model (only whole: a source with some of its weights has another layout)
+    present = {k.split(".", 1)[0] for k in trained}
+    added = {k for k in mine.keys() - trained.keys() if k.split(".", 1)[0] in {"refine", "detail"} - present}
     changed = sorted(k for k in (trained.keys() | mine.keys()) - added if k not in trained or k not in mine or trained[k].shape != mine[k].shape)
     if type(network) is not type(model) or changed:
         shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
