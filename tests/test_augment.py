@@ -7,6 +7,8 @@ from symmflow.data.augment import random_affine, random_shift
 from symmflow.models.unet import PixelUNet, linear_skip
 from symmflow.training.config import DataConfig, TrainConfig
 
+from conftest import tiny_patched_unet
+
 
 def _batch():
     images = torch.full((4, 3, 16, 16), -1.0)
@@ -120,11 +122,7 @@ def test_skip_makes_a_silent_unet_denoise_both_halves():
 
 
 def _patched(pixel_channels, refine_channels=None):
-    torch.manual_seed(0)
-    return PixelUNet(image_channels=3, label_channels=3, sample_size=16, patch_size=4, block_out_channels=(8, 16),
-                     down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                     attention_head_dim=8, norm_num_groups=4, pixel_channels=pixel_channels,
-                     refine_channels=refine_channels)
+    return tiny_patched_unet(pixel_channels, refine_channels)
 
 
 def test_pixel_stem_passes_detail_the_patched_unet_squeezes_out():

@@ -6,13 +6,11 @@ import torch
 from symmflow.models.detail import DetailUNet
 from symmflow.models.unet import PixelUNet
 
+from conftest import tiny_patched_unet
+
 
 def _patched(detail_channels=None, refine_channels=None):
-    torch.manual_seed(0)
-    return PixelUNet(image_channels=3, label_channels=3, sample_size=16, patch_size=4, block_out_channels=(8, 16),
-                     down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                     attention_head_dim=8, norm_num_groups=4, refine_channels=refine_channels,
-                     detail_channels=detail_channels)
+    return tiny_patched_unet(refine_channels=refine_channels, detail_channels=detail_channels)
 
 
 def _fit(model, target, steps=200, seed=1):
