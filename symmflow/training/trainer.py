@@ -74,7 +74,9 @@ def build_model(config: ModelConfig) -> tuple[torch.nn.Module, LatentSpace | Non
 def init_weights(model: torch.nn.Module, source: str, codec: Any = None) -> None:
     """Start from the weights of a saved pipeline (a folder or hub repo id) whose network has
     ``model``'s weight layout (settings that hold no weights, e.g. dropout, may differ, and
-    ``model`` may add a refinement head or a detail network, which start as the identity): a new run that continues
+    ``model`` may add a refinement head or a detail network, which start as the identity, or
+    deeper levels to the source's detail network, see
+    :meth:`~symmflow.models.detail.DetailUNet.load_shallower`): a new run that continues
     where a shipped model stopped. A colour-mask (palette) pixel model also warm-starts a
     one-hot model of the same palette and layout (``codec``: the new run's
     :class:`~symmflow.codecs.OneHotCodec`), through :func:`~symmflow.models.unet.palette_to_onehot`."""
@@ -98,11 +100,26 @@ def init_weights(model: torch.nn.Module, source: str, codec: Any = None) -> None
     # added to a trained model (only whole: a source with some of its weights has another layout)
     present = {k.split(".", 1)[0] for k in trained}
     added = {k for k in mine.keys() - trained.keys() if k.split(".", 1)[0] in {"refine", "detail"} - present}
+    deepen = _deepens(network, model)
+    if deepen:  # a detail network with more levels than the source's continues from it
+        added |= {k for k in trained.keys() | mine.keys() if k.startswith("detail.")}
+        trained = {k: v for k, v in trained.items() if not k.startswith("detail.")}
     changed = sorted(k for k in (trained.keys() | mine.keys()) - added if k not in trained or k not in mine or trained[k].shape != mine[k].shape)
     if type(network) is not type(model) or changed:
         shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
         raise CheckpointError(f"model.init_from {source!r} holds a network of another layout (differs in: {shown or 'the network class'})")
     model.load_state_dict(trained, strict=not added)
+    if deepen:
+        model.detail.load_shallower(network.detail)
+
+
+def _deepens(source: torch.nn.Module, model: torch.nn.Module) -> bool:
+    """Whether ``model``'s detail network adds levels below ``source``'s (same widths above)."""
+    mine, theirs = getattr(model, "detail", None), getattr(source, "detail", None)
+    if mine is None or theirs is None:
+        return False
+    n = len(theirs.widths)
+    return n < len(mine.widths) and mine.widths[:n] == theirs.widths
 
 
 def _recover_replaced(folder: Path) -> None:
