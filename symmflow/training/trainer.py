@@ -75,8 +75,9 @@ def init_weights(model: torch.nn.Module, source: str, codec: Any = None) -> None
     """Start from the weights of a saved pipeline (a folder or hub repo id) whose network has
     ``model``'s weight layout (settings that hold no weights, e.g. dropout, may differ, and
     ``model`` may add a refinement head or a detail network, which start as the identity, or
-    deeper levels to the source's detail network, see
-    :meth:`~symmflow.models.detail.DetailUNet.load_shallower`): a new run that continues
+    levels below the source's detail network, which then continues from the source's with
+    its output changed a little, see :meth:`~symmflow.models.detail.DetailUNet.deepen_from`):
+    a new run that continues
     where a shipped model stopped. A colour-mask (palette) pixel model also warm-starts a
     one-hot model of the same palette and layout (``codec``: the new run's
     :class:`~symmflow.codecs.OneHotCodec`), through :func:`~symmflow.models.unet.palette_to_onehot`."""
@@ -110,7 +111,7 @@ def init_weights(model: torch.nn.Module, source: str, codec: Any = None) -> None
         raise CheckpointError(f"model.init_from {source!r} holds a network of another layout (differs in: {shown or 'the network class'})")
     model.load_state_dict(trained, strict=not added)
     if deepen:
-        model.detail.load_shallower(network.detail)
+        model.detail.deepen_from(network.detail)
 
 
 def _deepens(source: torch.nn.Module, model: torch.nn.Module) -> bool:
