@@ -36,7 +36,7 @@ class DetailUNet(nn.Module):
     In :class:`~symmflow.models.unet.PixelUNet`, ``h`` is ``[velocity so far, x_t, y_t]`` and the
     output is added to the velocity. ``len(widths)`` levels, each halving the size (``H`` and
     ``W`` must be divisible by ``2 ** (len(widths) - 1)``); two 3x3 convolutions a block give
-    three levels a window of 44x44 pixels. ``t`` in ``[0, 1]`` is taken raw (no ``time_scale``;
+    three levels a window of 44x44 pixels, four 92x92. ``t`` in ``[0, 1]`` is taken raw (no ``time_scale``;
     ``t = 0``: image noise and clean label, ``t = 1``: clean image and label noise, see
     :mod:`symmflow.path`) and enters every block as a FiLM scale and shift.
 

@@ -61,8 +61,10 @@ class PixelUNet(SymmFlowModel):
             (:class:`~symmflow.models.detail.DetailUNet`, one width a level, multiples of 8,
             e.g. ``[16, 32, 64]``) that sees the output so far beside the raw input ``[x, y]``
             and the time, and adds a correction to the output. Where the refinement head sees a
-            7x7 window, three levels see 44x44 pixels, all at full resolution. It starts at zero
-            too, so it can be added to a trained model. ``None``: no detail network.
+            7x7 window, three levels see 44x44 pixels and four 92x92, all at full resolution. It
+            starts at zero too, so it can be added to a trained model, and a warm start from a
+            shallower one keeps its levels (``model.init_from``, see
+            :meth:`~symmflow.models.detail.DetailUNet.deepen_from`). ``None``: no detail network.
     """
 
     @register_to_config
