@@ -64,6 +64,16 @@ class DetailUNet(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
+    def extends(self, source: DetailUNet) -> bool:
+        """Whether this network adds levels below ``source``'s: ``source.widths`` a proper prefix
+        of this network's, the same channels in and out (what :meth:`deepen_from` needs)."""
+        n = len(source.widths)
+        same_io = (self.down[0].conv1.in_channels, self.out.out_channels) == (
+            source.down[0].conv1.in_channels,
+            source.out.out_channels,
+        )
+        return n < len(self.widths) and self.widths[:n] == source.widths and same_io
+
     @torch.no_grad()
     def deepen_from(self, source: DetailUNet) -> None:
         """Continue from a trained detail network with fewer levels: ``source.widths`` must be a
@@ -79,16 +89,12 @@ class DetailUNet(nn.Module):
         ``[16, 32, 64, 128]``, 30 faces, 1 / 5 steps): segmentation mIoU 0.753 / 0.657 before,
         0.742 / 0.658 after; a random new up block instead gives 0.44 / 0.52.
         """
-        n, m = len(source.widths), len(self.widths)
-        same_io = (self.down[0].conv1.in_channels, self.out.out_channels) == (
-            source.down[0].conv1.in_channels,
-            source.out.out_channels,
-        )
-        if n >= m or self.widths[:n] != source.widths or not same_io:
+        if not self.extends(source):
             raise ValueError(
                 f"can only deepen a detail network whose widths are a proper prefix of {self.widths} "
                 f"with the same channels in and out; got {source.widths}"
             )
+        n, m = len(source.widths), len(self.widths)
         for mine, theirs in zip(self.down, source.down):
             mine.load_state_dict(theirs.state_dict())
         new = m - n  # self.up runs deep to shallow: its first `new` blocks are the new levels'

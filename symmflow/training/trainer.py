@@ -115,12 +115,9 @@ def init_weights(model: torch.nn.Module, source: str, codec: Any = None) -> None
 
 
 def _deepens(source: torch.nn.Module, model: torch.nn.Module) -> bool:
-    """Whether ``model``'s detail network adds levels below ``source``'s (same widths above)."""
+    """Whether ``model``'s detail network adds levels below ``source``'s."""
     mine, theirs = getattr(model, "detail", None), getattr(source, "detail", None)
-    if mine is None or theirs is None:
-        return False
-    n = len(theirs.widths)
-    return n < len(mine.widths) and mine.widths[:n] == theirs.widths
+    return mine is not None and theirs is not None and mine.extends(theirs)
 
 
 def _recover_replaced(folder: Path) -> None:
