@@ -219,7 +219,9 @@ class PaletteCodec(_MaskCodec):
         ids, _ = self.nearest(rgb)
         return ids.reshape(b, h, w)
 
-    def rgb_to_ids(self, image: np.ndarray, tolerance: float | None = 24.0) -> np.ndarray:
+    def rgb_to_ids(
+        self, image: np.ndarray, tolerance: float | None = 24.0, max_foreign: float | None = None
+    ) -> np.ndarray:
         """A painted colour mask ``[H, W, 3]`` (``uint8``) -> class ids ``[H, W]`` (``int64``).
 
         Pixels within ``tolerance`` (0..255 units) of a palette colour take that class. The
@@ -227,16 +229,40 @@ class PaletteCodec(_MaskCodec):
         nearest confident pixel, so a blend of two colours never invents a third class that
         happens to lie near the blend. With ``tolerance=None`` every pixel simply takes the
         nearest colour.
+
+        ``max_foreign`` (a share, e.g. ``0.005``; needs a ``tolerance``) refuses masks drawn in
+        other colours: a pixel is foreign when it is farther than ``tolerance`` from every
+        palette colour and is not a blend of two neighbouring classes. A painted mask may
+        hold strays; a dataset's label file should not (a wrong palette would train on
+        wrong classes without a word).
+
+        Raises:
+            ValueError: a shape other than ``[H, W, 3]``, or more foreign pixels than ``max_foreign``.
         """
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"a colour mask must have shape [H, W, 3], got {list(image.shape)}")
+        if max_foreign is not None and tolerance is None:
+            raise ValueError("max_foreign needs a tolerance: it counts pixels farther than tolerance from the palette")
         h, w, _ = image.shape
         ids, dist = self.nearest(torch.from_numpy(image.reshape(-1, 3).astype(np.float32)))
         ids = ids.reshape(h, w).numpy()
         if tolerance is None:
             return ids
-        confident = (dist <= tolerance).reshape(h, w).numpy() & ~_blend_pixels(image, ids, tolerance)
+        near = (dist <= tolerance).reshape(h, w).numpy()
+        if max_foreign is not None:
+            # mark the far pixels as a class of their own, so a blend between two real classes is recognised
+            foreign = ~near & ~_blend_pixels(image, np.where(near, ids, -1), tolerance)
+            if foreign.mean() > max_foreign:
+                colours = np.unique(image[foreign], axis=0)
+                examples = ", ".join(str(tuple(int(v) for v in c)) for c in colours[:3])
+                raise ValueError(
+                    f"{foreign.mean():.1%} of the pixels ({int(foreign.sum())}) are not {self.palette.name!r} "
+                    f"palette colours (within {tolerance:g}) nor blends of two neighbouring ones, e.g. "
+                    f"{examples}; accepted: colour masks in the {self.palette.name!r} palette "
+                    f"(at most {max_foreign:.1%} stray pixels) or class-id maps"
+                )
+        confident = near & ~_blend_pixels(image, ids, tolerance)
         if not confident.any():
             return ids
         return _fill_from_confident(ids, confident)
@@ -282,9 +308,11 @@ class OneHotCodec(_MaskCodec):
         colour of its current argmax class (what the app shows while a segmentation emerges)."""
         return self._palette_codec.encode(self.decode(y))
 
-    def rgb_to_ids(self, image: np.ndarray, tolerance: float | None = 24.0) -> np.ndarray:
+    def rgb_to_ids(
+        self, image: np.ndarray, tolerance: float | None = 24.0, max_foreign: float | None = None
+    ) -> np.ndarray:
         """A painted colour mask -> class ids; see :meth:`PaletteCodec.rgb_to_ids`."""
-        return self._palette_codec.rgb_to_ids(image, tolerance)
+        return self._palette_codec.rgb_to_ids(image, tolerance, max_foreign)
 
 
 def _check_class_map(class_map: torch.Tensor | np.ndarray, num_classes: int, palette: str) -> torch.Tensor:

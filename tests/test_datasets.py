@@ -242,7 +242,7 @@ def test_coco_stuff_alternative_layout_and_182_ids(tmp_path):
     assert cm[::4, ::4].tolist() == [[0, 10, 11], [80, 170, 171]]
     with pytest.raises(ValueError, match=r"\[11\].*unused"):
         ds[1]
-    with pytest.raises(ValueError, match="aspect ratio"):
+    with pytest.raises(ValueError, match="8x12 and label map 12x8 do not match"):
         ds[2]
     with pytest.raises(FileNotFoundError, match="stuffthingmaps"):
         CocoStuff(tmp_path / "empty", split="val2017")
@@ -317,6 +317,104 @@ def test_broken_data_is_refused_before_training_starts(tmp_path):
     with pytest.raises(ValueError, match="broken item"):
         Trainer(config)
     assert not (tmp_path / "run").exists()
+
+
+def test_celebamask_hq_part_files_are_checked(celeba_root):
+    anno = celeba_root / "CelebAMask-HQ-mask-anno"
+    red = np.zeros((16, 16, 3), dtype=np.uint8)
+    red[0:4] = (255, 0, 0)  # grey 76: it would read as an absent part
+    save(red, anno / "0" / "00001_hat.png")
+    save(part(slice(0, 2), slice(None))[:8, :8], anno / "14" / "28001_hat.png")  # 8x8 among 16x16 parts
+    save(part(slice(0, 2), slice(None)), anno / "0" / "00000_left_eye.png")  # not a CelebAMask-HQ part name
+    with pytest.warns(UserWarning):
+        ds = CelebAMaskHQ(celeba_root, split="all")
+    with pytest.raises(ValueError, match="grey levels 0, 76"):
+        ds[1]
+    with pytest.raises(ValueError, match=r"28001_hat.png is 8x8 but 28001_\w+.png is 16x16"):
+        ds[2]
+    with pytest.raises(ValueError) as err:
+        ds.verify()
+    text = str(err.value)
+    assert "(2 broken item(s))" in text and "00000_left_eye.png: not a CelebAMask-HQ part" in text
+    assert "1 image(s) without a label: 5" in text and "1 label(s) without an image: 7000" in text
+
+
+def test_pairs_must_match_in_size_and_come_out_in_one_size(tmp_path):
+    ids = np.zeros((8, 8), dtype=np.uint8)
+    save(solid(16, 16, (90, 60, 50)), tmp_path / "half" / "images" / "a.png")
+    save(ids, tmp_path / "half" / "labels" / "a.png")
+    with pytest.raises(ValueError, match=r"image 16x16 and label map 8x8 do not match \(accepted: the image at the same size\)"):
+        SegmentationFolder(tmp_path / "half", size=8)[0]
+    root = tmp_path / "mixed"
+    save(solid(8, 8, (90, 60, 50)), root / "images" / "a.png")
+    save(ids, root / "labels" / "a.png")
+    save(solid(12, 12, (90, 60, 50)), root / "images" / "b.png")
+    save(np.zeros((12, 12), dtype=np.uint8), root / "labels" / "b.png")
+    with pytest.raises(ValueError, match=r"item 'b': comes out 12x12, item 'a' 8x8.*size option"):
+        SegmentationFolder(root).verify()
+    SegmentationFolder(root, size=8).verify()
+
+
+def test_unmatched_files_and_a_wrong_size_stop_training(tmp_path):
+    from symmflow.training import Trainer
+    from symmflow.training.config import TrainConfig
+
+    root = tmp_path / "folder"
+    save(solid(8, 8, (90, 60, 50)), root / "images" / "a.png")
+    save(np.zeros((8, 8), dtype=np.uint8), root / "labels" / "a.png")
+    save(solid(8, 8, (90, 60, 50)), root / "images" / "lonely.png")
+    with pytest.warns(UserWarning, match="skipped 1 image"):
+        ds = SegmentationFolder(root)
+    with pytest.raises(ValueError, match=r"(?s)1 image\(s\) without a label: lonely.*allow_unmatched: true"):
+        ds.verify()
+    ds.verify(allow_unmatched=True)
+
+    def config(**data):
+        return TrainConfig.from_dict({
+            "name": "unmatched", "task": "segmentation", "output_dir": str(tmp_path / "run"),
+            "data": {"dataset": "folder", "kwargs": {"root": str(root), "size": 8}, **data},
+            "model": {"class": "PixelUNet", "preset": "tiny", "kwargs": {"sample_size": 16}},
+            "pipeline": {"image_size": 16, "palette": "celebamask_hq"}, "train": {"steps": 2, "batch_size": 2},
+        })
+
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="without a label: lonely"):
+        Trainer(config())
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match=r"items are 8x8 but pipeline.image_size is 16"):
+        Trainer(config(allow_unmatched=True))
+    with pytest.raises(ValueError, match="allow_unmatched is true or false"):
+        config(allow_unmatched="yes")
+    assert not (tmp_path / "run").exists()
+
+
+def test_colour_masks_in_other_colours_are_refused(tmp_path):
+    ids = np.zeros((16, 16), dtype=np.int64)
+    ids[3:13, 3:13] = CELEB["skin"]
+    ids[6:8, 5:8] = CELEB["l_eye"]
+    clean = CELEBAMASK_HQ.colorize(ids)
+    # antialiased edges (each pixel averaged with its left neighbour) blend two classes: not strays
+    soft = ((clean.astype(np.int64) + np.roll(clean, 1, axis=1)) // 2).astype(np.uint8)
+    save(clean, tmp_path / "clean.png")
+    save(soft, tmp_path / "soft.png")
+    assert np.array_equal(read_label_map(tmp_path / "clean.png", "celebamask_hq"), ids)
+    assert (read_label_map(tmp_path / "soft.png", "celebamask_hq") == ids).mean() > 0.9
+    foreign = clean.copy()
+    foreign[0:2, 0:8] = (123, 45, 200)  # 16 pixels, 6% of the mask
+    save(foreign, tmp_path / "foreign.png")
+    with pytest.raises(ValueError, match=r"foreign.png: .*% of the pixels \(16\) are not 'celebamask_hq' palette colours.*\(123, 45, 200\)"):
+        read_label_map(tmp_path / "foreign.png", "celebamask_hq")
+    grey_id = np.zeros((16, 16, 3), dtype=np.uint8)
+    grey_id[4:8] = 40  # a class id 40 written as a grey RGB image: not a CelebAMask-HQ id nor colour
+    save(grey_id, tmp_path / "grey40.png")
+    with pytest.raises(ValueError, match=r"\(40, 40, 40\)"):
+        read_label_map(tmp_path / "grey40.png", "celebamask_hq")
+
+
+def test_truncated_header_names_the_file(tmp_path):
+    path = tmp_path / "cut.jpg"
+    save(solid(16, 16, (1, 2, 3)), path)
+    path.write_bytes(path.read_bytes()[:100])  # cut inside the JPEG header
+    with pytest.raises(ValueError, match=r"cut.jpg could not be (read|decoded).*truncated or corrupt"):
+        load_rgb(path)
 
 
 def test_read_label_map_grey_colours_vs_ids(tmp_path):

@@ -14,7 +14,9 @@ COCO-Stuff, so resizing never distorts the aspect ratio).
 
 Image and label files are paired by file stem. Files without a partner are skipped; their
 names are kept in ``unmatched_images`` / ``unmatched_labels`` (count: ``num_unmatched``) and
-one warning is issued.
+one warning is issued. :meth:`SegmentationDataset.verify`, which the trainer runs before the
+first step, refuses them (unless ``allow_unmatched``) along with every unreadable file, label
+outside the palette and image/label pair of different sizes.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ __all__ = [
     "SegmentationFolder",
     "IMAGE_EXTENSIONS",
     "LABEL_EXTENSIONS",
+    "MAX_FOREIGN_SHARE",
     "merge_celebamask_parts",
     "read_label_map",
 ]
@@ -72,6 +75,11 @@ CELEBA_PARTITION_VAL_END = 182_638
 COCO182_UNUSED_IDS = (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)
 """Zero-based ids of the 11 COCO thing categories that have no annotations; the official
 ``stuffthingmaps_trainval2017`` PNGs (ids 0..181) never use them, leaving 171 classes."""
+
+MAX_FOREIGN_SHARE = 0.005
+"""Share of a colour label file's pixels that may lie off the palette (and off the blends of
+two neighbouring classes) before :func:`read_label_map` refuses it: a wrong palette or a
+mask drawn in other colours would otherwise be mapped to the nearest classes silently."""
 
 Size = int | tuple[int, int] | None
 
@@ -164,10 +172,11 @@ def read_label_map(
       otherwise (see :func:`_use_as_ids`), else a colour mask;
     * ``RGB``/``RGBA`` (alpha dropped, not composited: compositing would change the colours):
       a colour mask, mapped with :meth:`PaletteCodec.rgb_to_ids`, which tolerates JPEG-like
-      noise and antialiased edges.
+      noise and antialiased edges but refuses other colours (more than
+      :data:`MAX_FOREIGN_SHARE` of the pixels far from every palette colour).
 
     Raises:
-        ValueError: ids outside the palette, or an unsupported mode.
+        ValueError: ids outside the palette, colours outside it, or an unsupported mode.
     """
     palette = get_palette(palette)
     what = str(path)
@@ -194,7 +203,10 @@ def read_label_map(
         raise ValueError(f"{what}: label maps must be L, P, I, RGB or RGBA images, got mode {mode!r}")
     if codec is None or codec.palette.name != palette.name:
         codec = PaletteCodec(palette)
-    return codec.rgb_to_ids(rgb)
+    try:
+        return codec.rgb_to_ids(rgb, max_foreign=MAX_FOREIGN_SHARE)
+    except ValueError as err:
+        raise ValueError(f"{what}: {err}") from None
 
 
 class SegmentationDataset(Dataset):
@@ -205,7 +217,13 @@ class SegmentationDataset(Dataset):
         palette: the label palette (class names and colours).
         names: item names in order (``len(dataset) == len(names)``).
         unmatched_images, unmatched_labels: names of files skipped for lack of a partner.
+        unknown_files: ``"path: why"`` for files in the layout that fit no rule of it (e.g. a
+            CelebAMask-HQ part file of an unknown part); :meth:`verify` refuses them.
+        label_scales: how many times larger than its label map an image may be; ``(1,)``:
+            the same size (CelebAMask-HQ ships 1024 px photos with 512 px masks: ``(1, 2)``).
     """
+
+    label_scales: tuple[int, ...] = (1,)
 
     def __init__(self, palette: Palette, size: Size, limit: int | None, square_crop: bool) -> None:
         if limit is not None and limit < 0:
@@ -217,6 +235,7 @@ class SegmentationDataset(Dataset):
         self.names: list[str] = []
         self.unmatched_images: list[str] = []
         self.unmatched_labels: list[str] = []
+        self.unknown_files: list[str] = []
 
     @property
     def num_classes(self) -> int:
@@ -227,10 +246,13 @@ class SegmentationDataset(Dataset):
         """How many files were skipped because their image or label partner is missing."""
         return len(self.unmatched_images) + len(self.unmatched_labels)
 
-    def _set_items(self, names: list[str], where: str) -> None:
+    def _set_items(self, names: list[str], where: str, layout: str) -> None:
         """Store the item list (sorted, then cut to ``limit``) and warn about skipped files."""
         if not names:
-            raise ValueError(f"no (image, label) pairs found for {where}")
+            raise ValueError(
+                f"no (image, label) pairs found for {where}: {len(self.unmatched_images)} image(s) and "
+                f"{len(self.unmatched_labels)} label file(s), none with a partner. Expected layout:\n{layout}"
+            )
         self.names = sorted(names, key=_sorted_key)[: self.limit]
         if self.num_unmatched:
             examples = (self.unmatched_images + self.unmatched_labels)[:3]
@@ -243,33 +265,52 @@ class SegmentationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.names)
 
-    def verify(self, max_errors: int = 10) -> None:
+    def verify(self, max_errors: int = 10, allow_unmatched: bool = False) -> None:
         """Read every item once; raise one error naming each broken file (up to ``max_errors``).
 
         The trainer calls this before the first step, so that a corrupt image, a label with
-        ids outside the palette or an image/label pair that does not fit stops the run at
-        once, not hours into it.
+        ids or colours outside the palette, an image/label pair of different sizes, items
+        that come out in different sizes, a file of the layout that fits no rule of it, or
+        (unless ``allow_unmatched``) an image without its label stops the run at once, not
+        hours into it.
 
         Raises:
             ValueError: listing the broken items and what is wrong with each.
         """
-        problems, stopped = [], False
+        problems = [f"  {text}" for text in self.unknown_files]
+        if self.num_unmatched and not allow_unmatched:
+            for kind, names in (("image(s) without a label", self.unmatched_images), ("label(s) without an image", self.unmatched_labels)):
+                if names:
+                    problems.append(f"  {len(names)} {kind}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
+            problems.append("  (to train on the complete pairs only, set allow_unmatched: true in the data config)")
+        first: tuple[str, tuple[int, ...]] | None = None
+        broken, stopped = 0, False
         for i in range(len(self)):
+            name = self.names[i]
             try:
-                self[i]
+                shape = tuple(self[i]["image"].shape[-2:])
+                if first is None:
+                    first = (name, shape)
+                elif shape != first[1]:
+                    raise ValueError(
+                        f"comes out {shape[1]}x{shape[0]}, item {first[0]!r} {first[1][1]}x{first[1][0]}: "
+                        "items of one dataset must come out in one size (set its size option to resize them)"
+                    )
             except Exception as err:  # noqa: BLE001 - whatever a broken file raises, name the file
-                if len(problems) == max_errors:
+                if broken == max_errors:
                     stopped = True
                     break
+                broken += 1
                 text = str(err)
-                problems.append(f"  {text}" if self.names[i] in text else f"  {self.names[i]}: {text}")
+                problems.append(f"  {text}" if text.startswith(f"item {name!r}") else f"  item {name!r}: {text}")
         if problems:
-            more = f" (stopped after the first {max_errors})" if stopped else ""
-            raise ValueError(f"{len(problems)} broken item(s) in this {type(self).__name__}{more}:\n" + "\n".join(problems))
+            more = ", stopped there" if stopped else ""
+            count = f" ({broken} broken item(s){more})" if broken else ""
+            raise ValueError(f"this {type(self).__name__} cannot be trained on{count}:\n" + "\n".join(problems))
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Item ``index`` at native resolution: RGB ``uint8`` ``[H, W, 3]`` and class ids
-        ``int64`` ``[h, w]`` (the two may differ in resolution, not in aspect ratio)."""
+        ``int64`` ``[h, w]`` (the image may be ``k`` times larger, ``k`` in ``label_scales``)."""
         raise NotImplementedError
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | str]:
@@ -278,9 +319,12 @@ class SegmentationDataset(Dataset):
         name = self.names[index]
         rgb, ids = self.load(index)
         (ih, iw), (lh, lw) = rgb.shape[:2], ids.shape
-        # A ratio mismatch means a wrong pairing (or an EXIF-rotated photo): refuse, don't stretch.
-        if abs(ih * lw - iw * lh) > 0.01 * ih * lw:
-            raise ValueError(f"item {name!r}: image {iw}x{ih} and label map {lw}x{lh} differ in aspect ratio")
+        # Any other size means a wrong pairing (or a resized label): refuse, don't stretch.
+        if not any((ih, iw) == (k * lh, k * lw) for k in self.label_scales):
+            accepted = " or ".join("the same size" if k == 1 else f"{k}x the label map's size" for k in self.label_scales)
+            raise ValueError(
+                f"item {name!r}: image {iw}x{ih} and label map {lw}x{lh} do not match (accepted: the image at {accepted})"
+            )
         if self.square_crop:
             rgb, ids = center_crop_square(rgb), center_crop_square(ids)
         target = self.size if self.size is not None else ids.shape
@@ -365,6 +409,8 @@ class CelebAMaskHQ(SegmentationDataset):
         square_crop: centre-crop to a square first (a no-op for these square images).
     """
 
+    label_scales = (1, 2)  # 1024 px photos with 512 px part masks, or both resized alike
+
     def __init__(
         self,
         root: str | os.PathLike,
@@ -396,12 +442,14 @@ class CelebAMaskHQ(SegmentationDataset):
                 match = _CELEBA_PART_FILE.match(entry.name)
                 if match and match.group(2) in part_names:
                     self._parts.setdefault(int(match.group(1)), {})[match.group(2)] = Path(entry.path)
+                elif match:  # e.g. 00001_left_eye.png: a renamed part would silently go missing
+                    self.unknown_files.append(f"{entry.path}: not a CelebAMask-HQ part (parts: {', '.join(sorted(part_names))})")
 
         wanted = self._split_filter()
         self.unmatched_images = [str(i) for i in sorted(set(self._images) - set(self._parts)) if wanted(i)]
         self.unmatched_labels = [str(i) for i in sorted(set(self._parts) - set(self._images)) if wanted(i)]
         names = [str(i) for i in self._images if i in self._parts and wanted(i)]
-        self._set_items(names, f"CelebAMask-HQ split {split!r} in {self.root} ({self.split_source} split)")
+        self._set_items(names, f"CelebAMask-HQ split {split!r} in {self.root} ({self.split_source} split)", _CELEBA_LAYOUT)
 
     def _split_filter(self) -> Callable[[int], bool]:
         """Set ``split_source`` and return a predicate ``id -> bool`` for ``self.split``."""
@@ -455,9 +503,37 @@ class CelebAMaskHQ(SegmentationDataset):
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         i = int(self.names[index])
         rgb = load_rgb(self._images[i], exif_transpose=False)
-        parts = {name: np.asarray(open_image(path).convert("L")) for name, path in self._parts[i].items()}
-        shape = next(iter(parts.values())).shape
+        paths = self._parts[i]
+        parts = {name: _read_part_mask(path) for name, path in paths.items()}
+        first = next(iter(parts))
+        shape = parts[first].shape
+        for name, mask in parts.items():
+            if mask.shape != shape:
+                raise ValueError(
+                    f"{paths[name]} is {mask.shape[1]}x{mask.shape[0]} but {paths[first].name} is "
+                    f"{shape[1]}x{shape[0]}: the part masks of one face must have one size"
+                )
         return rgb, merge_celebamask_parts(parts, shape)
+
+
+def _read_part_mask(path: Path) -> np.ndarray:
+    """One CelebAMask-HQ part file (black 0 / white 255) -> ``bool`` ``[H, W]``.
+
+    A 0/1 mask or a coloured one (red reads as grey 76) would fail the > 127 threshold and
+    read as an absent part, so a mask whose marked pixels are mostly mid-grey is refused, not
+    guessed at (a few grey pixels, e.g. from resampling, are tolerated).
+    """
+    grey = np.asarray(open_image(path).convert("L"))
+    on = grey > 127
+    marked = int((grey > 32).sum())
+    unsure = int(((grey > 32) & (grey < 223)).sum())
+    if (grey.max() > 0 and not on.any()) or unsure > 0.5 * marked:
+        levels = np.unique(grey)
+        raise ValueError(
+            f"{path}: a part mask must be black (0) and white (255), found grey levels "
+            f"{_describe_values(levels[:20].tolist())}{' ...' if levels.size > 20 else ''}"
+        )
+    return on
 
 
 # -- folder layouts -----------------------------------------------------------------------------
@@ -493,13 +569,16 @@ class SegmentationFolder(SegmentationDataset):
     ) -> None:
         super().__init__(get_palette(palette), size, limit, square_crop)
         self.root = Path(root)
-        layout = f"  {self.root}/{image_dir}/<stem>.jpg|png|...\n  {self.root}/{label_dir}/<stem>.png"
+        layout = (
+            f"  {self.root}/{image_dir}/<stem>{{{','.join(IMAGE_EXTENSIONS)}}}\n"
+            f"  {self.root}/{label_dir}/<stem>{{{','.join(LABEL_EXTENSIONS)}}}  (lossless formats only)"
+        )
         self._codec = PaletteCodec(self.palette)
         self._images = _files_by_stem(_require_dir(self.root / image_dir, layout), IMAGE_EXTENSIONS)
         self._labels = _files_by_stem(_require_dir(self.root / label_dir, layout), LABEL_EXTENSIONS)
         self.unmatched_images = sorted(set(self._images) - set(self._labels), key=_sorted_key)
         self.unmatched_labels = sorted(set(self._labels) - set(self._images), key=_sorted_key)
-        self._set_items([s for s in self._images if s in self._labels], f"{self.root / image_dir}")
+        self._set_items([s for s in self._images if s in self._labels], f"{self.root / image_dir}", layout)
 
     def read_labels(self, path: Path) -> np.ndarray:
         """One label file -> class ids ``int64`` ``[H, W]`` (subclasses narrow the formats)."""
@@ -525,6 +604,8 @@ class CelebAMaskHQColor(SegmentationFolder):
         limit: keep only the first ``limit`` pairs (by stem).
         square_crop: centre-crop to a square first.
     """
+
+    label_scales = (1, 2)  # converted from the 1024 px photos and 512 px masks, or both resized
 
     def __init__(
         self,

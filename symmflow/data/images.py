@@ -80,6 +80,10 @@ def open_image(
     except Image.DecompressionBombError as err:
         # Pillow's own guard (2x Image.MAX_IMAGE_PIXELS) fires before ours can when max_pixels is larger.
         raise ValueError(f"{what} is too large to open safely: {err}") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except OSError as err:  # e.g. a file cut off inside its header
+        raise ValueError(f"{what} could not be read ({err}); the file may be truncated or corrupt") from None
     _check_size(image.width, image.height, max_pixels, what)
     try:
         image.load()

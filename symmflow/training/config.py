@@ -37,13 +37,18 @@ class DataConfig:
     """``dataset``: ``digits``, ``procedural_faces``, ``celebamask_hq``, ``celebamask_hq_color``,
     ``coco_stuff`` or ``folder``; ``kwargs`` go to its constructor. ``augment``: ``translate``,
     random whole-pixel shifts of up to that many pixels; ``affine``, ``{degrees, scale,
-    translate}`` for :func:`symmflow.data.augment.random_affine`. Label maps move with the image."""
+    translate}`` for :func:`symmflow.data.augment.random_affine`. Label maps move with the image.
+    ``allow_unmatched``: train on the complete (image, label) pairs of a dataset on disk that
+    also holds images without labels or labels without images (refused by default)."""
 
     dataset: str = "digits"
     kwargs: dict[str, Any] = field(default_factory=dict)
     augment: dict[str, Any] = field(default_factory=dict)
+    allow_unmatched: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.allow_unmatched, bool):
+            raise ValueError(f"data.allow_unmatched is true or false, got {self.allow_unmatched!r}")
         unknown = sorted(set(self.augment) - {"translate", "affine"})
         if unknown:
             raise ValueError(f"unknown augmentation(s) {', '.join(unknown)} in data.augment; accepted: affine, translate")

@@ -170,11 +170,7 @@ class Trainer:
         self.dataset = build_dataset(config.data)
         if len(self.dataset) == 0:
             raise ValueError(f"the {config.data.dataset} training set is empty")
-        # files on disk: refuse broken data before step 1 (once: a resumed run was checked)
-        if hasattr(self.dataset, "verify") and not (self.out / "state").exists():
-            if self.accelerator.is_main_process:
-                self.dataset.verify()
-            self.accelerator.wait_for_everyone()
+        self._check_data()
         torch.manual_seed(t.seed)  # the initial weights
         model, self.vae = build_model(config.model)
         self.path = SymmetricPath(sigma_min=t.sigma_min)
@@ -279,6 +275,37 @@ class Trainer:
         if self.vae is not None:
             vae = LatentSpace(copy.deepcopy(self.vae.vae).cpu(), self.vae.scaling_factor, self.vae.preview_map)
         return SymmFlowPipeline(model, task=self.config.task, vae=vae, **p)
+
+    def _check_data(self) -> None:
+        """Refuse broken data before step 1: every file of a dataset on disk is read once
+        (skipped when resuming a run on the same data config, which was checked when it
+        started), and the items must come at the pipeline's ``image_size``."""
+        if hasattr(self.dataset, "verify") and not self._resumes_same_data():
+            error = None
+            if self.accelerator.is_main_process:
+                try:
+                    self.dataset.verify(allow_unmatched=self.config.data.allow_unmatched)
+                except ValueError as err:
+                    error = str(err)
+            if self.accelerator.num_processes > 1:  # every rank must raise, or the others wait forever
+                from accelerate.utils import broadcast_object_list
+
+                error = broadcast_object_list([error])[0]
+            if error:
+                raise ValueError(error)
+        size = self.config.pipeline["image_size"]
+        shape = tuple(self.dataset[0]["image"].shape[-2:])
+        if shape != (size, size):
+            raise ValueError(
+                f"the {self.config.data.dataset} items are {shape[1]}x{shape[0]} but pipeline.image_size is {size}: "
+                f"set the dataset's size (data.kwargs.size: {size}) or pipeline.image_size to match"
+            )
+
+    def _resumes_same_data(self) -> bool:
+        saved = self.out / "state" / "trainer.json"
+        if not saved.is_file():
+            return False
+        return json.loads(saved.read_text())["config"].get("data") == self.config.to_dict()["data"]
 
     # -- one step ----------------------------------------------------------------------------
 
