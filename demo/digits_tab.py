@@ -19,8 +19,9 @@ VIEW_SIZE = 160
 EXAMPLES = sorted((ROOT / "assets" / "digits").glob("*.png"))
 
 INTRO = """
-**Classification is the reverse flow.** The image is fixed at t = 1 beside a noisy label channel;
-integrating down to t = 0 turns the noise into one of ten levels, one per digit. **One** step is
+**Classification is the reverse flow.** The flow starts at t = 1 from the image beside a noisy
+label channel; integrating down to t = 0 turns the noise into one of ten levels, one per digit
+(while the image dissolves: the whole state moves). **One** step is
 best: it returns the expected level given the image. More steps sample a label instead, so the
 answer can change (the table shows it). The same network, run forward, draws a new digit of the
 class you pick. Trained on scikit-learn's real handwritten digits (8x8 pixels): draw large and

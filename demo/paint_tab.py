@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -15,13 +17,15 @@ from demo.models import ROOT, faces_pipeline, gpu, locked_steps
 from demo.ui import SOLVER_CHOICES, FramePacer, check_seed, check_solver, check_steps, editor_rgb, palette_legend
 from symmflow.animation import save_gif, tile
 from symmflow.data.images import resize_labels
-from symmflow.palettes import CELEBAMASK_HQ
 
 MAX_STEPS = 50
 MAX_SAMPLES = 4
 VIEW = 256
 CANVAS = 256
 EXAMPLES = sorted((ROOT / "assets" / "faces").glob("mask_*.png"))
+MAX_FOREIGN = 0.02  # share of canvas pixels in no class colour (nor a blend of two) before a mask is refused
+GIF_DIR = Path(tempfile.mkdtemp(prefix="symmflow-gifs-"))
+GIF_MAX_AGE = 3600.0  # seconds; Gradio serves its own copy, so older files only fill the disk
 
 
 def _hex(rgb) -> str:
@@ -37,7 +41,14 @@ def _enlarge(image: np.ndarray, size: int = VIEW) -> np.ndarray:
 def mask_ids(editor_value: Any) -> np.ndarray:
     """The painted canvas -> class ids ``[H, W]`` (antialiased edges snap to their classes)."""
     rgb = editor_rgb(editor_value, "canvas")
-    ids = faces_pipeline().codec.rgb_to_ids(rgb)
+    pipe = faces_pipeline()
+    try:
+        ids = pipe.codec.rgb_to_ids(rgb, max_foreign=MAX_FOREIGN)
+    except ValueError as err:
+        raise gr.Error(
+            f"This mask is not painted in the model's class colours: {err}. Paint with the brush colours "
+            "(listed under the canvas) or upload a mask in those colours."
+        ) from None
     if (ids == 0).all():
         raise gr.Error("The canvas holds only background: paint a face (or pick an example mask).")
     return ids
@@ -81,7 +92,13 @@ def trajectory_gif(trajectory: list[np.ndarray] | None) -> str | None:
     """Every frame of the last generation as an animated GIF (a file path), or None."""
     if not trajectory:
         return None
-    return str(save_gif(trajectory, tempfile.mkdtemp(prefix="symmflow-") + "/portrait.gif", min_size=VIEW))
+    now = time.time()
+    for old in GIF_DIR.glob("*.gif"):
+        if now - old.stat().st_mtime > GIF_MAX_AGE:
+            old.unlink(missing_ok=True)
+    with tempfile.NamedTemporaryFile(dir=GIF_DIR, prefix="portrait-", suffix=".gif", delete=False) as f:
+        path = f.name
+    return str(save_gif(trajectory, path, min_size=VIEW))
 
 
 def _edit_noise(pipe, ids: np.ndarray, recovered: dict | None, seed: int, count: int) -> torch.Tensor | None:
@@ -109,13 +126,13 @@ def build(blocks: gr.Blocks, recovered: gr.State) -> gr.ImageEditor:
     """Add the tab; returns the canvas (the segment tab sends masks to it)."""
     pipe = faces_pipeline()
     gr.Markdown(
-        "Paint a **face mask** with the 19 CelebAMask-HQ classes, then press *Generate*: the portrait "
+        f"Paint a **face mask** with the {pipe.num_classes} classes of the model's palette, then press *Generate*: the portrait "
         "emerges as the ODE integrates from noise (t = 0) to the image (t = 1) while the mask dissolves. "
         "Different seeds give different portraits of the same mask."
     )
     with gr.Row():
         with gr.Column(scale=1):
-            colors = [_hex(c) for c in CELEBAMASK_HQ.colors.tolist()]
+            colors = [_hex(c) for c in pipe.palette.colors.tolist()]
             canvas = gr.ImageEditor(
                 value=str(EXAMPLES[0]) if EXAMPLES else None,
                 label="face mask",
@@ -131,7 +148,7 @@ def build(blocks: gr.Blocks, recovered: gr.State) -> gr.ImageEditor:
                 height=CANVAS + 160,
                 elem_id="paint-canvas",
             )
-            gr.HTML(palette_legend(CELEBAMASK_HQ))
+            gr.HTML(palette_legend(pipe.palette))
             if EXAMPLES:
                 # a new mask from the examples forgets any photo handed over by the segment tab
                 gr.Examples(

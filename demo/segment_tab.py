@@ -11,21 +11,31 @@ import numpy as np
 from demo.models import ROOT, faces_pipeline, gpu, locked_steps
 from demo.ui import FramePacer, check_seed, check_steps
 from demo.paint_tab import CANVAS
-from symmflow.data.images import load_rgb, resize_labels
+from symmflow.data.images import load_rgb, resize_labels, resize_rgb
 
 MAX_STEPS = 20
 MAX_PIXELS = 40_000_000  # a 6000x6000 photo; larger uploads are refused with a message
+MAX_SIDE = 1024  # the photo is shrunk to this first: the model works at 64-512 px, and the
+# mask, overlay and per-session class map at full size would cost gigabytes for a large photo
 VIEW = 256
 EXAMPLES = sorted((ROOT / "assets" / "faces").glob("image_*.png"))
 
 
 def _photo(image: Any) -> np.ndarray:
+    """A file path (what the upload box sends), PIL image or array -> RGB ``uint8``, at most
+    :data:`MAX_SIDE` on its long side. Reading the file itself lets :func:`load_rgb` check the
+    size from the header and convert palette, CMYK and 16-bit images properly."""
     if image is None:
         raise gr.Error("Upload a photo (or pick an example) first.")
     try:
-        return load_rgb(image, max_pixels=MAX_PIXELS)
-    except ValueError as err:
+        rgb = load_rgb(image, max_pixels=MAX_PIXELS)
+    except (ValueError, FileNotFoundError) as err:
         raise gr.Error(f"This file cannot be used as a photo: {err}") from None
+    h, w = rgb.shape[:2]
+    if max(h, w) > MAX_SIDE:
+        scale = MAX_SIDE / max(h, w)
+        rgb = resize_rgb(rgb, (max(1, round(h * scale)), max(1, round(w * scale))))
+    return rgb
 
 
 def segment_photo(image: Any, steps: float, seed: float) -> Iterator[tuple[Any, Any, Any, Any, Any]]:
@@ -42,7 +52,8 @@ def segment_photo(image: Any, steps: float, seed: float) -> Iterator[tuple[Any, 
     mask = frame.images[0]
     overlay = (0.55 * photo + 0.45 * mask).astype(np.uint8)
     areas = np.bincount(out.class_maps[0].ravel(), minlength=pipe.num_classes) / out.class_maps[0].size
-    found = {pipe.class_names[k]: float(a) for k, a in enumerate(areas) if a > 0 and k != 0}
+    # the class mIoU leaves out (CelebA background, COCO unlabeled) says nothing about the photo
+    found = {pipe.class_names[k]: float(a) for k, a in enumerate(areas) if a > 0 and k != pipe.palette.ignore_index}
     state = {"noise": out.image_noise, "class_map": out.class_maps[0]}
     yield mask, mask, overlay, found, state
 
@@ -54,7 +65,7 @@ def send_to_paint(state: dict | None) -> tuple[dict, dict, Any]:
     ids = state["class_map"]
     if max(ids.shape) > CANVAS:  # the canvas is small; the noise keeps the photo's detail anyway
         scale = CANVAS / max(ids.shape)
-        ids = resize_labels(ids, (round(ids.shape[0] * scale), round(ids.shape[1] * scale)), mode="majority")
+        ids = resize_labels(ids, (max(1, round(ids.shape[0] * scale)), max(1, round(ids.shape[1] * scale))), mode="majority")
     mask = faces_pipeline().palette.colorize(ids)
     return {"background": mask, "layers": [], "composite": mask}, {**state, "class_map": ids}, gr.Tabs(selected="paint")
 
@@ -68,7 +79,7 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
     last = gr.State(None)
     with gr.Row():
         with gr.Column():
-            photo = gr.Image(label="photo", type="numpy", image_mode=None, sources=("upload", "clipboard"), height=VIEW, elem_id="segment-photo")
+            photo = gr.Image(label="photo", type="filepath", sources=("upload", "clipboard"), height=VIEW, elem_id="segment-photo")
             steps = gr.Slider(1, MAX_STEPS, value=faces_pipeline().default_steps["segment"], step=1, label="ODE steps")
             seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
             run = gr.Button("Segment", variant="primary", elem_id="segment-run")

@@ -24,7 +24,7 @@ def check_steps(steps: float | int | None, low: int, high: int, what: str = "num
 def check_seed(seed: float | int | None) -> int:
     try:
         value = int(seed) if seed is not None else 0
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite seed sent through the API
         raise gr.Error("The seed must be a whole number.") from None
     if not 0 <= value < 2**31:
         raise gr.Error(f"The seed must lie between 0 and {2**31 - 1}; got {seed}.")

@@ -232,9 +232,9 @@ class PaletteCodec(_MaskCodec):
 
         ``max_foreign`` (a share, e.g. ``0.005``; needs a ``tolerance``) refuses masks drawn in
         other colours: a pixel is foreign when it is farther than ``tolerance`` from every
-        palette colour and is not a blend of two neighbouring classes. A painted mask may
-        hold strays; a dataset's label file should not (a wrong palette would train on
-        wrong classes without a word).
+        palette colour and from every blend of two classes found within 3 pixels of it
+        (antialiased or resampled edges). A wrong palette would otherwise be read as the
+        nearest classes without a word.
 
         Raises:
             ValueError: a shape other than ``[H, W, 3]``, or more foreign pixels than ``max_foreign``.
@@ -251,8 +251,7 @@ class PaletteCodec(_MaskCodec):
             return ids
         near = (dist <= tolerance).reshape(h, w).numpy()
         if max_foreign is not None:
-            # mark the far pixels as a class of their own, so a blend between two real classes is recognised
-            foreign = ~near & ~_blend_pixels(image, np.where(near, ids, -1), tolerance)
+            foreign = _off_palette(image, ids, near, self.palette.colors, tolerance)
             if foreign.mean() > max_foreign:
                 colours = np.unique(image[foreign], axis=0)
                 examples = ", ".join(str(tuple(int(v) for v in c)) for c in colours[:3])
@@ -363,6 +362,45 @@ def _blend_pixels(image: np.ndarray, ids: np.ndarray, tolerance: float) -> np.nd
             off_line = np.linalg.norm(rgb - (ca + along[..., None].clip(0, 1) * seg), axis=-1)
             flagged |= candidate & (along > 0) & (along < 1) & (off_line <= tolerance)
     return flagged
+
+
+def _off_palette(
+    image: np.ndarray, ids: np.ndarray, near: np.ndarray, colors: np.ndarray, tolerance: float, radius: int = 3
+) -> np.ndarray:
+    """``bool`` ``[H, W]``: the pixels not ``near`` a palette colour that are no blend either,
+    i.e. farther than ``tolerance`` from the RGB segment between the colours of every two
+    classes with ``near`` pixels within ``radius`` of them."""
+    far = ~near
+    if not far.any():
+        return far
+    fy, fx = np.nonzero(far)
+    rgb = image[fy, fx].astype(np.float32)  # [F, 3]
+    classes = np.unique(ids[near])
+    around = {int(k): _dilate(near & (ids == k), radius)[fy, fx] for k in classes}
+    explained = np.zeros(len(fy), dtype=bool)
+    palette = colors.astype(np.float32)
+    for i, a in enumerate(classes.tolist()):
+        for b in classes[i + 1 :].tolist():
+            both = np.nonzero(around[a] & around[b] & ~explained)[0]
+            if not both.size:
+                continue
+            ca, seg = palette[a], palette[b] - palette[a]
+            q = rgb[both] - ca
+            along = (q @ seg / max(float(seg @ seg), 1e-6)).clip(0, 1)
+            explained[both[np.linalg.norm(q - along[:, None] * seg, axis=1) <= tolerance]] = True
+    out = np.zeros_like(far)
+    out[fy[~explained], fx[~explained]] = True
+    return out
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary dilation by a ``(2 radius + 1)`` square, separably."""
+    out = mask
+    for axis in (0, 1):
+        padded = np.pad(out, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)])
+        n = out.shape[axis]
+        out = np.logical_or.reduce([padded.take(range(d, d + n), axis=axis) for d in range(2 * radius + 1)])
+    return out
 
 
 def _fill_from_confident(ids: np.ndarray, confident: np.ndarray, max_iters: int = 64) -> np.ndarray:

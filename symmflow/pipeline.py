@@ -751,8 +751,9 @@ def _resize(img: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def _mask_rgb(item: Any) -> np.ndarray:
-    """A colour mask as RGB; transparent pixels become black, the background class."""
-    if isinstance(item, Image.Image) and item.mode in ("RGBA", "LA", "PA"):
+    """A colour mask as RGB; transparent pixels become black, the background class (also in
+    palette and grey images that mark a transparent colour, which a viewer shows as white)."""
+    if isinstance(item, Image.Image) and (item.mode in ("RGBA", "LA", "PA") or "transparency" in item.info):
         return composite(np.asarray(item.convert("RGBA")), background=0)
     if isinstance(item, np.ndarray) and item.ndim == 3 and item.shape[2] == 4 and item.dtype == np.uint8:
         return composite(item, background=0)

@@ -66,6 +66,36 @@ def test_paint_bad_settings():
             next(paint_tab.generate_portraits(mask, steps, 0, "euler", samples))
 
 
+def test_paint_refuses_masks_in_other_colours():
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    with pytest.raises(gr.Error, match=r"not painted in the model's class colours: .*% of the pixels"):
+        next(paint_tab.generate_portraits(editor(noise), 5, 0, "euler", 1))
+
+
+def test_segment_reads_uploaded_files_of_any_mode_and_shrinks_large_ones(tmp_path):
+    Image.new("CMYK", (40, 30), (0, 255, 255, 0)).save(tmp_path / "red.jpg")  # red in CMYK
+    Image.new("RGB", (40, 30), (0, 200, 0)).convert("P").save(tmp_path / "green.png")
+    np.testing.assert_allclose(segment_tab._photo(str(tmp_path / "red.jpg")).reshape(-1, 3).mean(0), (255, 0, 0), atol=8)
+    np.testing.assert_allclose(segment_tab._photo(str(tmp_path / "green.png")).reshape(-1, 3).mean(0), (0, 200, 0), atol=8)
+    Image.new("RGB", (3000, 1000), (9, 9, 9)).save(tmp_path / "wide.png")
+    assert segment_tab._photo(str(tmp_path / "wide.png")).shape == (341, 1024, 3)
+    assert segment_tab._photo(np.zeros((2000, 1, 3), np.uint8)).shape == (1024, 1, 3)
+
+
+def test_app_refuses_a_model_for_the_wrong_task_and_odd_seeds():
+    from demo import app
+    from demo.models import digits_pipeline
+    from demo.ui import check_seed
+
+    model, reason = app._load(digits_pipeline, "segmentation")
+    assert model is None and reason == "the checkpoint holds a classification model; this tab needs a segmentation model"
+    assert app._load(faces_pipeline, "segmentation")[0] is faces_pipeline()
+    for bad in (float("inf"), float("nan"), -1, "x"):
+        with pytest.raises(gr.Error, match="seed"):
+            check_seed(bad)
+
+
 def test_segment_photo_of_any_kind():
     photo = Image.open(EXAMPLE_PHOTO)
     for image in (np.asarray(photo.convert("RGB")), np.asarray(photo.convert("L")), np.asarray(photo.convert("RGBA"))):

@@ -133,6 +133,19 @@ def test_antialiased_brush_edges_map_to_the_two_painted_classes():
     assert (robust[r < 22] == 13).all() and (robust[r > 26] == 0).all()
 
 
+def test_max_foreign_tells_blends_from_other_colours():
+    codec = PaletteCodec("celebamask_hq")
+    soft = _antialiased_disc(factor=8)
+    assert np.array_equal(codec.rgb_to_ids(soft, max_foreign=0.0), codec.rgb_to_ids(soft))  # every edge pixel is a blend
+    stray = soft.copy()
+    stray[30:34, 30:34] = (250, 120, 10)  # inside the hair, far from every palette colour and from hair
+    with pytest.raises(ValueError, match=r"0\.4% of the pixels \(16\).*\(250, 120, 10\)"):
+        codec.rgb_to_ids(stray, max_foreign=0.001)
+    assert codec.rgb_to_ids(stray, max_foreign=0.01)[31, 31] == 13  # tolerated: filled from the hair around it
+    with pytest.raises(ValueError, match="needs a tolerance"):
+        codec.rgb_to_ids(soft, tolerance=None, max_foreign=0.01)
+
+
 def test_exact_palette_masks_are_unchanged_by_robust_decoding():
     codec = PaletteCodec("celebamask_hq")
     ids = np.zeros((48, 48), dtype=np.int64)

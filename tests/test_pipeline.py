@@ -66,7 +66,11 @@ def test_mask_inputs_of_every_kind_agree(seg_pipe):
     colour = CELEBAMASK_HQ.colorize(ids)
     p_mode = Image.fromarray(ids.astype(np.uint8), mode="L").convert("P")
     p_mode.putpalette(CELEBAMASK_HQ.colors.flatten().tolist())
-    inputs = [ids, torch.from_numpy(ids), Image.fromarray(colour), colour, Image.fromarray(ids.astype(np.uint8), "L"), p_mode]
+    # a palette image whose background index is marked transparent (shown white): background, not skin
+    see_through = Image.fromarray(ids.astype(np.uint8), mode="L").convert("P")
+    see_through.putpalette([255, 255, 255] + CELEBAMASK_HQ.colors[1:].flatten().tolist())
+    see_through.info["transparency"] = 0
+    inputs = [ids, torch.from_numpy(ids), Image.fromarray(colour), colour, Image.fromarray(ids.astype(np.uint8), "L"), p_mode, see_through]
     outs = [seg_pipe.generate(m, steps=1, seed=3, output_type="pt").images for m in inputs]
     for out in outs[1:]:
         torch.testing.assert_close(out, outs[0])

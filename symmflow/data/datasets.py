@@ -76,7 +76,7 @@ COCO182_UNUSED_IDS = (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)
 """Zero-based ids of the 11 COCO thing categories that have no annotations; the official
 ``stuffthingmaps_trainval2017`` PNGs (ids 0..181) never use them, leaving 171 classes."""
 
-MAX_FOREIGN_SHARE = 0.005
+MAX_FOREIGN_SHARE = 0.01
 """Share of a colour label file's pixels that may lie off the palette (and off the blends of
 two neighbouring classes) before :func:`read_label_map` refuses it: a wrong palette or a
 mask drawn in other colours would otherwise be mapped to the nearest classes silently."""
