@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from demo.models import MODEL_LOCK, ROOT, digits_pipeline, locked_steps
-from demo.ui import check_seed, check_steps
+from demo.ui import check_seed, check_count
 from symmflow.data.digits import preprocess_drawing
 
 MAX_STEPS = 25
@@ -44,7 +44,7 @@ def _drawing_array(drawing: Any) -> np.ndarray:
 
 def classify_drawing(drawing: Any, steps: float) -> tuple[dict[str, float], np.ndarray, str]:
     """Returns the class scores, the 8x8 view the model gets (enlarged) and a steps table."""
-    steps_i = check_steps(steps, 1, MAX_STEPS)
+    steps_i = check_count(steps, 1, MAX_STEPS)
     try:
         digit8 = preprocess_drawing(_drawing_array(drawing))
     except ValueError as err:
@@ -66,7 +66,7 @@ def classify_drawing(drawing: Any, steps: float) -> tuple[dict[str, float], np.n
 
 def generate_digit(digit: str, steps: float, seed: float) -> Iterator[np.ndarray]:
     """Yield the image half at every step of the forward flow, enlarged."""
-    steps_i = check_steps(steps, 1, MAX_STEPS)
+    steps_i = check_count(steps, 1, MAX_STEPS)
     pipe = digits_pipeline()
     if digit not in pipe.class_names:
         raise gr.Error(f"Pick a digit from 0 to 9, not {digit!r}.")

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from demo.models import ROOT, faces_pipeline, gpu, locked_steps
-from demo.ui import SOLVER_CHOICES, FramePacer, check_seed, check_solver, check_steps, editor_rgb, palette_legend
+from demo.ui import SOLVER_CHOICES, FramePacer, check_seed, check_solver, check_count, editor_rgb, palette_legend
 from symmflow.animation import save_gif, tile
 from symmflow.data.images import resize_labels
 
@@ -70,10 +70,10 @@ def generate_portraits(
     regenerates the segmented photo and its class map: it is reused wherever the painted mask
     is unchanged, so the photo stays put outside the edited region.
     """
-    steps_i = check_steps(steps, 1, MAX_STEPS)
+    steps_i = check_count(steps, 1, MAX_STEPS)
     seed_i = check_seed(seed)
     method = check_solver(solver)
-    count = check_steps(samples, 1, MAX_SAMPLES, what="number of portraits")
+    count = check_count(samples, 1, MAX_SAMPLES, what="number of portraits")
     ids = mask_ids(editor_value)
     pipe = faces_pipeline()
     noise = _edit_noise(pipe, ids, recovered, seed_i, count)

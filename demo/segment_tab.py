@@ -9,7 +9,7 @@ import gradio as gr
 import numpy as np
 
 from demo.models import ROOT, faces_pipeline, gpu, locked_steps
-from demo.ui import FramePacer, check_seed, check_steps
+from demo.ui import FramePacer, check_seed, check_count
 from demo.paint_tab import CANVAS
 from symmflow.data.images import load_rgb, resize_labels, resize_rgb
 
@@ -40,7 +40,7 @@ def _photo(image: Any) -> np.ndarray:
 
 def segment_photo(image: Any, steps: float, seed: float) -> Iterator[tuple[Any, Any, Any, Any, Any]]:
     """Yield (emerging mask, final mask, overlay, classes found, state) as the flow runs."""
-    steps_i = check_steps(steps, 1, MAX_STEPS)
+    steps_i = check_count(steps, 1, MAX_STEPS)
     seed_i = check_seed(seed)
     photo = _photo(image)
     pipe = faces_pipeline()

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from demo.models import MODEL_LOCK, spiral_model
-from demo.ui import SOLVER_CHOICES, check_seed, check_solver, check_steps
+from demo.ui import SOLVER_CHOICES, check_seed, check_solver, check_count
 from symmflow.spiral import accuracy_by_steps, classify_flow, generate_flow, make_spirals
 from symmflow.spiral.plot import accuracy_figure, figure_to_array, frame_figure
 
@@ -34,7 +34,7 @@ def run_flows(steps: float, seed: float, solver: str) -> Iterator[tuple[np.ndarr
 
     Returns frames as RGB ``uint8`` arrays and a Markdown status line.
     """
-    steps_i = check_steps(steps, 1, MAX_STEPS)
+    steps_i = check_count(steps, 1, MAX_STEPS)
     gen = torch.Generator().manual_seed(check_seed(seed))
     method = check_solver(solver)
     model = spiral_model()

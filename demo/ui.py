@@ -10,8 +10,10 @@ SOLVER_CHOICES = [("Euler (1 network call per step)", "euler"), ("Heun (2nd orde
 """(label shown, value sent) pairs for a ``gr.Radio``: API clients send ``"euler"`` or ``"heun"``."""
 
 
-def check_steps(steps: float | int | None, low: int, high: int, what: str = "number of steps") -> int:
-    """Slider values arrive as floats, or as anything at all through the API."""
+def check_count(steps: float | int | None, low: int, high: int, what: str = "number of steps") -> int:
+    """A whole number in ``[low, high]`` from a slider (a float), or from anything at all
+    through the API, else a ``gr.Error`` naming ``what`` and the range (the app's messages;
+    :func:`symmflow.validation.check_steps` is the library's)."""
     try:
         value = int(steps)  # type: ignore[arg-type]
     except (TypeError, ValueError):
