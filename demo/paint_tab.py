@@ -92,6 +92,7 @@ def trajectory_gif(trajectory: list[np.ndarray] | None) -> str | None:
     """Every frame of the last generation as an animated GIF (a file path), or None."""
     if not trajectory:
         return None
+    GIF_DIR.mkdir(exist_ok=True)  # a temp cleaner may have removed it on a long-running server
     now = time.time()
     for old in GIF_DIR.glob("*.gif"):
         if now - old.stat().st_mtime > GIF_MAX_AGE:

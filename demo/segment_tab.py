@@ -79,7 +79,8 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
     last = gr.State(None)
     with gr.Row():
         with gr.Column():
-            photo = gr.Image(label="photo", type="filepath", sources=("upload", "clipboard"), height=VIEW, elem_id="segment-photo")
+            # the file as uploaded (image_mode None: Gradio must not convert it first), read by _photo
+            photo = gr.Image(label="photo", type="filepath", image_mode=None, sources=("upload", "clipboard"), height=VIEW, elem_id="segment-photo")
             steps = gr.Slider(1, MAX_STEPS, value=faces_pipeline().default_steps["segment"], step=1, label="ODE steps")
             seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
             run = gr.Button("Segment", variant="primary", elem_id="segment-run")

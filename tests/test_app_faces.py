@@ -83,6 +83,21 @@ def test_segment_reads_uploaded_files_of_any_mode_and_shrinks_large_ones(tmp_pat
     assert segment_tab._photo(np.zeros((2000, 1, 3), np.uint8)).shape == (1024, 1, 3)
 
 
+def test_photo_box_hands_over_the_uploaded_file_unconverted(tmp_path):
+    from gradio.data_classes import ImageData
+
+    from demo.app import build_demo
+
+    box = next(b for b in build_demo().blocks.values() if getattr(b, "elem_id", None) == "segment-photo")
+    Image.fromarray(np.full((6, 5), 246 * 257, np.uint16)).save(tmp_path / "deep.png")  # 16-bit grey
+    rgba = np.zeros((6, 5, 4), np.uint8)
+    rgba[..., 0] = 255  # red hidden under full transparency: a viewer shows white
+    Image.fromarray(rgba).save(tmp_path / "clear.png")
+    for name, expected in (("deep.png", 246), ("clear.png", 255)):
+        path = box.preprocess(ImageData(path=str(tmp_path / name), orig_name=name))
+        assert (segment_tab._photo(path) == expected).all(), name
+
+
 def test_app_refuses_a_model_for_the_wrong_task_and_odd_seeds():
     from demo import app
     from demo.models import digits_pipeline

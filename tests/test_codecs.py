@@ -139,7 +139,7 @@ def test_max_foreign_tells_blends_from_other_colours():
     assert np.array_equal(codec.rgb_to_ids(soft, max_foreign=0.0), codec.rgb_to_ids(soft))  # every edge pixel is a blend
     stray = soft.copy()
     stray[30:34, 30:34] = (250, 120, 10)  # inside the hair, far from every palette colour and from hair
-    with pytest.raises(ValueError, match=r"0\.4% of the pixels \(16\).*\(250, 120, 10\)"):
+    with pytest.raises(ValueError, match=r"0\.39% of the pixels \(16\).*most often \(250, 120, 10\)"):
         codec.rgb_to_ids(stray, max_foreign=0.001)
     assert codec.rgb_to_ids(stray, max_foreign=0.01)[31, 31] == 13  # tolerated: filled from the hair around it
     with pytest.raises(ValueError, match="needs a tolerance"):

@@ -339,6 +339,12 @@ def test_celebamask_hq_part_files_are_checked(celeba_root):
     assert "1 image(s) without a label: 5" in text and "1 label(s) without an image: 7000" in text
 
 
+def test_an_empty_split_says_so(celeba_root):
+    (celeba_root / "split.json").write_text(json.dumps({"train": [0, 1], "val": [99]}))
+    with pytest.raises(ValueError, match=r"split 'val'.*selected none of the 3 pairs found"):
+        CelebAMaskHQ(celeba_root, split="val")
+
+
 def test_pairs_must_match_in_size_and_come_out_in_one_size(tmp_path):
     ids = np.zeros((8, 8), dtype=np.uint8)
     save(solid(16, 16, (90, 60, 50)), tmp_path / "half" / "images" / "a.png")
@@ -346,13 +352,22 @@ def test_pairs_must_match_in_size_and_come_out_in_one_size(tmp_path):
     with pytest.raises(ValueError, match=r"image 16x16 and label map 8x8 do not match \(accepted: the image at the same size\)"):
         SegmentationFolder(tmp_path / "half", size=8)[0]
     root = tmp_path / "mixed"
-    save(solid(8, 8, (90, 60, 50)), root / "images" / "a.png")
-    save(ids, root / "labels" / "a.png")
-    save(solid(12, 12, (90, 60, 50)), root / "images" / "b.png")
-    save(np.zeros((12, 12), dtype=np.uint8), root / "labels" / "b.png")
-    with pytest.raises(ValueError, match=r"item 'b': comes out 12x12, item 'a' 8x8.*size option"):
+    save(solid(12, 12, (90, 60, 50)), root / "images" / "a.png")  # the odd one out comes first
+    save(np.zeros((12, 12), dtype=np.uint8), root / "labels" / "a.png")
+    for name in "bcde":
+        save(solid(8, 8, (90, 60, 50)), root / "images" / f"{name}.png")
+        save(ids, root / "labels" / f"{name}.png")
+    with pytest.raises(ValueError) as err:
         SegmentationFolder(root).verify()
+    assert str(err.value) == (
+        "this SegmentationFolder cannot be trained on:\n  items come out in 2 sizes: 8x8 (4 item(s), e.g. 'b', 'c', 'd'), "
+        "12x12 (1 item(s), e.g. 'a'); set the dataset's size option to resize them to one"
+    )
     SegmentationFolder(root, size=8).verify()
+    # checks of disjoint shares (one per training process) add up to the check of the whole
+    ds = SegmentationFolder(root)
+    merged = ds.check_items(range(0, 5, 2)) + ds.check_items(range(1, 5, 2))
+    assert merged.sizes == {(8, 8): (4, ["c", "e", "b"]), (12, 12): (1, ["a"])} and merged.broken == 0
 
 
 def test_unmatched_files_and_a_wrong_size_stop_training(tmp_path):
@@ -384,6 +399,31 @@ def test_unmatched_files_and_a_wrong_size_stop_training(tmp_path):
     with pytest.raises(ValueError, match="allow_unmatched is true or false"):
         config(allow_unmatched="yes")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_resumed_run_skips_the_check_only_on_the_same_data(tmp_path):
+    from symmflow.training import Trainer
+    from symmflow.training.config import TrainConfig
+
+    root = tmp_path / "folder"
+    for name in "ab":
+        save(solid(8, 8, (90, 60, 50)), root / "images" / f"{name}.png")
+        save(np.zeros((8, 8), dtype=np.uint8), root / "labels" / f"{name}.png")
+
+    def config(**kwargs):
+        return TrainConfig.from_dict({
+            "name": "resume", "task": "segmentation", "output_dir": str(tmp_path / "run"),
+            "data": {"dataset": "folder", "kwargs": {"root": str(root), "size": 8, **kwargs}},
+            "model": {"class": "PixelUNet", "preset": "tiny", "kwargs": {"sample_size": 8}},
+            "pipeline": {"image_size": 8, "palette": "celebamask_hq"},
+            "train": {"steps": 2, "batch_size": 2, "checkpoint_every": 1, "sample_every": 0},
+        })
+
+    Trainer(config()).fit(progress=False)
+    (root / "images" / "b.png").write_bytes(b"broken after the run was checked")
+    Trainer(config())  # resuming the same data: not read again
+    with pytest.raises(ValueError, match="item 'b'"):
+        Trainer(config(limit=2))  # other data: read again
 
 
 def test_colour_masks_in_other_colours_are_refused(tmp_path):

@@ -26,6 +26,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,7 @@ __all__ = [
     "SegmentationDataset",
     "SegmentationFolder",
     "IMAGE_EXTENSIONS",
+    "ItemCheck",
     "LABEL_EXTENSIONS",
     "MAX_FOREIGN_SHARE",
     "merge_celebamask_parts",
@@ -209,6 +211,38 @@ def read_label_map(
         raise ValueError(f"{what}: {err}") from None
 
 
+@dataclass
+class ItemCheck:
+    """What reading items of a dataset found (:meth:`SegmentationDataset.check_items`); checks
+    of disjoint item sets, e.g. one per training process, merge with ``+``.
+
+    Attributes:
+        problems: ``"item 'name': what is wrong"``, one a broken item.
+        broken: how many broken items were found.
+        stopped: whether reading stopped early (too many broken items).
+        sizes: ``{(height, width): (items, up to 3 of their names)}`` of the items as they come out.
+    """
+
+    problems: list[str] = field(default_factory=list)
+    broken: int = 0
+    stopped: bool = False
+    sizes: dict[tuple[int, int], tuple[int, list[str]]] = field(default_factory=dict)
+
+    def __add__(self, other: ItemCheck) -> ItemCheck:
+        sizes = dict(self.sizes)
+        for size, (n, names) in other.sizes.items():
+            m, known = sizes.get(size, (0, []))
+            sizes[size] = (m + n, (known + names)[:3])
+        return ItemCheck(self.problems + other.problems, self.broken + other.broken, self.stopped or other.stopped, sizes)
+
+
+def _listing(count: int, what: str, names: list[str], sep: str = ", ") -> str:
+    """``"3 image(s) without a label: a, b, c"``, at most 5 names (``""`` when ``count`` is 0)."""
+    if not count:
+        return ""
+    return f"{count} {what}: {sep.join(names[:5])}{' ...' if count > 5 else ''}"
+
+
 class SegmentationDataset(Dataset):
     """Base of the (image, label map) datasets: subclasses fill ``names`` and implement
     :meth:`load`; this class crops, resizes and converts.
@@ -246,8 +280,11 @@ class SegmentationDataset(Dataset):
         """How many files were skipped because their image or label partner is missing."""
         return len(self.unmatched_images) + len(self.unmatched_labels)
 
-    def _set_items(self, names: list[str], where: str, layout: str) -> None:
-        """Store the item list (sorted, then cut to ``limit``) and warn about skipped files."""
+    def _set_items(self, names: list[str], where: str, layout: str, pairs_on_disk: int = 0) -> None:
+        """Store the item list (sorted, then cut to ``limit``) and warn about skipped files.
+        ``pairs_on_disk``: the pairs found before a split selected ``names`` from them."""
+        if not names and pairs_on_disk:
+            raise ValueError(f"no (image, label) pairs in {where}: the split selected none of the {pairs_on_disk} pairs found")
         if not names:
             raise ValueError(
                 f"no (image, label) pairs found for {where}: {len(self.unmatched_images)} image(s) and "
@@ -268,45 +305,64 @@ class SegmentationDataset(Dataset):
     def verify(self, max_errors: int = 10, allow_unmatched: bool = False) -> None:
         """Read every item once; raise one error naming each broken file (up to ``max_errors``).
 
-        The trainer calls this before the first step, so that a corrupt image, a label with
-        ids or colours outside the palette, an image/label pair of different sizes, items
-        that come out in different sizes, a file of the layout that fits no rule of it, or
-        (unless ``allow_unmatched``) an image without its label stops the run at once, not
-        hours into it.
+        The trainer runs the same checks before the first step (split over its processes), so
+        that a corrupt image, a label with ids or colours outside the palette, an image/label
+        pair of different sizes, items that come out in different sizes, a file of the layout
+        that fits no rule of it, or (unless ``allow_unmatched``) an image without its label
+        stops the run at once, not hours into it.
 
         Raises:
             ValueError: listing the broken items and what is wrong with each.
         """
-        problems = [f"  {text}" for text in self.unknown_files]
-        if self.num_unmatched and not allow_unmatched:
-            for kind, names in (("image(s) without a label", self.unmatched_images), ("label(s) without an image", self.unmatched_labels)):
-                if names:
-                    problems.append(f"  {len(names)} {kind}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
-            problems.append("  (to train on the complete pairs only, set allow_unmatched: true in the data config)")
-        first: tuple[str, tuple[int, ...]] | None = None
-        broken, stopped = 0, False
-        for i in range(len(self)):
+        refusal = self.refusal(self.layout_problems(allow_unmatched), self.check_items(max_errors=max_errors))
+        if refusal:
+            raise ValueError(refusal)
+
+    def layout_problems(self, allow_unmatched: bool = False) -> list[str]:
+        """What is wrong with the file listing itself: unknown files, and (unless
+        ``allow_unmatched``) images without labels and labels without images."""
+        problems = [_listing(len(self.unknown_files), "file(s) that fit no rule of the layout", self.unknown_files, sep="; ")]
+        if not allow_unmatched:
+            problems.append(_listing(len(self.unmatched_images), "image(s) without a label", self.unmatched_images))
+            problems.append(_listing(len(self.unmatched_labels), "label(s) without an image", self.unmatched_labels))
+            if self.num_unmatched:
+                problems.append("(to train on the complete pairs only, set allow_unmatched: true in the data config)")
+        return [p for p in problems if p]
+
+    def check_items(self, indices: Iterable[int] | None = None, max_errors: int = 10) -> ItemCheck:
+        """Read the items ``indices`` (default: all); stops after ``max_errors + 1`` broken ones."""
+        check = ItemCheck()
+        for i in range(len(self)) if indices is None else indices:
             name = self.names[i]
             try:
-                shape = tuple(self[i]["image"].shape[-2:])
-                if first is None:
-                    first = (name, shape)
-                elif shape != first[1]:
-                    raise ValueError(
-                        f"comes out {shape[1]}x{shape[0]}, item {first[0]!r} {first[1][1]}x{first[1][0]}: "
-                        "items of one dataset must come out in one size (set its size option to resize them)"
-                    )
+                h, w = self[i]["image"].shape[-2:]
             except Exception as err:  # noqa: BLE001 - whatever a broken file raises, name the file
-                if broken == max_errors:
-                    stopped = True
+                if check.broken == max_errors:
+                    check.stopped = True
                     break
-                broken += 1
+                check.broken += 1
                 text = str(err)
-                problems.append(f"  {text}" if text.startswith(f"item {name!r}") else f"  item {name!r}: {text}")
-        if problems:
-            more = ", stopped there" if stopped else ""
-            count = f" ({broken} broken item(s){more})" if broken else ""
-            raise ValueError(f"this {type(self).__name__} cannot be trained on{count}:\n" + "\n".join(problems))
+                check.problems.append(text if text.startswith(f"item {name!r}") else f"item {name!r}: {text}")
+                continue
+            count, examples = check.sizes.get((int(h), int(w)), (0, []))
+            check.sizes[(int(h), int(w))] = (count + 1, examples if len(examples) >= 3 else [*examples, name])
+        return check
+
+    def refusal(self, layout: list[str], items: ItemCheck, max_errors: int = 10) -> str | None:
+        """The error text for problems found by :meth:`layout_problems` and :meth:`check_items`
+        (``None``: nothing wrong)."""
+        problems = list(layout) + items.problems[:max_errors]
+        if len(items.sizes) > 1:  # no size is "right": list them all, the odd ones out are the few
+            listed = ", ".join(
+                f"{w}x{h} ({n} item(s), e.g. {', '.join(map(repr, names))})"
+                for (h, w), (n, names) in sorted(items.sizes.items(), key=lambda kv: -kv[1][0])
+            )
+            problems.append(f"items come out in {len(items.sizes)} sizes: {listed}; set the dataset's size option to resize them to one")
+        if not problems:
+            return None
+        more = ", stopped there" if items.stopped else ""
+        count = f" ({items.broken} broken item(s){more})" if items.broken else ""
+        return f"this {type(self).__name__} cannot be trained on{count}:\n" + "\n".join(f"  {p}" for p in problems)
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Item ``index`` at native resolution: RGB ``uint8`` ``[H, W, 3]`` and class ids
@@ -449,7 +505,12 @@ class CelebAMaskHQ(SegmentationDataset):
         self.unmatched_images = [str(i) for i in sorted(set(self._images) - set(self._parts)) if wanted(i)]
         self.unmatched_labels = [str(i) for i in sorted(set(self._parts) - set(self._images)) if wanted(i)]
         names = [str(i) for i in self._images if i in self._parts and wanted(i)]
-        self._set_items(names, f"CelebAMask-HQ split {split!r} in {self.root} ({self.split_source} split)", _CELEBA_LAYOUT)
+        self._set_items(
+            names,
+            f"CelebAMask-HQ split {split!r} in {self.root} ({self.split_source} split)",
+            _CELEBA_LAYOUT,
+            pairs_on_disk=len(self._images.keys() & self._parts.keys()),
+        )
 
     def _split_filter(self) -> Callable[[int], bool]:
         """Set ``split_source`` and return a predicate ``id -> bool`` for ``self.split``."""

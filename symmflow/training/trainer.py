@@ -17,11 +17,14 @@ Output folder::
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
+import operator
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -38,6 +41,8 @@ from symmflow.path import SymmetricPath
 from symmflow.pipeline import SymmFlowPipeline
 from symmflow.training.balance import class_balance_weights, class_frequencies
 from symmflow.training.config import DataConfig, ModelConfig, TrainConfig
+
+T = TypeVar("T")
 
 __all__ = ["Trainer", "build_dataset", "build_model", "init_weights"]
 
@@ -277,20 +282,18 @@ class Trainer:
         return SymmFlowPipeline(model, task=self.config.task, vae=vae, **p)
 
     def _check_data(self) -> None:
-        """Refuse broken data before step 1: every file of a dataset on disk is read once
-        (skipped when resuming a run on the same data config, which was checked when it
-        started), and the items must come at the pipeline's ``image_size``."""
-        if hasattr(self.dataset, "verify") and not self._resumes_same_data():
-            error = None
-            if self.accelerator.is_main_process:
-                try:
-                    self.dataset.verify(allow_unmatched=self.config.data.allow_unmatched)
-                except ValueError as err:
-                    error = str(err)
-            if self.accelerator.num_processes > 1:  # every rank must raise, or the others wait forever
-                from accelerate.utils import broadcast_object_list
+        """Refuse broken data before step 1: every file of a dataset on disk is read once,
+        each process reading its share (skipped when resuming a run on the same data config,
+        which was checked when it started), and the items must come at the pipeline's
+        ``image_size``. Every process raises the same error, so none waits for the others."""
+        acc = self.accelerator
+        if hasattr(self.dataset, "check_items") and not _on_main(acc, self._resumes_same_data):
+            share = self.dataset.check_items(range(acc.process_index, len(self.dataset), acc.num_processes))
+            if acc.num_processes > 1:
+                from accelerate.utils import gather_object
 
-                error = broadcast_object_list([error])[0]
+                share = functools.reduce(operator.add, gather_object([share]))
+            error = self.dataset.refusal(self.dataset.layout_problems(self.config.data.allow_unmatched), share)
             if error:
                 raise ValueError(error)
         size = self.config.pipeline["image_size"]
@@ -302,6 +305,7 @@ class Trainer:
             )
 
     def _resumes_same_data(self) -> bool:
+        """Whether ``output_dir`` holds a checkpoint of a run on this same data config."""
         saved = self.out / "state" / "trainer.json"
         if not saved.is_file():
             return False
@@ -445,3 +449,14 @@ class Trainer:
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(tile(row, columns=len(labels))).save(path)
         return path
+
+
+def _on_main(accelerator: Any, decide: Callable[[], T]) -> T:
+    """``decide()`` on the main process, its answer on every process (each deciding alone
+    could disagree, e.g. when output folders are not shared, and then a collective hangs)."""
+    answer = decide() if accelerator.is_main_process else None
+    if accelerator.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        answer = broadcast_object_list([answer])[0]
+    return answer
