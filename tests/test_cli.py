@@ -134,3 +134,35 @@ def test_eval_and_sample_data_parallel_match_one_process(pipes, tmp_path):
     assert len(names) == 10 and names == sorted(p.name for p in (tmp_path / "png2").iterdir())
     for name in names:
         assert np.array_equal(np.asarray(Image.open(tmp_path / "png1" / name)), np.asarray(Image.open(tmp_path / "png2" / name)))
+
+
+@pytest.mark.slow
+def test_broken_data_stops_every_training_process(tmp_path):
+    """Under two processes each reads half of the items; a broken file in the second half
+    must stop both with the same error, not leave one waiting for the other."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    root = tmp_path / "folder"
+    for name in "abcd":
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        (root / "labels").mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (90, 60, 50)).save(root / "images" / f"{name}.png")
+        Image.new("L", (8, 8), 0).save(root / "labels" / f"{name}.png")
+    (root / "images" / "d.png").write_bytes(b"not a png")  # item 3: read by the second process
+    config = {
+        "name": "broken", "task": "segmentation", "output_dir": str(tmp_path / "run"),
+        "data": {"dataset": "folder", "kwargs": {"root": str(root), "size": 8}},
+        "model": {"class": "PixelUNet", "preset": "tiny", "kwargs": {"sample_size": 8}},
+        "pipeline": {"image_size": 8, "palette": "celebamask_hq"}, "train": {"steps": 2, "batch_size": 2},
+    }
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(config))
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "symmflow", "train", "--config", str(tmp_path / "broken.yaml"), "--quiet"]
+    done = subprocess.run(run, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert done.stderr.count("error: this SegmentationFolder cannot be trained on (1 broken item(s))") == 2
+    assert "item 'd'" in done.stderr and not (tmp_path / "run").exists()
