@@ -97,6 +97,20 @@ def gpu(fn: T) -> T:
     return spaces.GPU(fn)
 
 
+def available_cores() -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota
+    (``/sys/fs/cgroup/cpu.max``), which is how containers such as Spaces limit CPUs while
+    ``os.cpu_count()`` still reports the host's."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
 def set_threads() -> None:
     """Use every core the Space gives us, but never more (a free Space has 2)."""
-    torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
+    torch.set_num_threads(min(available_cores(), 8))

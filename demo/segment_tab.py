@@ -81,7 +81,10 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
         with gr.Column():
             # the file as uploaded (image_mode None: Gradio must not convert it first), read by _photo
             photo = gr.Image(label="photo", type="filepath", image_mode=None, sources=("upload", "clipboard"), height=VIEW, elem_id="segment-photo")
-            steps = gr.Slider(1, MAX_STEPS, value=faces_pipeline().default_steps["segment"], step=1, label="ODE steps")
+            steps = gr.Slider(
+                1, MAX_STEPS, value=faces_pipeline().default_steps["segment"], step=1, label="ODE steps",
+                info="1 step returns the most likely mask (the best score); more steps show it emerge",
+            )
             seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
             run = gr.Button("Segment", variant="primary", elem_id="segment-run")
             if EXAMPLES:

@@ -183,3 +183,22 @@ def test_digits_tab_errors_and_generation():
     assert len(frames) == 6 and frames[-1].shape[:2] == (160, 160)
     with pytest.raises(gr.Error, match="0 to 9"):
         next(digits_tab.generate_digit("x", 5, 0))
+
+
+def test_available_cores_honours_a_cgroup_quota(monkeypatch, tmp_path):
+    from demo import models
+
+    real = models.Path
+    quota = tmp_path / "cpu.max"
+
+    def fake_path(p, *rest):
+        return quota if str(p) == "/sys/fs/cgroup/cpu.max" else real(p, *rest)
+
+    monkeypatch.setattr(models, "Path", fake_path)
+    monkeypatch.setattr(models.os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    quota.write_text("200000 100000\n")  # 2 CPUs of a 16-core host
+    assert models.available_cores() == 2
+    quota.write_text("max 100000\n")
+    assert models.available_cores() == 16
+    quota.unlink()  # no cgroup v2 file: the affinity decides
+    assert models.available_cores() == 16
