@@ -73,8 +73,8 @@ def send_to_paint(state: dict | None) -> tuple[dict, dict, Any]:
 def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: gr.Tabs) -> None:
     gr.Markdown(
         "Upload a photo: the reverse flow turns label noise into a **colour mask** (t = 1 -> 0) while the "
-        "photo dissolves. Then *Edit this mask*: the mask goes to the paint tab, where regenerating keeps "
-        "the photo wherever you did not repaint (the photo's recovered noise is reused there)."
+        "photo dissolves. Then *Edit this mask*: the mask goes to the paint tab, where one regenerated portrait "
+        "reuses the photo's recovered noise wherever you did not repaint, so it stays close to the photo there."
     )
     last = gr.State(None)
     with gr.Row():
