@@ -11,8 +11,8 @@ from symmflow.pipeline import SymmFlowPipeline
 
 from conftest import ROOT
 
-# measured on these 40 faces / 16 masks (benchmarks/faces.py uses 200 / 100: 0.684 / 0.593)
-SEG_MEASURED, CYCLE_MEASURED = 0.681, 0.585
+# measured on these 40 faces / 16 masks (benchmarks/faces.py uses 200 / 100: 0.695 / 0.593)
+SEG_MEASURED, CYCLE_MEASURED = 0.693, 0.574
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_shipped_model_segments_held_out_faces(faces):
     # and so are the rare ones the class-balanced loss brought in (mouth 0.72, earrings 0.44,
     # necklace 0.54; all 0 before it)
     assert min(seg["per_class"][k] for k in ("skin", "hair", "cloth")) > 0.78, seg["per_class"]
-    assert min(seg["per_class"][k] for k in ("nose", "l_eye", "r_eye", "l_brow", "r_brow")) > 0.57, seg["per_class"]
+    assert min(seg["per_class"][k] for k in ("nose", "l_eye", "r_eye", "l_brow", "r_brow")) > 0.59, seg["per_class"]
     assert min(seg["per_class"][k] for k in ("mouth", "ear_r", "neck_l", "u_lip")) > 0.38, seg["per_class"]
 
 
