@@ -144,14 +144,18 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from symmflow.evaluation import init_processes
+    from symmflow.evaluation import processes
 
-    rank, _ = init_processes()
-    pipe = _load_pipeline(args)
-    if pipe.task == "segmentation":
-        return _eval_segmentation(args, pipe, main_process=rank == 0)
-    if rank != 0:  # the digits test split takes a second: one process does it all
-        return 0
+    with processes() as (rank, _):
+        pipe = _load_pipeline(args)
+        if pipe.task == "segmentation":
+            return _eval_segmentation(args, pipe, main_process=rank == 0)
+        if rank != 0:  # the digits test split takes a second: one process does it all
+            return 0
+        return _eval_classification(args, pipe)
+
+
+def _eval_classification(args: argparse.Namespace, pipe) -> int:
     from symmflow.evaluation import confusion_matrix, evaluate_classification, plot_confusion
 
     from symmflow.data.digits import digits_split, digits_to_tensor
@@ -265,12 +269,18 @@ def _write_json(path: Path, data: dict) -> None:
 
 def _sample(args: argparse.Namespace) -> int:
     """The FID protocol: ``--per-mask`` portraits of every mask, one PNG each, resumable."""
+    from symmflow.evaluation import processes
+
+    with processes() as (rank, world):
+        return _sample_on(args, rank, world)
+
+
+def _sample_on(args: argparse.Namespace, rank: int, world: int) -> int:
     import numpy as np
     from PIL import Image
 
-    from symmflow.evaluation import init_processes, process_batches
+    from symmflow.evaluation import process_batches
 
-    rank, world = init_processes()
     pipe = _load_pipeline(args)
     if pipe.task != "segmentation":
         raise ValueError("symmflow sample draws portraits from masks: it needs a segmentation pipeline")

@@ -9,8 +9,9 @@ same numbers (timings aside: ``seconds_per_image`` is this process's wall time o
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,29 +26,38 @@ __all__ = [
     "fid",
     "frechet_distance",
     "inception_features",
-    "init_processes",
     "plot_confusion",
+    "processes",
     "process_batches",
     "sample_diversity",
     "sum_over_processes",
 ]
 
 
-def init_processes() -> tuple[int, int]:
+@contextlib.contextmanager
+def processes() -> Iterator[tuple[int, int]]:
     """Join the process group that ``accelerate launch`` / ``torchrun`` describe in the
-    environment (``WORLD_SIZE``, ``RANK``, ...); nothing to do for one process.
+    environment (``WORLD_SIZE``, ``RANK``, ...) for the ``with`` block, and leave it after;
+    nothing to do for one process.
 
-    Returns ``(rank, world size)``. GPU processes take the GPU of their ``LOCAL_RANK``.
+    Yields ``(rank, world size)``. GPU processes take the GPU of their ``LOCAL_RANK``.
+    Leaving matters: a process that exits still in a gloo group can abort in the group's
+    destructor ("terminate called without an active exception") after its work is done.
     """
     import os
 
     import torch.distributed as dist
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+    joined = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
+    if joined:
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-    return _process()
+    try:
+        yield _process()
+    finally:
+        if joined and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def _process() -> tuple[int, int]:

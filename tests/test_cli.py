@@ -1,5 +1,9 @@
 """``symmflow generate|segment|classify`` on files, with tiny pipelines the tests save."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -110,24 +114,24 @@ def test_sample_is_resumable_and_independent_of_the_batch_size(pipes, tmp_path, 
     assert cli_main(["sample", "--checkpoint", str(pipes / "digits"), "--out", str(tmp_path / "c")]) == 2
 
 
+def _torchrun(procs: int, args: list[str]) -> subprocess.CompletedProcess:
+    """``symmflow ARGS`` in ``procs`` CPU processes under torchrun (what accelerate launch starts)."""
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs), "-m", "symmflow", *args]
+    return subprocess.run(run, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.slow
 def test_eval_and_sample_data_parallel_match_one_process(pipes, tmp_path):
     """Two CPU processes under torchrun (what accelerate launch starts) give the one-process
     figures and the same PNGs."""
     import json
-    import os
-    import subprocess
-    import sys
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     common = ["--checkpoint", str(pipes / "faces"), "--count", "5"]
     for procs in (1, 2):
-        run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(procs),
-               "-m", "symmflow"]
-        subprocess.run(run + ["eval", *common, "--steps", "2", "--cycle", "3", "--diversity", "3",
-                              "--json", str(tmp_path / f"eval{procs}.json")], check=True, env=env, capture_output=True)
-        subprocess.run(run + ["sample", *common, "--per-mask", "2", "--steps", "2", "--batch-size", "2", "--quiet",
-                              "--out", str(tmp_path / f"png{procs}")], check=True, env=env, capture_output=True)
+        for args in (["eval", *common, "--steps", "2", "--cycle", "3", "--diversity", "3", "--json", str(tmp_path / f"eval{procs}.json")],
+                     ["sample", *common, "--per-mask", "2", "--steps", "2", "--batch-size", "2", "--quiet", "--out", str(tmp_path / f"png{procs}")]):
+            done = _torchrun(procs, args)
+            assert done.returncode == 0, f"symmflow {args[0]} on {procs} process(es) failed:\n{done.stderr[-3000:]}"
     one, two = (json.loads((tmp_path / f"eval{n}.json").read_text()) for n in (1, 2))
     assert one == two
     names = sorted(p.name for p in (tmp_path / "png1").iterdir())
@@ -140,10 +144,6 @@ def test_eval_and_sample_data_parallel_match_one_process(pipes, tmp_path):
 def test_broken_data_stops_every_training_process(tmp_path):
     """Under two processes each reads half of the items; a broken file in the second half
     must stop both with the same error, not leave one waiting for the other."""
-    import os
-    import subprocess
-    import sys
-
     import yaml
 
     root = tmp_path / "folder"
@@ -160,9 +160,7 @@ def test_broken_data_stops_every_training_process(tmp_path):
         "pipeline": {"image_size": 8, "palette": "celebamask_hq"}, "train": {"steps": 2, "batch_size": 2},
     }
     (tmp_path / "broken.yaml").write_text(yaml.safe_dump(config))
-    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "symmflow", "train", "--config", str(tmp_path / "broken.yaml"), "--quiet"]
-    done = subprocess.run(run, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    done = _torchrun(2, ["train", "--config", str(tmp_path / "broken.yaml"), "--quiet"])
     assert done.returncode != 0
     assert done.stderr.count("error: this SegmentationFolder cannot be trained on (1 broken item(s))") == 2
     assert "item 'd'" in done.stderr and not (tmp_path / "run").exists()
