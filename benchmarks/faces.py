@@ -6,10 +6,14 @@ Held-out faces are generated from seeds the training never used (training draws 
 0 .. length-1; these start at 10**9). Figures:
 
 * ``seg_miou_5``: mIoU (macro Jaccard, background ignored) of ``segment`` at 5 steps;
+  ``seg_miou_1`` the same at 1 step, which returns the posterior mean of the mask where more
+  steps sample one (implementation notes, section 2);
 * ``cycle_miou_25``: generate a portrait from each mask (25 steps), segment it with the same
   model (5 steps), mIoU against the input mask;
 * ``diversity``: mean absolute pixel difference (0..1) between 4 samples of the same mask;
-* ``generate_25_seconds``: one 25-step generation (batch 1), median of 3.
+* ``generate_25_seconds``: one 25-step generation (batch 1), median of 5;
+  ``generate_25_seconds_channels_last`` the same with the weights in ``channels_last`` memory
+  format, as the app runs them (timed in alternation with the first).
 
 Writes benchmarks/results/faces.json and a section of benchmarks/RESULTS.md.
 """
@@ -30,6 +34,23 @@ from symmflow.pipeline import SymmFlowPipeline
 
 
 
+def generation_seconds(pipe: SymmFlowPipeline, masks: list[np.ndarray], rounds: int = 5) -> tuple[float, float]:
+    """Median seconds of one 25-step generation (batch 1) with the weights as loaded, and in
+    ``channels_last`` memory format (as the app runs them). The two alternate, so that a
+    machine that slows down mid-run slows both alike; round 0 is a warm-up."""
+    formats = (torch.contiguous_format, torch.channels_last)
+    times: dict[torch.memory_format, list[float]] = {f: [] for f in formats}
+    for k in range(rounds + 1):
+        for memory_format in formats:
+            pipe.model.to(memory_format=memory_format)
+            t0 = time.perf_counter()
+            pipe.generate(masks[k % len(masks)], steps=25, seed=k)
+            if k:
+                times[memory_format].append(time.perf_counter() - t0)
+    pipe.model.to(memory_format=torch.contiguous_format)
+    return statistics.median(times[formats[0]]), statistics.median(times[formats[1]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "faces"))
@@ -42,21 +63,16 @@ def main() -> None:
     images, masks = generate_faces(args.count, size=pipe.image_size, seed=HELD_OUT_SEED)
     start = time.perf_counter()
     seg = evaluate_segmentation(pipe, list(images), list(masks), steps=5)
+    seg_1 = evaluate_segmentation(pipe, list(images), list(masks), steps=1)
     cycle = evaluate_cycle(pipe, list(masks[: args.cycle_count]), generate_steps=25, segment_steps=5)
     diversity = sample_diversity(pipe, list(masks[:8]), samples=4, steps=25)
-    pipe.generate(masks[0], steps=25, seed=0)  # warm-up
-    times = []
-    for k in range(3):
-        t0 = time.perf_counter()
-        pipe.generate(masks[k], steps=25, seed=k)
-        times.append(time.perf_counter() - t0)
-    gen_seconds = statistics.median(times)
+    gen_seconds, gen_seconds_cl = generation_seconds(pipe, list(masks[:3]))
     total = time.perf_counter() - start
 
-    print(f"segmentation mIoU @5 steps ({args.count} faces): {seg['miou']:.4f}")
+    print(f"segmentation mIoU @5 steps ({args.count} faces): {seg['miou']:.4f}  (1 step: {seg_1['miou']:.4f})")
     print(f"cycle mIoU @25 steps ({args.cycle_count} masks):   {cycle['miou']:.4f}")
     print(f"diversity (mean |a-b|, 0..1):          {diversity:.4f}")
-    print(f"25-step generation, batch 1:            {gen_seconds:.2f} s")
+    print(f"25-step generation, batch 1:            {gen_seconds:.2f} s  (channels_last: {gen_seconds_cl:.2f} s)")
     print(f"(benchmark ran {total:.0f} s on {machine()})")
     worst = sorted(((v, k) for k, v in seg["per_class"].items() if v is not None))[:4]
 
@@ -69,9 +85,11 @@ def main() -> None:
         "| figure | value |",
         "|---|---:|",
         f"| segmentation mIoU, 5 steps (background ignored) | {seg['miou']:.4f} |",
+        f"| segmentation mIoU, 1 step (the posterior mean) | {seg_1['miou']:.4f} |",
         f"| cycle mIoU: generate (25 steps) then segment (5), {args.cycle_count} masks | {cycle['miou']:.4f} |",
         f"| diversity: mean abs. pixel difference between seeds (0..1) | {diversity:.4f} |",
         f"| one 25-step generation, batch 1 (s) | {gen_seconds:.2f} |",
+        f"| the same, `channels_last` weights as the app runs them (s) | {gen_seconds_cl:.2f} |",
         "",
         "Hardest classes (IoU): " + ", ".join(f"{k} {v:.2f}" for v, k in worst),
     ]
@@ -79,9 +97,11 @@ def main() -> None:
         "faces",
         {
             "seg_miou_5": round(seg["miou"], 4),
+            "seg_miou_1": round(seg_1["miou"], 4),
             "cycle_miou_25": round(cycle["miou"], 4),
             "diversity": round(diversity, 4),
             "generate_25_seconds": round(gen_seconds, 3),
+            "generate_25_seconds_channels_last": round(gen_seconds_cl, 3),
             "per_class_iou": seg["per_class"],
             "held_out_faces": args.count,
             "checkpoint": str(args.checkpoint),

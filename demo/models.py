@@ -85,7 +85,11 @@ def faces_checkpoint() -> str:
 def faces_pipeline() -> SymmFlowPipeline:
     # on ZeroGPU the model is placed on "cuda" at start-up; the GPU is attached per call
     device = "cuda" if on_zero_gpu() or torch.cuda.is_available() else None
-    return SymmFlowPipeline.from_pretrained(faces_checkpoint(), device=device)
+    pipe = SymmFlowPipeline.from_pretrained(faces_checkpoint(), device=device)
+    # channels_last convolutions: 10-20% faster 25-step portraits on 2 CPU cores, the same
+    # pixels to 1e-5 (benchmarks/faces.py times both)
+    pipe.model.to(memory_format=torch.channels_last)
+    return pipe
 
 
 def gpu(fn: T) -> T:
