@@ -23,16 +23,19 @@ centre (0.495-0.502, 0.724-0.766). A crop puts the eyes' midpoint at (0.5, 0.478
 0.245 of the side apart, on a horizontal line: a similarity transform (rotation, uniform scale,
 translation), never a shear.
 
-Detection (``detect_faces``): Haar cascades shipped in the package (``symmflow.haar``), no
-download. Faces are searched in a grey copy whose longest side is at most ``DETECT_MAX_SIDE``
-pixels, scaled down or up to twofold (fast whatever the photo's size; it sets the smallest face
-found: the cascade's 20 px window there, e.g. 64 px in a 1024 px photo, 10 px in a 160 px one,
-so that faces under ``MIN_FACE`` are seen and reported as too small). Eyes are then
-searched at full resolution in the upper part of each face box. Eyes are trusted when one is
-found in each half of the box at plausible heights and spacing; with one eye the other is its
-mirror image about the box's centre line; with none the eyes come from the box alone
-(``BOX_EYES``). When no upright face is found, the photo turned by a quarter turn either way is
-searched too, so a face lying on its side is found and aligned upright.
+Detection (``detect_faces``): OpenCV's Haar cascades (``haarcascade_frontalface_alt2``, then
+``haarcascade_eye``) as ``opencv-python-headless`` 4.x ships them in ``cv2.data.haarcascades``
+(OpenCV 5 moved ``CascadeClassifier`` out of the main package, hence the ``<5`` pin), loaded
+once on first use, no download. Faces are searched in a grey copy whose longest side is at
+most ``DETECT_MAX_SIDE`` pixels, scaled down or up to twofold (fast whatever the photo's size;
+it sets the smallest face found: the cascade's 20 px window there, e.g. 64 px in a 1024 px
+photo, 10 px in a 160 px one, so that faces under ``MIN_FACE`` are seen and reported as too
+small). Eyes are then searched in the photo's own pixels of the upper part of each face box
+(resized to ``_EYE_ROI_WIDTH``). Eyes are trusted when one is found in each half of the box at
+plausible heights and spacing; with one eye the other is its mirror image about the box's
+centre line; with none the eyes come from the box alone (``BOX_EYES``). When no upright face
+is found, the photo padded at its borders (a face cut by the border), then turned by a quarter
+turn either way (a face lying on its side, aligned upright) is searched too.
 
 Padding: pixels a crop takes from outside the photo (a face cut by the border) are filled by
 reflection about the border pixel (OpenCV's BORDER_REFLECT_101), as CelebA-HQ itself was padded
@@ -43,14 +46,14 @@ is pasted back.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 import cv2
 import numpy as np
-
-from . import haar
 
 CANONICAL_EYES = np.array([[0.3775, 0.478], [0.6225, 0.478]])  # fractions of the crop side
 CANONICAL_MOUTH = np.array([0.5, 0.742])
@@ -59,8 +62,14 @@ CANONICAL_MOUTH = np.array([0.5, 0.742])
 # scikit-image's astronaut (0.271, 0.367) and (0.742, 0.388), and of matplotlib's Grace Hopper
 # (0.692, 0.371; her other eye is not found), made symmetric about the box's centre line.
 BOX_EYES = np.array([[0.286, 0.375], [0.714, 0.375]])
+# 320: a 1024 px photo costs ~60 ms with a face, ~110 ms without (four searches) on 2 loaded
+# cores; 480 px costs 2x, 640 px 3.4x (faces from 43 / 32 px instead of 64 px in such a photo).
 DETECT_MAX_SIDE = 320
 DETECT_SCALE_FACTOR = 1.15  # pyramid step: 1.2 missed 1-2 of ten 40 px faces, 1.1 costs 1.4x
+# Pyramid step of the fallback searches (padded, turned), which only run when the first found
+# nothing: 1.25 costs 0.6x of 1.15 there (a 1024 px photo without a face: ~170 -> ~110 ms) and
+# finds the same quarter-turned and border-cut astronaut faces, eyes as close.
+DETECT_FALLBACK_SCALE_FACTOR = 1.25
 DETECT_MIN_NEIGHBORS = 3
 MIN_FACE = 24  # px: the smallest face box (in the photo) that is aligned
 MAX_FACES = 10
@@ -344,6 +353,39 @@ def paste_scores(crop_scores: np.ndarray, matrices: np.ndarray, shape) -> np.nda
 
 # ----------------------------------------------------------------------------- detection
 
+_FACE_CASCADE = "haarcascade_frontalface_alt2.xml"
+_EYE_CASCADE = "haarcascade_eye.xml"
+# One CascadeClassifier is not safe to run from two threads at once (it keeps the image being
+# searched in its feature evaluator), and the app may serve requests in parallel.
+_CASCADE_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=None)
+def _cascade(name: str):
+    """OpenCV's bundled cascade ``name``, loaded once."""
+    classifier = getattr(cv2, "CascadeClassifier", None)
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    if classifier is None or folder is None:
+        raise RuntimeError(
+            f"face detection needs cv2.CascadeClassifier and cv2.data.haarcascades, which OpenCV "
+            f"{cv2.__version__} does not have; install opencv-python-headless>=4.10,<5"
+        )
+    c = classifier(folder + name)
+    if c.empty():
+        raise RuntimeError(f"could not load OpenCV's cascade {folder + name}")
+    return c
+
+
+def _detect(name: str, gray: np.ndarray, scale_factor: float, min_neighbors: int, max_size: int = 0):
+    """Boxes (M, 4) int (x, y, w, h) and neighbour counts (M,) int of a cascade on a grey image."""
+    cascade = _cascade(name)
+    with _CASCADE_LOCK:
+        boxes, counts = cascade.detectMultiScale2(
+            gray, scaleFactor=scale_factor, minNeighbors=min_neighbors, maxSize=(max_size, max_size)
+        )
+    return np.asarray(boxes, np.int64).reshape(-1, 4), np.asarray(counts, np.int64).reshape(-1)
+
+
 # Quarter turns: np.rot90(photo, k) and the (2, 3) map from the turned photo's pixels back.
 def _turn_back(k: int, shape) -> np.ndarray:
     h, w = shape[:2]
@@ -364,7 +406,7 @@ def _find_eyes(gray: np.ndarray, box) -> tuple[np.ndarray, str]:
         return fallback, "box"
     s = _EYE_ROI_WIDTH / w
     roi = cv2.resize(gray[y0:y1, x0:x1], None, fx=s, fy=s, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    boxes, counts = haar.detect("haarcascade_eye", roi, 1.1, 2, max_size=int(0.45 * _EYE_ROI_WIDTH))
+    boxes, counts = _detect(_EYE_CASCADE, roi, 1.1, 2, max_size=int(0.45 * _EYE_ROI_WIDTH))
     best = {}
     for (bx, by, bw, bh), n in zip(boxes, counts):
         cx = (bx + bw / 2) / s + x0 - 0.5
@@ -404,7 +446,9 @@ class Detection:
     turn: int
 
 
-def _detect_upright(gray: np.ndarray, max_side: int, pad: bool) -> list[tuple[tuple[int, int, int, int], int]]:
+def _detect_upright(
+    gray: np.ndarray, max_side: int, pad: bool, scale_factor: float = DETECT_SCALE_FACTOR
+) -> list[tuple[tuple[int, int, int, int], int]]:
     """Upright face boxes (photo pixels) and neighbour counts in a grey photo, searched in a copy
     scaled to ``max_side`` (at most twofold up, so that faces under ``MIN_FACE`` are still seen
     and reported). ``pad``: extend the copy by an eighth of its side with replicated border
@@ -417,7 +461,7 @@ def _detect_upright(gray: np.ndarray, max_side: int, pad: bool) -> list[tuple[tu
     p = max(small.shape) // 8 if pad else 0
     if p:
         small = cv2.copyMakeBorder(small, p, p, p, p, cv2.BORDER_REPLICATE)
-    boxes, counts = haar.detect("haarcascade_frontalface_alt2", small, DETECT_SCALE_FACTOR, DETECT_MIN_NEIGHBORS)
+    boxes, counts = _detect(_FACE_CASCADE, small, scale_factor, DETECT_MIN_NEIGHBORS)
     sx, sy = w / (small.shape[1] - 2 * p), h / (small.shape[0] - 2 * p)
     return [
         ((int(round((bx - p) * sx)), int(round((by - p) * sy)), int(round(bw * sx)), int(round(bh * sy))), int(n))
@@ -440,10 +484,11 @@ def detect_faces(photo, max_side: int = DETECT_MAX_SIDE, try_turns: bool = True)
     # by the border), then the photo turned a quarter turn either way (a face on its side).
     turns = {0: _detect_upright(gray, max_side, pad=False)}
     if not turns[0]:
-        turns[0] = _detect_upright(gray, max_side, pad=True)
+        turns[0] = _detect_upright(gray, max_side, pad=True, scale_factor=DETECT_FALLBACK_SCALE_FACTOR)
     if not turns[0] and try_turns:
         for k in (1, 3):
-            turns[k] = _detect_upright(np.ascontiguousarray(np.rot90(gray, k)), max_side, pad=True)
+            turned = np.ascontiguousarray(np.rot90(gray, k))
+            turns[k] = _detect_upright(turned, max_side, pad=True, scale_factor=DETECT_FALLBACK_SCALE_FACTOR)
     # The quarter turn holding the surest face (upright whenever it holds any).
     k = max(turns, key=lambda t: (max((n for _, n in turns[t]), default=-1), t == 0))
     g = np.ascontiguousarray(np.rot90(gray, k)) if k else gray

@@ -1,4 +1,4 @@
-"""Face detection, CelebA-HQ alignment and the way back (symmflow.alignment, symmflow.haar).
+"""Face detection, CelebA-HQ alignment and the way back (symmflow.alignment).
 
 Real faces come from public-domain portraits that ship inside installed packages (scikit-image's
 astronaut, matplotlib's Grace Hopper), read as fixed inputs; a test skips when its file is
@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from symmflow import alignment as al
-from symmflow import haar
 
 # Eye centres of the astronaut (512 x 512), image-left first, located with the eye cascade and
 # checked by eye on an overlay.
@@ -62,26 +61,6 @@ def _fake_segment(crops: np.ndarray) -> np.ndarray:
 
 def _canonical_px(size: int) -> np.ndarray:
     return al.CANONICAL_EYES * size - 0.5
-
-
-# ----------------------------------------------------------------------------- the detector
-
-
-def test_haar_matches_opencv4_on_astronaut(astronaut):
-    # OpenCV 4.10's CascadeClassifier.detectMultiScale2(g, 1.1, 3) on this very image gives the
-    # face [88, 33, 49, 49] (29 neighbours) and eyes [91, 40, 21, 21], [112, 41, 21, 21].
-    g = cv2.resize(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY), (256, 256), interpolation=cv2.INTER_AREA)
-    faces, n = haar.detect("haarcascade_frontalface_alt2", g, 1.1, 3)
-    assert faces.tolist() == [[88, 33, 49, 49]] and abs(int(n[0]) - 29) <= 2
-    eyes, _ = haar.detect("haarcascade_eye", g, 1.1, 3)
-    assert sorted(eyes.tolist()) == [[91, 40, 21, 21], [112, 41, 21, 21]]
-
-
-def test_haar_rejects_bad_input():
-    with pytest.raises(ValueError, match="unknown cascade"):
-        haar.load_cascade("haarcascade_cat")
-    with pytest.raises(ValueError, match="2-D uint8"):
-        haar.detect("haarcascade_eye", np.zeros((30, 30, 3), np.uint8))
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -276,6 +255,17 @@ def test_grayscale_photos_are_accepted(astronaut):
         res = al.segment_photo(photo, _fake_segment)
         assert len(res.faces) == 1 and res.crops.shape[-1] == 3
         np.testing.assert_allclose(res.faces[0].eyes, ASTRONAUT_EYES, atol=3)
+
+
+def test_opencv_without_cascade_classifier_gets_a_clear_message(monkeypatch):
+    # OpenCV 5 moved CascadeClassifier out of the main package: say which OpenCV to install.
+    monkeypatch.delattr(cv2, "CascadeClassifier")
+    al._cascade.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match=r"opencv-python-headless>=4.10,<5"):
+            al.detect_faces(np.zeros((64, 64), np.uint8))
+    finally:
+        al._cascade.cache_clear()
 
 
 def test_bad_inputs_get_clear_messages(astronaut):
