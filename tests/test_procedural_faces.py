@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,9 @@ from symmflow.data.procedural_faces import (
     P_GLASSES,
     P_HAT,
     P_NECKLACE,
+    Camera,
     ProceduralFaces,
+    apply_camera,
     generate_face,
     generate_faces,
     render_image,
@@ -56,8 +60,10 @@ def test_main_parts_appear_in_most_faces(faces):
     _, maps = faces
     share = {name: np.mean([(m == ID[name]).any() for m in maps]) for name in ID}
     assert share["background"] == 1.0
-    for name in ("skin", "nose", "neck", "cloth"):
+    for name in ("skin", "nose", "neck"):
         assert share[name] >= 0.95, (name, share[name])
+    # CelebA-HQ frames the face tightly: the clothes show only in the bottom corners, when at all
+    assert share["cloth"] >= 0.8
     for name in ("l_eye", "r_eye", "l_brow", "r_brow", "hair"):
         assert share[name] >= 0.85, (name, share[name])
     lips = np.mean([((m == ID["u_lip"]) | (m == ID["l_lip"])).any() for m in maps])
@@ -95,21 +101,67 @@ def test_skin_stands_apart_from_hair_and_background(faces):
     assert np.mean(distinct) > 0.95
 
 
-def test_nearest_class_colour_recovers_the_mask(faces):
-    """Each pixel classified by its nearest per-class mean colour (of its own face) matches the
-    mask on most pixels: the image is a learnable function of the mask. (About 1% of faces fall
-    below 0.8, where a small part's border-blended mean passes for the background or hair.)"""
-    accuracy = []
+def test_nose_is_skin_told_apart_by_shading_only(faces):
+    """As in a photograph (and unlike version 1's flat-colour parts) the nose has the skin's
+    colour on average; what marks it is the light and dark sides and nostrils within it."""
+    gaps, spreads = [], []
     for image, class_map in zip(*faces):
         means = _class_means(image, class_map)
-        classes = np.array(list(means))
-        centres = np.stack(list(means.values()))
-        d = np.linalg.norm(image.reshape(-1, 1, 3).astype(np.float64) - centres[None], axis=2)
-        predicted = classes[d.argmin(axis=1)]
-        accuracy.append(np.mean(predicted == class_map.reshape(-1)))
-    assert np.mean(accuracy) > 0.85, np.mean(accuracy)
-    assert np.mean(np.array(accuracy) > 0.8) >= 0.95, sorted(accuracy)[:5]
-    assert min(accuracy) > 0.7, min(accuracy)
+        if ID["nose"] in means:
+            gaps.append(np.linalg.norm(means[ID["nose"]] - means[ID["skin"]]))
+            spreads.append(image[class_map == ID["nose"]].astype(np.float64).std(axis=0).mean())
+    # the four official CelebAMask-HQ samples: 15-35 between the nose's and the skin's means
+    assert np.median(gaps) < 30, np.median(gaps)
+    assert np.median(spreads) > 4, np.median(spreads)
+
+
+def _centre(class_map: np.ndarray, k: int) -> tuple[float, float] | None:
+    ys, xs = np.nonzero(class_map == k)
+    return (xs.mean() / class_map.shape[1], ys.mean() / class_map.shape[0]) if len(xs) else None
+
+
+def test_left_parts_lie_on_the_image_right():
+    """CelebAMask-HQ labels the subject's left: ``l_eye``, ``l_brow``, ``l_ear`` on the image's right."""
+    _, maps = generate_faces(60, 64, seed=2000)
+    for left, right in (("l_eye", "r_eye"), ("l_brow", "r_brow"), ("l_ear", "r_ear")):
+        for class_map in maps:
+            lc, rc = _centre(class_map, ID[left]), _centre(class_map, ID[right])
+            if lc is not None:
+                assert lc[0] > 0.5, (left, lc)
+            if rc is not None:
+                assert rc[0] < 0.5, (right, rc)
+
+
+def test_framing_matches_celebamask_hq():
+    """Eye line, eye spacing, mouth and chin where the official CelebAMask-HQ sample masks put
+    them (figures in the module docstring), on average over 200 faces."""
+    _, maps = generate_faces(200, 128, seed=3000)
+    eyes, iod, mouth, chin = [], [], [], []
+    face = [ID[k] for k in ("skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip")]
+    for m in maps:
+        le, re = _centre(m, ID["l_eye"]), _centre(m, ID["r_eye"])
+        if le and re:
+            eyes.append((le[1] + re[1]) / 2)
+            iod.append(le[0] - re[0])
+        lip = _centre(m, ID["u_lip"])
+        if lip:
+            mouth.append(lip[1])
+        rows = np.nonzero(np.isin(m, face).any(axis=1))[0]
+        chin.append((rows.max() + 1) / m.shape[0])
+    assert 0.46 < np.mean(eyes) < 0.49, np.mean(eyes)
+    assert 0.23 < np.mean(iod) < 0.26, np.mean(iod)
+    assert 0.71 < np.mean(mouth) < 0.76, np.mean(mouth)
+    assert 0.88 < np.mean(chin) < 0.95, np.mean(chin)
+
+
+def test_camera_neutral_settings_keep_the_picture():
+    image = generate_face(4)[0]
+    neutral = Camera(gains=(1.0, 1.0, 1.0), exposure=1.0, gamma=1.0, contrast=1.0, blur=0.0, noise=0.0, jpeg=0)
+    np.testing.assert_array_equal(apply_camera(neutral, image, 0), image)
+    noisy = dataclasses.replace(neutral, noise=5.0, jpeg=60)
+    shot = apply_camera(noisy, image, 1)
+    np.testing.assert_array_equal(shot, apply_camera(noisy, image, 1))
+    assert 1.0 < np.abs(shot.astype(float) - image).mean() < 10.0
 
 
 @pytest.mark.parametrize("size", [32, 100, 512])

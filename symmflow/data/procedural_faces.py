@@ -1,4 +1,5 @@
-"""Procedural CelebAMask-HQ-style faces: a 19-class parsing mask and a stylised portrait of it.
+"""Procedural CelebAMask-HQ-style faces (version 2): a 19-class parsing mask and a portrait of it
+aimed at photographs.
 
 The training data of the small face model (mask -> portrait, portrait -> mask) and the source of
 example masks for the painting app. Every face comes from one seed in three steps:
@@ -6,16 +7,30 @@ example masks for the painting app. Every face comes from one seed in three step
 1. :func:`sample_face_params` draws all randomness into a :class:`FaceParams`.
 2. :func:`render_mask` rasterises the geometry into hard class ids (no antialiasing), drawing the
    parts back to front so later parts occlude earlier ones.
-3. :func:`render_image` paints the portrait from the mask and the appearance parameters only:
-   every region gets its colour, smooth lighting, textures and soft dark borders, so the image is
-   a learnable function of the mask and a segmenter can recover the mask from it.
+3. :func:`render_image` paints the portrait from the mask and the appearance parameters only, the
+   way a photograph shows a face rather than as flat-coloured regions: skin lit as one relief
+   (the nose is skin, found by its light and dark sides, nostrils and the shadow under it; eye
+   sockets, blush, blotchy and fine texture, specular shine, stubble), sparse brows over skin,
+   eyes with dim whites, large irises, lashes and lids, shaded lips, hair strands with soft,
+   frayed borders, patterned clothes, plain or out-of-focus backgrounds (mottled, bokeh,
+   indoor), and no outlines; then :func:`apply_camera` adds white balance, exposure, tone curve,
+   defocus, sensor noise and JPEG. So the image stays a function of the mask plus appearance
+   randomness, randomised widely enough that a segmenter trained on it can transfer to photos.
+
+Conventions are CelebAMask-HQ's. ``l_*`` classes (``l_eye``, ``l_brow``, ``l_ear``) are the
+subject's left, on the image's RIGHT. The framing is CelebA-HQ's alignment, measured on the four
+official CelebAMask-HQ sample masks (``MaskGAN_demo/samples``; fractions of the image side, ``x``
+right, ``y`` down): eye line ``y = 0.475-0.481``; eye centres ``x = 0.374-0.381`` (``r_eye``) and
+``0.620-0.626`` (``l_eye``), an inter-ocular distance of ``0.238-0.252``; mouth ``y = 0.72-0.77``;
+chin (lowest skin pixel) ``y = 0.90-0.95``; face (skin) width at the eye line ``0.44-0.52``. The
+ranges of :data:`_RANGES` put the procedural faces' averages there (tested).
 
 Geometry uses normalised image units (``x`` right, ``y`` down, both in ``[0, 1]``) for the head
 centre and size; the parts are placed in head-local units ``(u, v)``: ``u = -1 / +1`` at the
-head's left / right edge, ``v = -1 / +1`` at the top of the skull / the chin, turned by the head
-tilt. The body (neck, cloth, necklace) uses the same units without the tilt. ``l_*`` classes lie
-on the image's left half. As in CelebAMask-HQ, eyes seen through clear glasses are labelled as
-eyes, the frame as ``eye_g``; sunglasses hide the eyes.
+head's left / right edge (image sides), ``v = -1 / +1`` at the top of the skull / the chin,
+turned by the head tilt. The body (neck, cloth, necklace) uses the same units without the tilt.
+As in CelebAMask-HQ, eyes seen through clear glasses are labelled as eyes, the frame as
+``eye_g``; sunglasses hide the eyes; stubble and beards are skin.
 """
 
 from __future__ import annotations
@@ -33,7 +48,9 @@ from torch.utils.data import Dataset
 from symmflow.palettes import CELEBAMASK_HQ
 
 __all__ = [
+    "BACKGROUNDS",
     "HELD_OUT_SEED",
+    "Camera",
     "FRINGES",
     "HAIR_STYLES",
     "MAX_SIZE",
@@ -45,6 +62,7 @@ __all__ = [
     "P_SUNGLASSES",
     "FaceParams",
     "ProceduralFaces",
+    "apply_camera",
     "generate_face",
     "generate_faces",
     "render_image",
@@ -59,16 +77,17 @@ HELD_OUT_SEED = 10**9
 MIN_SIZE, MAX_SIZE = 16, 1024
 
 HAIR_STYLES = ("short", "long", "bob", "curly", "bun", "buzz", "bald")
-_HAIR_STYLE_P = (0.25, 0.24, 0.15, 0.12, 0.1, 0.08, 0.06)
+_HAIR_STYLE_P = (0.24, 0.32, 0.15, 0.12, 0.07, 0.06, 0.04)
 FRINGES = ("none", "straight", "side")
+BACKGROUNDS = ("flat", "gradient", "blobs", "blur", "bokeh", "indoor")
 
-P_GLASSES = 0.2
+P_GLASSES = 0.08
 P_SUNGLASSES = 0.2
 """Share of the glasses that are sunglasses (their opaque lenses hide the eyes)."""
-P_HAT = 0.15
+P_HAT = 0.05
 P_EARRINGS = 0.25
 """Probability of earrings given at least one visible ear."""
-P_NECKLACE = 0.15
+P_NECKLACE = 0.1
 
 _ID = {name: k for k, name in enumerate(CELEBAMASK_HQ.class_names)}
 BG, SKIN, NOSE, EYE_G = _ID["background"], _ID["skin"], _ID["nose"], _ID["eye_g"]
@@ -88,7 +107,7 @@ _SKIN_TONES = np.array(
     dtype=np.float32,
 )
 _HAIR_COLOURS = ("black", "brown", "blond", "red", "grey")
-_HAIR_COLOUR_P = (0.3, 0.35, 0.15, 0.08, 0.12)
+_HAIR_COLOUR_P = (0.35, 0.4, 0.12, 0.05, 0.08)
 _HAIR_RGB = np.array(
     [(28, 24, 24), (95, 62, 40), (212, 176, 116), (160, 70, 35), (170, 168, 165)], np.float32
 )
@@ -99,6 +118,26 @@ _LIPSTICK_RGB = np.array([(170, 30, 50), (200, 90, 110), (120, 30, 60), (190, 60
 _METAL_RGB = np.array([(212, 175, 55), (200, 200, 205), (240, 235, 225), (180, 120, 80)], np.float32)
 _SCLERA_RGB = (236.0, 232.0, 226.0)
 _FRAME_RGB = np.array([(20, 20, 22), (70, 40, 25), (150, 120, 60), (40, 40, 70)], np.float32)
+
+
+@dataclass(frozen=True)
+class Camera:
+    """What the camera and the print do to a portrait, applied at the output size (see
+    :func:`apply_camera`): white balance, exposure, tone curve, focus, sensor noise and JPEG."""
+
+    gains: RGB
+    """Per-channel gains (white balance and the light's colour), about ``[0.85, 1.15]``."""
+    exposure: float
+    gamma: float
+    """Tone curve exponent on ``[0, 1]`` values; above 1 darkens the mid-tones."""
+    contrast: float
+    """Scale of the deviations from the image mean."""
+    blur: float
+    """Gaussian defocus sigma in output pixels at 64 px (scaled with the size); 0 is sharp."""
+    noise: float
+    """Standard deviation of the sensor noise, grey levels."""
+    jpeg: int
+    """JPEG quality of the final encoding, or 0 for none."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +239,19 @@ class FaceParams:
     """``(x, y)`` of the unit vector towards the light (its ``z`` makes up the length)."""
     gaze: tuple[float, float]
     """Iris offset from the eye's centre, in eye widths."""
+    ambient: float
+    """Share of the light that is ambient (flat); the rest comes from ``light`` and models the
+    face's relief, so lower values give harder, more contrasted lighting."""
+    blush: float
+    """Redness added to the cheeks, grey levels."""
+    shine: float
+    """Strength of the specular highlights on forehead, nose and cheeks, grey levels."""
+    beard: float
+    """Cover of stubble or beard over the lower face, ``0`` for none; labelled skin, as in
+    CelebAMask-HQ."""
+    cloth_pattern: str
+    """``"solid"``, ``"stripes"`` or ``"check"``."""
+    camera: Camera
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -253,35 +305,38 @@ def _distinct_colour(rng: np.random.Generator, avoid: list[np.ndarray], min_dist
 
 _RANGES = {
     # head, normalised image units and degrees
-    "head_width": (0.22, 0.25), "head_aspect": (1.3, 1.42), "center_x": (0.475, 0.525),
-    "center_y": (0.44, 0.48), "jaw": (0.15, 0.4), "tilt": (-7.0, 7.0),
+    "head_width": (0.235, 0.275), "head_aspect": (1.6, 1.8), "center_x": (0.48, 0.52),
+    "center_y": (0.462, 0.492), "jaw": (0.15, 0.35), "tilt": (-8.0, 8.0),
     # features, head-local units
-    "eye_u": (0.38, 0.45), "eye_v": (-0.04, 0.05), "eye_w": (0.17, 0.22), "eye_h": (0.055, 0.08),
-    "eye_slant": (-0.015, 0.03), "brow_u": (0.38, 0.46), "brow_gap": (0.13, 0.18),
-    "brow_length": (0.2, 0.26), "brow_thickness": (0.035, 0.055), "brow_arch": (0.0, 0.05),
-    "nose_v": (0.31, 0.38), "nose_width": (0.13, 0.19), "mouth_gap": (0.2, 0.25),
-    "mouth_width": (0.26, 0.35), "upper_lip": (0.045, 0.065), "lower_lip": (0.06, 0.09),
-    "smile": (-0.01, 0.05), "mouth_open": (0.025, 0.07), "ear_v": (0.04, 0.14), "ear_size": (0.85, 1.15),
+    "eye_u": (0.45, 0.51), "eye_v": (-0.03, 0.03), "eye_w": (0.17, 0.22), "eye_h": (0.04, 0.06),
+    "eye_slant": (-0.015, 0.03), "brow_u": (0.42, 0.5), "brow_gap": (0.12, 0.18),
+    "brow_length": (0.28, 0.37), "brow_thickness": (0.03, 0.055), "brow_arch": (0.0, 0.05),
+    "nose_v": (0.38, 0.44), "nose_width": (0.22, 0.3), "mouth_gap": (0.18, 0.25),
+    "mouth_width": (0.34, 0.45), "upper_lip": (0.05, 0.08), "lower_lip": (0.06, 0.1),
+    "smile": (-0.01, 0.04), "mouth_open": (0.02, 0.05), "ear_v": (0.12, 0.28), "ear_size": (0.85, 1.2),
     # body
-    "neck_width": (0.42, 0.55), "shoulder_v": (1.18, 1.3), "shoulder_width": (1.9, 2.4),
+    "neck_width": (0.55, 0.72), "shoulder_v": (1.0, 1.14), "shoulder_width": (1.9, 2.6),
     "neckline_depth": (0.1, 0.35),
     # hair; volume and length are fractions of the style's own range
-    "fringe_gap": (0.36, 0.45), "hairline": (-0.68, -0.55), "hair_volume": (0.0, 1.0),
+    "fringe_gap": (0.3, 0.42), "hairline": (-0.8, -0.6), "hair_volume": (0.0, 1.0),
     "hair_length": (0.0, 1.0),
     # accessories
     "hat_v": (-0.62, -0.5), "necklace_v": (1.02, 1.15),
     # appearance
     "skin_tone": (0.0, 1.0), "hair_gain": (0.8, 1.15), "iris_gain": (0.85, 1.15),
     "lipstick_gain": (0.85, 1.1), "light_angle": (-math.pi, math.pi), "gaze_x": (-0.08, 0.08),
-    "gaze_y": (-0.05, 0.05),
+    "gaze_y": (-0.05, 0.05), "ambient": (0.4, 0.8), "blush": (0.0, 18.0), "shine": (0.0, 40.0), "beard": (0.2, 0.8),
+    # camera
+    "exposure": (0.9, 1.25), "log_gamma": (-0.25, 0.25), "contrast": (0.8, 1.2), "blur": (0.2, 0.8),
+    "noise": (0.0, 5.0), "jpeg": (30.0, 95.0),
 }
 """The uniformly drawn scalars: name -> (low, high)."""
 _RANGE_LOW, _RANGE_HIGH = np.array(list(_RANGES.values())).T
-_HAIR_VOLUME = {"short": (0.06, 0.14), "long": (0.1, 0.2), "bob": (0.15, 0.26), "curly": (0.3, 0.45),
+_HAIR_VOLUME = {"short": (0.08, 0.18), "long": (0.15, 0.35), "bob": (0.18, 0.32), "curly": (0.35, 0.55),
                 "bun": (0.03, 0.07), "buzz": (0.02, 0.035), "bald": (0.0, 0.0)}
 _HAIR_LENGTH = {"long": (1.5, 2.1), "bob": (0.6, 0.85), "curly": (0.75, 1.2)}
 _COINS = ("left_ear", "right_ear", "glasses", "sunglasses", "hat", "earrings", "necklace", "lipstick",
-          "mouth_open")
+          "mouth_open", "blur", "jpeg", "beard")
 """The yes/no choices, each decided by one uniform draw against its probability."""
 
 
@@ -329,13 +384,16 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
     first = next((i for i, e in enumerate(eyes) if math.dist(e, hair) >= 50), 0)
     iris, eye = irises[first], eyes[first]
     # cloth and background must not pass for any part
-    cloth = _distinct_colour(rng, [skin, shaded, hair, brow, lip, hat], 60, (0.0, 0.85), (0.15, 0.95))
-    background = _distinct_colour(rng, [skin, shaded, hair, brow, lip, cloth, hat, metal, eye], 70,
+    cloth = _distinct_colour(rng, [skin, shaded, hair, brow, lip, hat], 45, (0.0, 0.85), (0.15, 0.95))
+    background = _distinct_colour(rng, [skin, shaded, hair, brow, lip, cloth, hat, metal, eye], 45,
                                   (0.0, 0.6), (0.25, 0.95))
-    bg_kind = _pick(rng, ("flat", "gradient", "blobs"), (0.3, 0.4, 0.3))
-    # extra background colours stay near the base one so the background reads as one region
-    n_extra = {"flat": 0, "gradient": 1, "blobs": int(rng.integers(2, 4))}[bg_kind]
-    bg_colours = [background] + list(background + rng.uniform(-30, 30, (n_extra, 3)))
+    bg_kind = _pick(rng, BACKGROUNDS, (0.1, 0.2, 0.15, 0.3, 0.1, 0.15))
+    # photographs put anything behind a face: scenes get colours of their own, the plain
+    # kinds stay near their base colour so they read as one region
+    n_extra = {"flat": 0, "gradient": 1, "blobs": int(rng.integers(2, 4)), "blur": 3, "bokeh": 3,
+               "indoor": 4}[bg_kind]
+    spread = 30 if bg_kind in ("flat", "gradient", "blobs") else 90
+    bg_colours = [background] + list(background + rng.uniform(-spread, spread, (n_extra, 3)))
     n_blobs = n_extra if bg_kind == "blobs" else 0
     blobs = tuple(tuple(blob) for blob in rng.uniform((0, 0, 0.12), (1, 0.7, 0.3), (n_blobs, 3)).tolist())
     hw, eye_v, nose_v = g["head_width"], g["eye_v"], g["nose_v"]
@@ -398,8 +456,22 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
         background_rgb=tuple(_rgb(c) for c in bg_colours),
         blobs=blobs,
         # mostly from above, as in portraits
-        light=(0.55 * math.cos(g["light_angle"]), 0.55 * math.sin(g["light_angle"]) - 0.25),
+        light=(0.4 * math.cos(g["light_angle"]), 0.3 * math.sin(g["light_angle"]) - 0.2),
         gaze=(g["gaze_x"], g["gaze_y"]),
+        ambient=g["ambient"],
+        blush=g["blush"],
+        shine=g["shine"],
+        beard=g["beard"] if coin["beard"] < 0.25 else 0.0,
+        cloth_pattern=_pick(rng, ("solid", "stripes", "check"), (0.7, 0.2, 0.1)),
+        camera=Camera(
+            gains=_rgb(np.exp(rng.normal(0.0, 0.07, 3))),
+            exposure=g["exposure"],
+            gamma=math.exp(g["log_gamma"]),
+            contrast=g["contrast"],
+            blur=g["blur"] if coin["blur"] < 0.5 else 0.0,
+            noise=g["noise"],
+            jpeg=int(g["jpeg"]) if coin["jpeg"] < 0.7 else 0,
+        ),
     )
 
 
@@ -485,7 +557,12 @@ class _Raster:
 
 def _head_outline(p: FaceParams, scale: float = 1.0) -> np.ndarray:
     c, s = _circle(40)
-    return _points(c * (1 - p.jaw * np.maximum(s, 0) ** 2), s) * scale
+    # the cheeks stay wide down to the mouth (a superellipse below the eye line), then the jaw
+    # narrows to the chin
+    low = s > 0
+    c = np.where(low, np.sign(c) * np.abs(c) ** (2 / 2.8), c)
+    s = np.where(low, np.abs(s) ** (2 / 2.8), s)
+    return _points(c * (1 - p.jaw * np.maximum(s, 0) ** 3), s) * scale
 
 
 def _eye(p: FaceParams, side: int) -> np.ndarray:
@@ -507,8 +584,8 @@ def _brow(p: FaceParams, side: int) -> np.ndarray:
 
 
 def _nose(p: FaceParams) -> np.ndarray:
-    top, tip, w = p.eye_pos[1] + 0.05, p.nose_pos, p.nose_width
-    right = [(0.05, top), (0.07, top + 0.5 * (tip - top)), (0.6 * w, tip - 0.07), (w, tip - 0.025),
+    top, tip, w = p.eye_pos[1] - 0.02, p.nose_pos, p.nose_width
+    right = [(0.09, top), (0.11, top + 0.5 * (tip - top)), (0.6 * w, tip - 0.07), (w, tip - 0.025),
              (0.85 * w, tip + 0.01), (0.35 * w, tip + 0.02), (0.0, tip + 0.03)]
     return np.array(right + [(-u, v) for u, v in right[::-1][1:]])
 
@@ -642,7 +719,7 @@ def _rasterise(p: FaceParams, size: int, min_line: int = 1) -> np.ndarray:
         c, s = _circle(30)
         chain = np.stack([1.02 * nw * c[1:15], p.necklace_pos - 0.2 + 0.25 * s[1:15]], 1)
         r.line(label, chain, 0.045, NECK_L, body=True)
-    for side, k in ((-1, L_EAR), (1, R_EAR)):
+    for side, k in ((-1, R_EAR), (1, L_EAR)):  # l_* is the subject's left: the image's right
         if p.ears_visible[(side + 1) // 2]:
             r.fill(label, [_ellipse(side * 0.97, p.ear_pos, 0.15 * p.ear_size, 0.2 * p.ear_size, n=20)], k)
     head = r.shape([_head_outline(p)])
@@ -651,13 +728,13 @@ def _rasterise(p: FaceParams, size: int, min_line: int = 1) -> np.ndarray:
     if p.glasses:
         _draw_glasses(p, r, label, frame_only=False)
     if not p.sunglasses:
-        r.fill(label, [_eye(p, -1)], L_EYE)
-        r.fill(label, [_eye(p, 1)], R_EYE)
+        r.fill(label, [_eye(p, -1)], R_EYE)
+        r.fill(label, [_eye(p, 1)], L_EYE)
         if p.glasses:  # the frame passes in front of the eyes it surrounds
             _draw_glasses(p, r, label, frame_only=True)
     # brows over the glasses, as CelebAMask-HQ labels them
-    r.fill(label, [_brow(p, -1)], L_BROW)
-    r.fill(label, [_brow(p, 1)], R_BROW)
+    r.fill(label, [_brow(p, -1)], R_BROW)
+    r.fill(label, [_brow(p, 1)], L_BROW)
     upper, lower, mouth = _lips(p)
     r.fill(label, [upper], U_LIP)
     r.fill(label, [lower], L_LIP)
@@ -737,7 +814,7 @@ _FACE_SHADE = np.zeros((2, _NUM_CLASSES), np.float32)
 """Brightness ``a + b * face_light`` of each class lit as part of the face, ``[2, 19]``
 (``a = 1, b = 0``: not lit by the face; the eyes' whites take less of the light)."""
 _FACE_SHADE[0] = 1.0
-_FACE_SHADE[:, list(_LIT_BY_FACE)] = [[0.82], [0.24]]
+_FACE_SHADE[:, list(_LIT_BY_FACE)] = [[0.0], [1.0]]  # ambient + (1 - ambient) * light, see _shade
 _FACE_SHADE[:, [L_EYE, R_EYE]] = [[0.85], [0.15]]
 _FACIAL = _LIT_BY_FACE + (L_EYE, R_EYE, EYE_G)
 _BODY = (NECK, NECK_L, CLOTH)
@@ -765,15 +842,16 @@ def _as_rng(rng_or_seed: np.random.Generator | int) -> np.random.Generator:
 
 
 def _colour_table(p: FaceParams) -> np.ndarray:
-    """Flat colour of every class, ``float32`` ``[19, 3]`` in ``[0, 255]``."""
+    """Base colour of every class before lighting, ``float32`` ``[19, 3]`` in ``[0, 255]``."""
     lut = np.zeros((_NUM_CLASSES, 3), np.float32)
     skin, lip = np.array(p.skin_rgb), np.array(p.lip_rgb)
     lut[SKIN] = skin
-    # nose, ears and neck are skin in shade: darker, so each stays a region of its own
-    lut[NOSE] = skin * (0.88, 0.74, 0.7)
-    lut[L_EAR] = lut[R_EAR] = skin * (0.84, 0.74, 0.72)
-    lut[NECK] = skin * 0.68
-    lut[L_EYE] = lut[R_EYE] = _SCLERA_RGB
+    # as in a photograph the nose is skin, told apart by its shading only (see _model_face);
+    # ears and the neck under the chin are skin a little in shade
+    lut[NOSE] = skin
+    lut[L_EAR] = lut[R_EAR] = skin * (0.95, 0.88, 0.86)
+    lut[NECK] = skin * (0.8, 0.76, 0.75)
+    lut[L_EYE] = lut[R_EYE] = np.array(_SCLERA_RGB) * 0.62  # the whites are in the lids' shade
     lut[L_BROW] = lut[R_BROW] = p.brow_rgb
     lut[MOUTH] = (75, 22, 28)
     lut[U_LIP] = lip * 0.85
@@ -871,8 +949,12 @@ _BG_AT = (np.arange(16, dtype=np.float32) + 0.5) / 16
 _BG_VIGNETTE = (1 - 0.2 * ((_BG_AT[None, :] - 0.5) ** 2 + (_BG_AT[:, None] - 0.45) ** 2))[..., None]
 
 
-def _background(p: FaceParams, size: int) -> np.ndarray:
-    """Background colour field ``float32`` ``[size, size, 3]``."""
+def _background(p: FaceParams, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Background colour field ``float32`` ``[size, size, 3]``: a plain backdrop (``flat``,
+    ``gradient``, ``blobs``) or an out-of-focus scene (``blur``: mottled colour, ``bokeh``: with
+    bright discs, ``indoor``: walls, doors and windows)."""
+    if p.background in ("blur", "bokeh", "indoor"):
+        return _scene(p, size, rng)
     x, y = _BG_AT[None, :], _BG_AT[:, None]
     base = np.array(p.background_rgb[0], np.float32)
     field = np.broadcast_to(base, (len(_BG_AT), len(_BG_AT), 3)).copy()
@@ -885,6 +967,104 @@ def _background(p: FaceParams, size: int) -> np.ndarray:
     return cv2.resize(field * _BG_VIGNETTE, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
+def _scene(p: FaceParams, size: int, rng: np.random.Generator) -> np.ndarray:
+    colours = np.array(p.background_rgb, np.float32)
+    field = np.empty((size, size, 3), np.float32)
+    field[:] = colours[0]
+    if p.background == "indoor":
+        # overlapping upright rectangles: the edges of walls, doors, shelves and windows
+        for colour in colours[1:]:
+            x0, x1 = np.sort(rng.uniform(-0.2, 1.2, 2) * size).astype(int)
+            y0, y1 = np.sort(rng.uniform(-0.2, 1.2, 2) * size).astype(int)
+            field[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = colour
+    else:
+        for colour in colours[1:]:
+            w = _noise(rng, (size, size), max(4, int(size * rng.uniform(0.12, 0.35))))
+            w = np.clip((w - 0.5) * 3 + 0.5, 0, 1)[..., None]
+            field += (colour - field) * w
+    if p.background == "bokeh":
+        for _ in range(int(rng.integers(3, 12))):
+            c = (int(rng.uniform(0, size)), int(rng.uniform(0, size)))
+            glow = np.zeros((size, size), np.float32)
+            cv2.circle(glow, c, max(1, int(size * rng.uniform(0.02, 0.08))), float(rng.uniform(0.3, 0.8)), -1)
+            field += (255 - field) * glow[..., None]
+    return cv2.GaussianBlur(field, (0, 0), size * rng.uniform(0.005, 0.03)) * _vignette(size)
+
+
+@functools.lru_cache(maxsize=8)
+def _vignette(size: int) -> np.ndarray:
+    return cv2.resize(_BG_VIGNETTE, (size, size), interpolation=cv2.INTER_LINEAR)[..., None]
+
+
+def _blob(field: np.ndarray, cx: float, cy: float, sx: float, sy: float, amount: float) -> None:
+    """Add ``amount`` times a Gaussian bump (centre and sigmas in pixels) to ``field``
+    ``[S, S]`` in place, over a window of three sigmas."""
+    s = field.shape[0]
+    x0, x1 = max(int(cx - 3 * sx), 0), min(int(cx + 3 * sx) + 1, s)
+    y0, y1 = max(int(cy - 3 * sy), 0), min(int(cy + 3 * sy) + 1, s)
+    if x0 >= x1 or y0 >= y1:
+        return
+    x = (np.arange(x0, x1, dtype=np.float32) + 0.5 - cx) / max(sx, 0.3)
+    y = (np.arange(y0, y1, dtype=np.float32) + 0.5 - cy) / max(sy, 0.3)
+    field[y0:y1, x0:x1] += amount * np.exp(-0.5 * (y[:, None] ** 2 + x[None, :] ** 2))
+
+
+def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random.Generator,
+                face_light: np.ndarray, light: np.ndarray) -> None:
+    """The relief a photograph shows on skin, in ``img`` ``[S, S, 3]`` in place: the nose by its
+    light and dark sides, tip highlight, nostrils and the shadow under it; eye sockets; blush;
+    blotchy and fine skin texture; specular shine."""
+    s = mask.shape[0]
+    relief = np.zeros((s, s), np.float32)  # log-brightness change, smoothed before use
+    side = 1.0 if light[0] >= 0 else -1.0  # image side the light comes from
+    nose = _Region(mask == NOSE)
+    if nose:
+        cx, top, w, h = nose.centre[0], nose.y0, nose.w, nose.h
+        bottom = top + h
+        _blob(relief, cx - side * 0.28 * w, top + 0.45 * h, 0.12 * w, 0.35 * h, -0.25 * (1 - p.ambient))
+        _blob(relief, cx + side * 0.06 * w, top + 0.45 * h, 0.06 * w, 0.3 * h, 0.06)
+        _blob(relief, cx, bottom - 0.2 * h, 0.15 * w, 0.08 * h, 0.1)
+        for k in (-1, 1):
+            _blob(relief, cx + k * 0.22 * w, bottom - 0.08 * h, 0.09 * w, 0.045 * h, -0.6)
+        _blob(relief, cx, bottom + 0.05 * h, 0.25 * w, 0.05 * h, -0.25)
+    brow_v = None
+    for k in (L_EYE, R_EYE):
+        eye = _Region(mask == k)
+        if not eye:
+            continue
+        ex, ey = eye.centre
+        ew = max(eye.w, 2)
+        _blob(relief, ex, ey - 0.15 * ew, 0.55 * ew, 0.35 * ew, -0.2 - 0.2 * (1 - p.ambient))
+        _blob(relief, ex, ey + 0.45 * ew, 0.45 * ew, 0.15 * ew, -0.08)  # under-eye
+        brow_v = ey
+    relief = cv2.GaussianBlur(relief, (0, 0), max(0.7, s / 160))
+    skin = _member(mask, (SKIN, NOSE, L_EAR, R_EAR, NECK))
+    texture = 0.09 * (_noise(rng, (s, s), max(3, s // 10)) - 0.5) + 0.05 * (_noise(rng, (s, s), 2) - 0.5)
+    factor = np.where(skin, np.exp(relief + texture), np.float32(1.0)).astype(np.float32)
+    img *= factor[..., None]
+    if p.beard > 0 and nose:
+        # stubble: hair-coloured cover over the jaw, chin and upper lip, densest at the chin
+        jaw = np.zeros((s, s), np.float32)
+        bottom = nose.y0 + nose.h
+        _blob(jaw, nose.centre[0], bottom + 1.3 * nose.h, 2.2 * nose.w, 1.0 * nose.h, 1.0)
+        _blob(jaw, nose.centre[0], bottom + 0.15 * nose.h, 0.7 * nose.w, 0.1 * nose.h, 0.8)
+        cover = np.where(_member(mask, (SKIN,)), np.clip(jaw, 0, 1) * p.beard, 0)
+        cover *= 0.6 + 0.8 * _noise(rng, (s, s), 2)
+        cover = np.clip(cover, 0, 1)[..., None]
+        img *= 1 - cover
+        img += cover * np.float32(p.hair_rgb) * 0.7
+    # blush and shine: additive, on the cheeks and the lit, forward-facing skin
+    warm = np.zeros((s, s), np.float32)
+    if brow_v is not None and nose:
+        for k in (-1, 1):
+            _blob(warm, nose.centre[0] + k * 1.1 * nose.w, nose.y0 + 0.75 * nose.h, 0.35 * nose.w,
+                  0.3 * nose.h, 1.0)
+    facing = _member(mask, (SKIN, NOSE))
+    lit = face_light * face_light
+    spec = np.where(facing, p.shine * lit * lit * lit, 0).astype(np.float32)
+    img += (spec[..., None] + (p.blush * np.where(facing, warm, 0))[..., None] * np.float32((1.0, -0.3, -0.2)))
+
+
 def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.ndarray,
            face_light: np.ndarray, face: tuple[float, float, float, float]) -> np.ndarray:
     """Brightness factor ``float32`` ``[S, S]`` (about ``[0.65, 1.35]``): lighting of each part
@@ -895,8 +1075,10 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
     fx, fy, fa, fb = face
     # hair and hat: a head-sized ellipsoid, wider than the face's and raised to the skull
     head_light = _lit_field(s, (fx, fy - 0.3 * fb), (1.35 * fa, 1.3 * fb), light, limit=0.97)
-    # the face's parts: a + b * face_light, per class
-    shade = np.take(_FACE_SHADE[0], mask) + np.take(_FACE_SHADE[1], mask) * face_light
+    # the face's parts: a + b * light, per class, where the skin's light mixes ambient and direct
+    amb = np.float32(p.ambient)
+    lit_face = amb + (1 - amb) * (0.45 + 0.65 * face_light)
+    shade = np.take(_FACE_SHADE[0], mask) + np.take(_FACE_SHADE[1], mask) * lit_face
 
     def paint(region: _Region, value: np.ndarray) -> None:
         np.copyto(shade[region.crop], value, where=region.mask[region.crop])
@@ -925,9 +1107,16 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         paint(region, (0.78 + 0.22 * lit + 0.15 * lit2 * lit2 * lit2) * (0.85 + 0.3 * texture))
     cloth = _Region(mask == CLOTH)
     if cloth:
-        folds = 1 + 0.06 * (_noise(rng, (cloth.h, cloth.w), max(4, s // 6)) - 0.5)
+        folds = 1 + 0.12 * (_noise(rng, (cloth.h, cloth.w), max(4, s // 6)) - 0.5)
+        if p.cloth_pattern != "solid":
+            period = np.float32(2 * np.pi / max(3.0, s * rng.uniform(0.03, 0.08)))
+            x, y = px[:, cloth.crop[1]], py[cloth.crop[0]]
+            pattern = np.sin(y * period) > 0.3
+            if p.cloth_pattern == "check":
+                pattern = pattern ^ (np.sin(x * period) > 0.3)
+            folds = folds * np.where(pattern, np.float32(rng.uniform(0.6, 0.85)), np.float32(1.0))
         torso = _lit_field(s, cloth.centre, (0.55 * cloth.w, 1.5 * cloth.h), light)[cloth.crop]
-        paint(cloth, (0.78 + 0.25 * torso) * folds)
+        paint(cloth, (0.7 + 0.4 * torso) * folds)
     return shade
 
 
@@ -948,7 +1137,7 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
             np.copyto(ex, eyes.x0 + cx + p.gaze[0] * eye.w, where=eye.mask)
             np.copyto(ey, eyes.y0 + cy + p.gaze[1] * eye.w, where=eye.mask)
             np.copyto(half, 0.5 * eye.w, where=eye.mask)
-    r = 0.44 * half + 0.3
+    r = 0.7 * half + 0.3
     d = np.sqrt((xx - ex) ** 2 + (yy - ey) ** 2) / r
     crop = img[eyes.crop]
     # the lids shade the sclera towards the corners
@@ -961,6 +1150,9 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
     lash = inside.copy()
     lash[1:] &= ~inside[:-1]  # the top pixel of each column: the upper lid's lashes
     crop[lash] = crop[lash] * 0.25 + 20
+    lid = np.zeros_like(inside)
+    lid[:-1] = lash[1:]  # the lid's edge above the lashes
+    crop[lid] *= 0.7
 
 
 def _paint_details(p: FaceParams, mask: np.ndarray, img: np.ndarray, face_light: np.ndarray) -> None:
@@ -1062,28 +1254,79 @@ def _paint(params: FaceParams, mask: np.ndarray, rng: np.random.Generator) -> np
     face_light = _lit_field(s, (fx, fy), (fa, fb), light)
 
     # cv2 for the per-pixel products and masked copies: numpy is slow to broadcast over channels
-    img = np.take(_colour_table(params), mask, axis=0)
+    table = _colour_table(params)
+    img = np.take(table, mask, axis=0)
     img = cv2.multiply(img, cv2.merge([_shade(params, mask, rng, light, face_light, (fx, fy, fa, fb))] * 3))
-    cv2.copyTo(_background(params, s), (mask == BG).view(np.uint8), img)
+    _model_face(params, mask, img, rng, face_light, light)
+    brows = _member(mask, (L_BROW, R_BROW))
+    if brows.any():
+        # sparse hairs over skin: the brow colour covers a varying share of each pixel
+        cover = np.clip(rng.uniform(0.5, 0.9) + 0.5 * (_noise(rng, (s, s), 2)[brows] - 0.5), 0, 1)[:, None]
+        under = np.float32(params.skin_rgb) / np.maximum(table[L_BROW], 8.0)
+        img[brows] *= cover + (1 - cover) * under
+    _paint_lips(mask, img)
+    cv2.copyTo(_background(params, s, rng), (mask == BG).view(np.uint8), img)
     _paint_eyes(params, mask, img, light)
     _paint_details(params, mask, img, face_light)
+    img = cv2.multiply(img, cv2.merge([_shadows(mask, light)] * 3))
 
-    # borders: the smaller part of each pair gets a dark outline, like an inked contour (the
-    # larger keeps its colour, so its average stays its own), and both sides are softened
-    rank = np.take(_TIE_RANK, mask)
+    # borders: a photograph has no outlines, only a pixel or two of blur across each border;
+    # hair frays into what is behind it, so its borders blur more
     edge = np.zeros((s, s), bool)
-    outline = np.zeros((s, s), bool)
     for here, there in ((np.s_[:, 1:], np.s_[:, :-1]), (np.s_[:, :-1], np.s_[:, 1:]),
                         (np.s_[1:], np.s_[:-1]), (np.s_[:-1], np.s_[1:])):
         edge[here] |= mask[here] != mask[there]
-        outline[here] |= rank[here] > rank[there]
-    factor = _shadows(mask, light)
-    np.multiply(factor, 0.85, out=factor, where=outline)
-    img = cv2.multiply(img, cv2.merge([factor] * 3))
-    sigma = max(0.6, s / 220)
-    k = 2 * math.ceil(2 * sigma) + 1
-    cv2.copyTo(cv2.GaussianBlur(img, (k, k), sigma), edge.view(np.uint8), img)
+    sigma = s / 128 * rng.uniform(0.6, 1.3)
+    near = cv2.dilate(edge.view(np.uint8), np.ones((3, 3), np.uint8))
+    cv2.copyTo(cv2.GaussianBlur(img, (0, 0), sigma), near, img)
+    hair_edge = cv2.dilate((edge & (mask == HAIR)).view(np.uint8), np.ones((5, 5), np.uint8))
+    cv2.copyTo(cv2.GaussianBlur(img, (0, 0), 2 * sigma), hair_edge, img)
     return img
+
+
+def _paint_lips(mask: np.ndarray, img: np.ndarray) -> None:
+    """The dark line where the lips meet and the lower lip's highlight, in ``img`` in place."""
+    lower = _Region(mask == L_LIP)
+    if not lower:
+        return
+    upper = mask == U_LIP
+    below = np.zeros_like(upper)
+    below[:-1] = _member(mask[1:], (L_LIP, MOUTH))
+    img[upper & below] *= 0.6
+    relief = np.zeros(mask.shape, np.float32)
+    _blob(relief, lower.centre[0], lower.y0 + 0.4 * lower.h, 0.25 * lower.w, 0.2 * lower.h, 0.18)
+    img[lower.mask] *= np.exp(relief[lower.mask])[:, None]
+
+
+def apply_camera(camera: Camera, image: np.ndarray, rng_or_seed: np.random.Generator | int) -> np.ndarray:
+    """Photograph a painted portrait: white balance and exposure, tone curve, contrast, defocus,
+    sensor noise, then JPEG.
+
+    Args:
+        camera: the settings, from :func:`sample_face_params`.
+        image: ``float32`` or ``uint8`` ``[S, S, 3]`` RGB in ``[0, 255]`` (floats may overshoot).
+        rng_or_seed: a numpy Generator (it advances) or a seed ``>= 0``; feeds the noise.
+
+    Returns:
+        ``uint8`` ``[S, S, 3]`` RGB.
+    """
+    rng = _as_rng(rng_or_seed)
+    s = image.shape[0]
+    img = image.astype(np.float32) * (np.float32(camera.gains) * np.float32(camera.exposure / 255))
+    img = np.power(np.clip(img, 0, 1), np.float32(camera.gamma)) * 255
+    mean = img.mean(axis=(0, 1), keepdims=True)
+    img = (img - mean) * np.float32(camera.contrast) + mean
+    if camera.blur > 0:
+        img = cv2.GaussianBlur(img, (0, 0), camera.blur * s / 64)
+    if camera.noise > 0:
+        # luminance noise with a little colour noise, as a sensor gives
+        grain = rng.standard_normal((s, s, 1), np.float32) + 0.35 * rng.standard_normal((s, s, 3), np.float32)
+        img += np.float32(camera.noise) * grain
+    out = _to_uint8(np.maximum(img, 0))
+    if camera.jpeg:
+        ok, data = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg])
+        out = np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1])
+    return out
 
 
 def _to_uint8(img: np.ndarray) -> np.ndarray:
@@ -1092,11 +1335,11 @@ def _to_uint8(img: np.ndarray) -> np.ndarray:
 
 
 def render_image(params: FaceParams, mask: np.ndarray, rng_or_seed: np.random.Generator | int) -> np.ndarray:
-    """Paint the stylised portrait of a mask.
+    """Paint and photograph the portrait of a mask (see the module docstring).
 
     The picture depends on the mask and the appearance fields of ``params`` (colours, light,
-    gaze, hair texture style) only: every shape is read from the mask, so it follows an edited
-    mask too. ``rng_or_seed`` feeds the hair and cloth textures.
+    gaze, textures, camera) only: every shape is read from the mask, so it follows an edited
+    mask too. ``rng_or_seed`` feeds the textures, the background scene and the sensor noise.
 
     Args:
         params: the face's appearance.
@@ -1113,7 +1356,8 @@ def render_image(params: FaceParams, mask: np.ndarray, rng_or_seed: np.random.Ge
     _check_size(s)
     if not np.issubdtype(mask.dtype, np.integer) or mask.min() < 0 or mask.max() >= _NUM_CLASSES:
         raise ValueError(f"mask must hold integer class ids in [0, {_NUM_CLASSES - 1}]")
-    return _to_uint8(_paint(params, mask.astype(np.intp, copy=False), _as_rng(rng_or_seed)))
+    rng = _as_rng(rng_or_seed)
+    return apply_camera(params.camera, _paint(params, mask.astype(np.intp, copy=False), rng), rng)
 
 
 # -- faces and data sets -----------------------------------------------------------------------
@@ -1144,10 +1388,10 @@ def generate_face(seed: int, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     params = sample_face_params(rng)
     if _supersample(size) == 1:
         class_map = render_mask(params, size)
-        return _to_uint8(_paint(params, class_map, rng)), class_map
+        return apply_camera(params.camera, _paint(params, class_map, rng), rng), class_map
     large = _rasterise(params, 2 * size, min_line=2)  # thin parts keep a pixel after halving
     image = cv2.resize(_paint(params, large, rng), (size, size), interpolation=cv2.INTER_AREA)
-    return _to_uint8(image), _halve_mask(large)
+    return apply_camera(params.camera, image, rng), _halve_mask(large)
 
 
 def generate_faces(n: int, size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
