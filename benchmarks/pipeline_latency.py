@@ -48,10 +48,11 @@ def run_pixel_row(preset: str, size: int, batch: int, repeats: int) -> dict:
 
     from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
     from symmflow.pipeline import SymmFlowPipeline
+from symmflow.pipeline_config import PipelineConfig
 
     torch.manual_seed(0)
     model = PixelUNet(sample_size=size, **PIXEL_UNET_PRESETS[preset])
-    pipe = SymmFlowPipeline(model, task="segmentation", image_size=size)
+    pipe = SymmFlowPipeline(model, PipelineConfig(task="segmentation", image_size=size))
     masks = [np.zeros((size, size), np.int64)] * batch
 
     def plain():

@@ -6,7 +6,6 @@ import gradio as gr
 
 from demo import digits_tab, paint_tab, segment_tab, spiral_tab
 from demo.models import (
-    CHECKPOINTS,
     FACES_ENV,
     digits_pipeline,
     faces_checkpoint,
@@ -15,6 +14,7 @@ from demo.models import (
     spiral_model,
 )
 from symmflow.models import CheckpointError
+from symmflow.pipeline_folder import default_checkpoint
 
 TITLE = "SymmFlow Studio"
 
@@ -49,7 +49,7 @@ def _load(loader, task: str | None = None):
 def models_note() -> str:
     faces, digits = faces_pipeline(), digits_pipeline()
     note = f"**Models loaded.** Faces: `{faces_checkpoint()}`, {faces.description or 'a SymmFlow face model'} ({faces.image_size}x{faces.image_size}). "
-    if faces_checkpoint() == str(CHECKPOINTS / "faces"):
+    if faces_checkpoint() == str(default_checkpoint("faces")):
         note += (
             "The shipped CPU face model knows only procedurally rendered faces: real photos are outside its "
             "training, so expect rough masks on them. "

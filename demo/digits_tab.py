@@ -9,9 +9,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from demo.models import MODEL_LOCK, ROOT, digits_pipeline, locked_steps
-from demo.ui import check_seed, check_count
-from symmflow.data.digits import preprocess_drawing
+from demo.models import MODEL_LOCK, ROOT, app_processor, digits_pipeline, locked_steps
+from demo.ui import SeedNumber, SketchFiles, check_count, check_seed, editor_image
 
 MAX_STEPS = 25
 STEP_ROW = (1, 2, 5, 10, 25)
@@ -33,32 +32,20 @@ def _enlarge(image: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((VIEW_SIZE, VIEW_SIZE), Image.Resampling.NEAREST))
 
 
-def _drawing_array(drawing: Any) -> np.ndarray:
-    """The Sketchpad's value (an editor dict, or a plain image from the API) -> an array."""
-    if isinstance(drawing, dict):
-        drawing = drawing.get("composite")
-    if drawing is None:
-        raise gr.Error("The canvas is empty: draw a digit first.")
-    return np.asarray(drawing)
-
-
 def classify_drawing(drawing: Any, steps: float) -> tuple[dict[str, float], np.ndarray, str]:
     """Returns the class scores, the 8x8 view the model gets (enlarged) and a steps table."""
     steps_i = check_count(steps, 1, MAX_STEPS)
-    try:
-        digit8 = preprocess_drawing(_drawing_array(drawing))
-    except ValueError as err:
-        raise gr.Error(str(err)) from None
+    image = editor_image(drawing, "The canvas is empty: draw a digit first.")
     pipe = digits_pipeline()
-    image = (digit8 / 8.0 - 1.0)[None].astype(np.float32)  # 0..16 -> [-1, 1]
-    import torch
-
-    x = torch.from_numpy(image)
+    try:  # the same preprocessing as `symmflow classify`
+        x, digits = app_processor(pipe).preprocess_drawings(image)
+    except (ValueError, FileNotFoundError) as err:
+        raise gr.Error(f"This drawing cannot be read: {err}") from None
     with MODEL_LOCK:
         main = pipe.classify(x, steps=steps_i, seed=0)
         rows = {s: pipe.classify(x, steps=s, seed=0) for s in STEP_ROW}
     scores = {pipe.class_names[k]: float(v) for k, v in enumerate(main.scores[0])}
-    view = _enlarge((digit8 / 16.0 * 255).astype(np.uint8))
+    view = _enlarge((digits[0] / 16.0 * 255).astype(np.uint8))
     table = "| steps | " + " | ".join(str(s) for s in STEP_ROW) + " |\n|---|" + "---:|" * len(STEP_ROW) + "\n"
     table += "| answer | " + " | ".join(f"**{pipe.class_names[r.labels[0]]}**" for r in rows.values()) + " |"
     return scores, view, table
@@ -78,9 +65,8 @@ def build(blocks: gr.Blocks) -> None:
     gr.Markdown(INTRO)
     with gr.Row():
         with gr.Column():
-            canvas = gr.Sketchpad(
+            canvas = SketchFiles(
                 label="draw a digit",
-                type="numpy",
                 image_mode="RGBA",
                 canvas_size=(280, 280),
                 brush=gr.Brush(default_size=22, colors=["#000000"], default_color="#000000", color_mode="fixed"),
@@ -97,7 +83,7 @@ def build(blocks: gr.Blocks) -> None:
     with gr.Row():
         digit = gr.Dropdown([str(k) for k in range(10)], value="7", label="generate a")
         gen_steps = gr.Slider(1, MAX_STEPS, value=25, step=1, label="ODE steps")
-        seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+        seed = SeedNumber(value=0, precision=0, minimum=0, label="seed")
         generate = gr.Button("Generate", variant="primary")
     generated = gr.Image(label="new digit", type="numpy", interactive=False, height=VIEW_SIZE, width=VIEW_SIZE)
     generate.click(generate_digit, [digit, gen_steps, seed], generated, api_name="generate_digit")

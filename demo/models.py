@@ -17,11 +17,12 @@ import torch
 
 from symmflow.models import ResidualMLP
 from symmflow.pipeline import SymmFlowPipeline
+from symmflow.pipeline_folder import default_checkpoint
+from symmflow.processing import ImageProcessor
 
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKPOINTS = ROOT / "checkpoints"
 
 SPIRAL_ENV = "SYMMFLOW_SPIRAL_CHECKPOINT"
 DIGITS_ENV = "SYMMFLOW_DIGITS_CHECKPOINT"
@@ -56,7 +57,7 @@ if on_zero_gpu():
 
 
 def spiral_checkpoint() -> str:
-    return os.environ.get(SPIRAL_ENV, str(CHECKPOINTS / "spiral"))
+    return os.environ.get(SPIRAL_ENV) or str(default_checkpoint("spiral"))
 
 
 @lru_cache(maxsize=1)
@@ -67,7 +68,7 @@ def spiral_model() -> ResidualMLP:
 
 
 def digits_checkpoint() -> str:
-    return os.environ.get(DIGITS_ENV, str(CHECKPOINTS / "digits"))
+    return os.environ.get(DIGITS_ENV) or str(default_checkpoint("digits"))
 
 
 @lru_cache(maxsize=1)
@@ -78,7 +79,7 @@ def digits_pipeline() -> SymmFlowPipeline:
 def faces_checkpoint() -> str:
     """The shipped CPU face model, or the one ``SYMMFLOW_FACES_CHECKPOINT`` names (a pipeline
     folder or hub repo id, e.g. the paper's weights converted by ``symmflow convert-release``)."""
-    return os.environ.get(FACES_ENV, str(CHECKPOINTS / "faces"))
+    return os.environ.get(FACES_ENV) or str(default_checkpoint("faces"))
 
 
 @lru_cache(maxsize=1)
@@ -90,6 +91,14 @@ def faces_pipeline() -> SymmFlowPipeline:
     # pixels to 1e-5 (benchmarks/faces.py times both)
     pipe.model.to(memory_format=torch.channels_last)
     return pipe
+
+
+@lru_cache(maxsize=4)
+def app_processor(pipe: SymmFlowPipeline) -> ImageProcessor:
+    """The input processor of ``pipe`` with the app's pixel limit (:data:`demo.ui.MAX_PIXELS`)."""
+    from demo.ui import MAX_PIXELS
+
+    return ImageProcessor(pipe.config, max_pixels=MAX_PIXELS)
 
 
 def gpu(fn: T) -> T:

@@ -13,17 +13,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from demo.models import ROOT, faces_pipeline, gpu, locked_steps
-from demo.ui import SOLVER_CHOICES, FramePacer, check_seed, check_solver, check_count, editor_rgb, palette_legend
+from demo.models import ROOT, app_processor, faces_pipeline, gpu, locked_steps
+from demo.ui import SOLVER_CHOICES, EditorFiles, FramePacer, SeedNumber, check_count, check_seed, check_solver, editor_image, palette_legend
 from symmflow.animation import save_gif, tile
-from symmflow.data.images import resize_labels
+from symmflow.painted_masks import OffPaletteError
+from symmflow.processing import EmptyMaskError
 
 MAX_STEPS = 50
 MAX_SAMPLES = 4
 VIEW = 256
 CANVAS = 256
 EXAMPLES = sorted((ROOT / "assets" / "faces").glob("mask_*.png"))
-MAX_FOREIGN = 0.02  # share of canvas pixels in no class colour (nor a blend of two) before a mask is refused
 GIF_DIR = Path(tempfile.mkdtemp(prefix="symmflow-gifs-"))
 GIF_MAX_AGE = 3600.0  # seconds; Gradio serves its own copy, so older files only fill the disk
 
@@ -39,19 +39,20 @@ def _enlarge(image: np.ndarray, size: int = VIEW) -> np.ndarray:
 
 
 def mask_ids(editor_value: Any) -> np.ndarray:
-    """The painted canvas -> class ids ``[H, W]`` (antialiased edges snap to their classes)."""
-    rgb = editor_rgb(editor_value, "canvas")
-    pipe = faces_pipeline()
+    """The painted canvas -> class ids ``[H, W]``, read by the pipeline's input layer
+    (antialiased edges snap to their classes; the pixel limit is checked before decoding)."""
+    image = editor_image(editor_value, "The canvas is empty: paint a face mask or pick an example.")
     try:
-        ids = pipe.codec.rgb_to_ids(rgb, max_foreign=MAX_FOREIGN)
-    except ValueError as err:
+        return app_processor(faces_pipeline()).read_mask(image)
+    except OffPaletteError as err:
         raise gr.Error(
             f"This mask is not painted in the model's class colours: {err}. Paint with the brush colours "
             "(listed under the canvas) or upload a mask in those colours."
         ) from None
-    if (ids == 0).all():
-        raise gr.Error("The canvas holds only background: paint a face (or pick an example mask).")
-    return ids
+    except EmptyMaskError:
+        raise gr.Error("The canvas holds only background: paint a face (or pick an example mask).") from None
+    except (ValueError, FileNotFoundError) as err:
+        raise gr.Error(f"This canvas cannot be used as a mask: {err}") from None
 
 
 def generate_portraits(
@@ -112,8 +113,8 @@ def _edit_noise(pipe, ids: np.ndarray, recovered: dict | None, seed: int, count:
         return None
     size = pipe.image_size
     # the same reduction the pipeline applies to the mask it is given
-    new_small = resize_labels(ids, size, mode="majority")
-    old_small = resize_labels(np.asarray(old_ids), size, mode="majority")
+    new_small = pipe.processor.resize_class_map(ids)
+    old_small = pipe.processor.resize_class_map(np.asarray(old_ids))
     changed = torch.from_numpy(new_small != old_small)[None, None].float()
     if noise.shape[-1] != size:  # latent noise: compare the masks at latent resolution
         changed = torch.nn.functional.adaptive_max_pool2d(changed, noise.shape[-2:])
@@ -134,10 +135,9 @@ def build(blocks: gr.Blocks, recovered: gr.State) -> gr.ImageEditor:
     with gr.Row():
         with gr.Column(scale=1):
             colors = [_hex(c) for c in pipe.palette.colors.tolist()]
-            canvas = gr.ImageEditor(
+            canvas = EditorFiles(
                 value=str(EXAMPLES[0]) if EXAMPLES else None,
                 label="face mask",
-                type="numpy",
                 image_mode="RGBA",
                 format="png",  # lossless: webp would blur the class colours
                 canvas_size=(CANVAS, CANVAS),
@@ -154,13 +154,13 @@ def build(blocks: gr.Blocks, recovered: gr.State) -> gr.ImageEditor:
                 # a new mask from the examples forgets any photo handed over by the segment tab
                 gr.Examples(
                     [[str(p)] for p in EXAMPLES], inputs=[canvas], outputs=[canvas, recovered],
-                    fn=lambda mask: (mask, None), run_on_click=True, label="example masks", examples_per_page=8,
+                    fn=lambda mask: (mask["composite"].path, None), run_on_click=True, label="example masks", examples_per_page=8,
                     api_name=False,
                 )
         with gr.Column(scale=1):
             with gr.Row():
                 steps = gr.Slider(1, MAX_STEPS, value=pipe.default_steps["generate"], step=1, label="ODE steps")
-                seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+                seed = SeedNumber(value=0, precision=0, minimum=0, label="seed")
             with gr.Row():
                 solver = gr.Radio(SOLVER_CHOICES, value="euler", label="solver")
                 samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="portraits (different noise)")

@@ -9,12 +9,13 @@ import gradio as gr
 import numpy as np
 
 from demo.models import ROOT, faces_pipeline, gpu, locked_steps
-from demo.ui import FramePacer, check_seed, check_count
 from demo.paint_tab import CANVAS
-from symmflow.data.images import load_rgb, resize_labels, resize_rgb
+from demo.ui import MAX_PIXELS, FramePacer, ImageFile, SeedNumber, check_count, check_seed
+from symmflow.data.images import resize_labels, resize_rgb
+from symmflow.processing import read_rgb
 
 MAX_STEPS = 20
-MAX_PIXELS = 40_000_000  # a 6000x6000 photo; larger uploads are refused with a message
+MIN_SIDE = 16  # a smaller "photo" holds no face: segmenting it would return nonsense
 MAX_SIDE = 1024  # the photo is shrunk to this first: the model works at 64-512 px, and the
 # mask, overlay and per-session class map at full size would cost gigabytes for a large photo
 VIEW = 256
@@ -22,13 +23,13 @@ EXAMPLES = sorted((ROOT / "assets" / "faces").glob("image_*.png"))
 
 
 def _photo(image: Any) -> np.ndarray:
-    """A file path (what the upload box sends), PIL image or array -> RGB ``uint8``, at most
-    :data:`MAX_SIDE` on its long side. Reading the file itself lets :func:`load_rgb` check the
-    size from the header and convert palette, CMYK and 16-bit images properly."""
+    """The upload (a :class:`~symmflow.processing.NamedFile`), a path, PIL image or array -> RGB
+    ``uint8``, at most :data:`MAX_SIDE` on its long side. The input layer checks the size from
+    the header and converts palette, CMYK and 16-bit images properly."""
     if image is None:
         raise gr.Error("Upload a photo (or pick an example) first.")
     try:
-        rgb = load_rgb(image, max_pixels=MAX_PIXELS)
+        rgb = read_rgb(image, max_pixels=MAX_PIXELS)
     except (ValueError, FileNotFoundError) as err:
         raise gr.Error(f"This file cannot be used as a photo: {err}") from None
     h, w = rgb.shape[:2]
@@ -43,6 +44,9 @@ def segment_photo(image: Any, steps: float, seed: float) -> Iterator[tuple[Any, 
     steps_i = check_count(steps, 1, MAX_STEPS)
     seed_i = check_seed(seed)
     photo = _photo(image)
+    if min(photo.shape[:2]) < MIN_SIDE:
+        h, w = photo.shape[:2]
+        raise gr.Error(f"This photo is only {w}x{h} pixels: too small to hold a face (at least {MIN_SIDE}x{MIN_SIDE}).")
     pipe = faces_pipeline()
     pacer = FramePacer()
     for frame in locked_steps(pipe.segment_stream(photo, steps=steps_i, seed=seed_i)):
@@ -80,12 +84,12 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
     with gr.Row():
         with gr.Column():
             # the file as uploaded (image_mode None: Gradio must not convert it first), read by _photo
-            photo = gr.Image(label="photo", type="filepath", image_mode=None, sources=("upload", "clipboard"), height=VIEW, elem_id="segment-photo")
+            photo = ImageFile(label="photo", type="filepath", image_mode=None, sources=("upload", "clipboard"), height=VIEW, elem_id="segment-photo")
             steps = gr.Slider(
                 1, MAX_STEPS, value=faces_pipeline().default_steps["segment"], step=1, label="ODE steps",
                 info="1 step returns the most likely mask (the best score); more steps show it emerge",
             )
-            seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+            seed = SeedNumber(value=0, precision=0, minimum=0, label="seed")
             run = gr.Button("Segment", variant="primary", elem_id="segment-run")
             if EXAMPLES:
                 gr.Examples([[str(p)] for p in EXAMPLES], inputs=[photo], label="example portraits", examples_per_page=8)

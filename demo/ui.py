@@ -1,13 +1,88 @@
-"""Small helpers shared by the tabs: input checks that speak to people, frame conversion."""
+"""Small helpers shared by the tabs: input components that hand files over unread, input
+checks that speak to people, frame conversion.
+
+Every image input of the app is read by :mod:`symmflow.processing` (the pixel limit checked
+from the header before decoding, the user's own file name in messages): the components
+below pass uploads on as :class:`~symmflow.processing.NamedFile` instead of decoding them in
+Gradio's preprocessing, where a decompression bomb would be decoded before any check and a
+broken file would surface as Gradio's generic error.
+"""
 
 from __future__ import annotations
 
+import math
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import gradio as gr
+from gradio.data_classes import FileData
 
-SOLVER_CHOICES = [("Euler (1 network call per step)", "euler"), ("Heun (2nd order, 2 calls per step)", "heun")]
-"""(label shown, value sent) pairs for a ``gr.Radio``: API clients send ``"euler"`` or ``"heun"``."""
+from symmflow.processing import NamedFile
+from symmflow.solver import SOLVER_METHODS
+
+_SOLVER_LABELS = {"euler": "Euler (1 network call per step)", "heun": "Heun (2nd order, 2 calls per step)"}
+SOLVER_CHOICES = [(_SOLVER_LABELS.get(m, m), m) for m in SOLVER_METHODS]
+"""(label shown, value sent) pairs for a ``gr.Radio``: API clients send a name from
+:data:`symmflow.solver.SOLVER_METHODS`."""
+
+MAX_PIXELS = 16_000_000
+"""The pixel limit of every image the app reads (photos, masks, drawings): 16 megapixels,
+checked before decoding. The models work at 8-512 px; a larger upload only costs memory."""
+
+
+def _named(file: Any) -> NamedFile | None:
+    """An uploaded ``FileData`` (or the bytes of a chunked upload) -> a :class:`NamedFile`,
+    without opening it."""
+    if file is None:
+        return None
+    if isinstance(file, FileData) or hasattr(file, "path"):  # FileData, ImageData
+        if file.path is None:
+            raise gr.Error("The upload arrived without a file.")
+        return NamedFile(str(file.path), Path(file.orig_name).name if file.orig_name else "the upload")
+    with tempfile.NamedTemporaryFile(delete=False, suffix=".png") as f:  # a blob the editor streamed in
+        f.write(bytes(file))
+    return NamedFile(f.name, "the canvas")
+
+
+class ImageFile(gr.Image):
+    """A ``gr.Image`` whose handler gets the upload as a :class:`NamedFile`, unread."""
+
+    def preprocess(self, payload: Any) -> NamedFile | None:  # type: ignore[override]
+        return _named(payload)
+
+
+class _EditorFiles:
+    """ImageEditor/Sketchpad preprocessing that hands over ``{"background", "layers",
+    "composite"}`` as :class:`NamedFile` objects, unread: handlers read the composite only,
+    so junk in the unused background or layers never fails a request."""
+
+    def preprocess(self, payload: Any) -> dict[str, Any] | None:  # type: ignore[override]
+        if payload is None:
+            return None
+        data = payload
+        if payload.id is not None and (cached := self.blob_storage.pop(payload.id, None)) is not None:
+            data = cached
+        return {"background": _named(data.background), "layers": [_named(x) for x in data.layers or [] if x is not None],
+                "composite": _named(data.composite)}
+
+
+class EditorFiles(_EditorFiles, gr.ImageEditor):
+    pass
+
+
+class SketchFiles(_EditorFiles, gr.Sketchpad):
+    pass
+
+
+class SeedNumber(gr.Number):
+    """A seed box that names NaN and infinite seeds (Gradio's own rounding would fail without a word)."""
+
+    def preprocess(self, payload: float | None) -> float | int | None:
+        if payload is not None and not math.isfinite(payload):
+            raise gr.Error(f"The seed must be a whole number; got {payload}.")
+        return super().preprocess(payload)
 
 
 def check_count(steps: float | int | None, low: int, high: int, what: str = "number of steps") -> int:
@@ -34,8 +109,8 @@ def check_seed(seed: float | int | None) -> int:
 
 
 def check_solver(value: str) -> str:
-    if value not in {v for _, v in SOLVER_CHOICES}:
-        raise gr.Error(f"Unknown solver {value!r}; choose 'euler' or 'heun'.")
+    if value not in SOLVER_METHODS:
+        raise gr.Error(f"Unknown solver {value!r}; choose one of {', '.join(SOLVER_METHODS)}.")
     return value
 
 
@@ -56,24 +131,13 @@ def palette_legend(palette) -> str:
     return '<div style="line-height:1.6">' + "".join(cells) + "</div>"
 
 
-def editor_rgb(value, what: str = "canvas"):
-    """An ImageEditor/Sketchpad value -> RGB ``uint8 [H, W, 3]``, transparent pixels as black
-    (the background class), or a readable ``gr.Error``."""
-    import numpy as np
-
-    from symmflow.data.images import composite
-
+def editor_image(value: Any, empty: str) -> Any:
+    """The image to read from an ImageEditor/Sketchpad value (its composite: a
+    :class:`NamedFile` from the app, an array or PIL image from Python), or ``gr.Error(empty)``."""
     image = value.get("composite") if isinstance(value, dict) else value
     if image is None:
-        raise gr.Error(f"The {what} is empty: paint a face mask or pick an example.")
-    arr = np.asarray(image)
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.size == 0:
-        raise gr.Error(f"The {what} did not arrive as an image (got an array of shape {list(arr.shape)}).")
-    if arr.shape[2] == 4:
-        return composite(arr.astype(np.uint8), background=0)
-    return arr.astype(np.uint8)
+        raise gr.Error(empty)
+    return image
 
 
 class FramePacer:

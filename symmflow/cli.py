@@ -9,12 +9,14 @@ from pathlib import Path
 
 import torch
 
+from symmflow.pipeline_folder import default_checkpoint
+from symmflow.solver import SOLVER_METHODS
+
 __all__ = ["main"]
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-DEFAULT_SPIRAL_CHECKPOINT = CHECKPOINTS / "spiral"
-DEFAULT_FACES_CHECKPOINT = CHECKPOINTS / "faces"
-DEFAULT_DIGITS_CHECKPOINT = CHECKPOINTS / "digits"
+DEFAULT_SPIRAL_CHECKPOINT = default_checkpoint("spiral")
+DEFAULT_FACES_CHECKPOINT = default_checkpoint("faces")
+DEFAULT_DIGITS_CHECKPOINT = default_checkpoint("digits")
 
 
 def _spiral_train(args: argparse.Namespace) -> int:
@@ -90,11 +92,12 @@ def _generate(args: argparse.Namespace) -> int:
         jobs = [(f"class_{label}", [int(label) if label.isdigit() else label]) for label in args.inputs]
     else:
         jobs = [(Path(p).stem, str(p)) for p in args.inputs]
+    steps = args.steps or pipe.default_steps["generate"]
     for stem, labels in jobs:
         frames = []
-        bar = _progress(args.steps + 1, stem, args.quiet)
+        bar = _progress(steps + 1, stem, args.quiet)
         for frame in pipe.generate_stream(
-            labels, steps=args.steps, seed=args.seed, solver=args.solver, num_images_per_label=args.num_images
+            labels, steps=steps, seed=args.seed, solver=args.solver, num_images_per_label=args.num_images
         ):
             frames.append(tile(frame.images))
             bar.update()
@@ -113,12 +116,15 @@ def _segment(args: argparse.Namespace) -> int:
     from symmflow.animation import save_gif
 
     pipe = _load_pipeline(args)
+    if pipe.task != "segmentation":
+        raise ValueError(f"symmflow segment needs a segmentation model; {args.checkpoint} classifies (use symmflow classify)")
     args.out.mkdir(parents=True, exist_ok=True)
+    steps = args.steps or pipe.default_steps["segment"]
     for path in args.inputs:
         stem = Path(path).stem
         frames = []
-        bar = _progress(args.steps + 1, stem, args.quiet)
-        for frame in pipe.segment_stream(str(path), steps=args.steps, seed=args.seed, solver=args.solver):
+        bar = _progress(steps + 1, stem, args.quiet)
+        for frame in pipe.segment_stream(str(path), steps=steps, seed=args.seed, solver=args.solver):
             frames.append(frame.images[0])
             bar.update()
         bar.close()
@@ -137,7 +143,13 @@ def _segment(args: argparse.Namespace) -> int:
 
 def _classify(args: argparse.Namespace) -> int:
     pipe = _load_pipeline(args)
-    out = pipe.classify([str(p) for p in args.inputs], steps=args.steps, seed=args.seed, solver=args.solver)
+    if pipe.task != "classification":
+        raise ValueError(f"symmflow classify needs a classification model; {args.checkpoint} segments (use symmflow segment)")
+    paths = [str(p) for p in args.inputs]
+    drawing = pipe.image_channels == 1 if args.drawing is None else args.drawing
+    # drawings go through the app's digit preprocessing (crop, centre, 8x8 counts as in training)
+    images = pipe.processor.preprocess_drawings(paths)[0] if drawing else paths
+    out = pipe.classify(images, steps=args.steps, seed=args.seed, solver=args.solver)
     for path, label, scores in zip(args.inputs, out.labels, out.scores):
         print(f"{path}: {out.class_names[label]} (score {scores[label]:.3f})")
     return 0
@@ -366,11 +378,11 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gif", action="store_true", help="also write the trajectory as an animated GIF")
 
 
-def _add_inference_options(parser: argparse.ArgumentParser, checkpoint: Path, steps: int) -> None:
+def _add_inference_options(parser: argparse.ArgumentParser, checkpoint: Path) -> None:
     parser.add_argument("--checkpoint", default=str(checkpoint), help="pipeline folder or hub repo id")
-    parser.add_argument("--steps", type=int, default=steps, help="ODE steps")
+    parser.add_argument("--steps", type=int, default=None, help="ODE steps (default: the model's default_steps)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--solver", choices=["euler", "heun"], default="euler")
+    parser.add_argument("--solver", choices=SOLVER_METHODS, default=SOLVER_METHODS[0])
     parser.add_argument("--device", default=None, help="e.g. cuda; default: CPU")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -381,20 +393,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="label -> image: masks (or class labels) to new images")
     generate.add_argument("inputs", nargs="+", help="mask files (colour or class-id PNGs), or class ids/names")
-    _add_inference_options(generate, DEFAULT_FACES_CHECKPOINT, 25)
+    _add_inference_options(generate, DEFAULT_FACES_CHECKPOINT)
     generate.add_argument("--num-images", type=int, default=1, help="samples per input")
     _add_output_options(generate)
     generate.set_defaults(func=_generate)
 
     segment = commands.add_parser("segment", help="image -> class-id map and colour mask")
     segment.add_argument("inputs", nargs="+", type=Path, help="image files")
-    _add_inference_options(segment, DEFAULT_FACES_CHECKPOINT, 5)
+    _add_inference_options(segment, DEFAULT_FACES_CHECKPOINT)
     _add_output_options(segment)
     segment.set_defaults(func=_segment)
 
     classify = commands.add_parser("classify", help="image -> class, by the reverse flow")
     classify.add_argument("inputs", nargs="+", type=Path, help="image files")
-    _add_inference_options(classify, DEFAULT_DIGITS_CHECKPOINT, 1)
+    _add_inference_options(classify, DEFAULT_DIGITS_CHECKPOINT)
+    classify.add_argument("--drawing", action=argparse.BooleanOptionalAction, default=None,
+                          help="read the images as drawn digits, cropped and centred like the training digits, as the "
+                               "app does (default: on for grey-image classifiers such as the digits model)")
     classify.set_defaults(func=_classify)
 
     evaluate = commands.add_parser(
@@ -467,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--steps", type=int, nargs="+", default=[1, 2, 5, 10, 20, 50])
     evaluate.add_argument("--test-size", type=int, default=10_000)
     evaluate.add_argument("--seed", type=int, default=1234)
-    evaluate.add_argument("--solver", choices=["euler", "heun"], default="euler")
+    evaluate.add_argument("--solver", choices=SOLVER_METHODS, default=SOLVER_METHODS[0])
     evaluate.set_defaults(func=_spiral_eval)
 
     plot = spiral.add_parser("plot", help="draw both flows (matplotlib) to an image file")

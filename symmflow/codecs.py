@@ -5,23 +5,30 @@
 * :class:`ClassCodec`: one class id per sample -> a constant channel (or vector) at one of
   ``K`` levels in ``[-beta/2, beta/2]``; decoded by mean + rounding.
 * :class:`PaletteCodec`: a class-id map -> the dataset's colour mask in ``[-1, 1]``; decoded
-  by nearest palette colour, robustly for colours that are not in the palette. The paper's
-  encoding (and the only one a VAE can take).
+  by nearest palette colour. The paper's encoding (and the only one a VAE can take).
 * :class:`OneHotCodec`: a class-id map -> one ``+-1`` channel per class; decoded by argmax. For
   pixel-space models: classes are all equally far apart, where neighbouring palette colours
   (hair ``(0,0,204)`` and lower lip ``(0,0,153)``) are 0.4 apart in ``[-1, 1]`` units.
+
+Codecs are pure: tensors in, tensors out. :func:`build_codec` makes the one a
+:class:`~symmflow.pipeline_config.PipelineConfig` describes. Reading labels from files,
+pictures and painted canvases is the input layer's job (:mod:`symmflow.processing`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import torch
 
 from symmflow.palettes import Palette, get_palette
 
-__all__ = ["ClassCodec", "OneHotCodec", "PaletteCodec", "uniform_dequantize"]
+if TYPE_CHECKING:
+    from symmflow.pipeline_config import PipelineConfig
+
+__all__ = ["ClassCodec", "LabelCodec", "OneHotCodec", "PaletteCodec", "build_codec", "uniform_dequantize"]
 
 
 def uniform_dequantize(
@@ -129,6 +136,7 @@ class _MaskCodec:
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
         self.beta = float(beta)
+        self._colors = torch.from_numpy(self.palette.colors.astype(np.float32))  # [K, 3] in 0..255
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(palette={self.palette.name!r}, beta={self.beta:g})"
@@ -155,6 +163,10 @@ class _MaskCodec:
     def _encode_ids(self, ids: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def _colour_mask(self, ids: torch.Tensor) -> torch.Tensor:
+        """Checked class ids ``[B, H, W]`` -> colour mask ``[B, 3, H, W]`` in ``[-1, 1]``."""
+        return self._colors.to(ids.device)[ids].permute(0, 3, 1, 2) / 127.5 - 1.0
+
 
 class PaletteCodec(_MaskCodec):
     """Class-id maps <-> colour masks in ``[-1, 1]``, the label half of the image models.
@@ -168,9 +180,7 @@ class PaletteCodec(_MaskCodec):
 
     def __init__(self, palette: str | Palette, beta: float = 10.0) -> None:
         super().__init__(palette, beta)
-        colors = torch.from_numpy(self.palette.colors.astype(np.float32))
-        self._colors = colors  # [K, 3] in 0..255
-        self._colors_sq = colors.square().sum(dim=1)
+        self._colors_sq = self._colors.square().sum(dim=1)
 
     @property
     def channels(self) -> int:
@@ -183,7 +193,7 @@ class PaletteCodec(_MaskCodec):
 
     def _encode_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """Checked class ids ``[B, H, W]`` -> colour mask ``[B, 3, H, W]`` in ``[-1, 1]``."""
-        return self._colors.to(ids.device)[ids].permute(0, 3, 1, 2) / 127.5 - 1.0
+        return self._colour_mask(ids)
 
     def nearest(self, rgb: torch.Tensor, chunk: int = 1 << 16) -> tuple[torch.Tensor, torch.Tensor]:
         """Nearest palette colour (Euclidean, 0..255 units) of each row of ``rgb`` ``[N, 3]``.
@@ -219,54 +229,6 @@ class PaletteCodec(_MaskCodec):
         ids, _ = self.nearest(rgb)
         return ids.reshape(b, h, w)
 
-    def rgb_to_ids(
-        self, image: np.ndarray, tolerance: float | None = 24.0, max_foreign: float | None = None
-    ) -> np.ndarray:
-        """A painted colour mask ``[H, W, 3]`` (``uint8``) -> class ids ``[H, W]`` (``int64``).
-
-        Pixels within ``tolerance`` (0..255 units) of a palette colour take that class. The
-        rest, e.g. antialiased brush edges that blend two classes, take the class of the
-        nearest confident pixel, so a blend of two colours never invents a third class that
-        happens to lie near the blend. With ``tolerance=None`` every pixel simply takes the
-        nearest colour.
-
-        ``max_foreign`` (a share, e.g. ``0.005``; needs a ``tolerance``) refuses masks drawn in
-        other colours: a pixel is foreign when it is farther than ``tolerance`` from every
-        palette colour and from every blend of two classes found within 3 pixels of it
-        (antialiased or resampled edges). A wrong palette would otherwise be read as the
-        nearest classes without a word.
-
-        Raises:
-            ValueError: a shape other than ``[H, W, 3]``, or more foreign pixels than ``max_foreign``.
-        """
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"a colour mask must have shape [H, W, 3], got {list(image.shape)}")
-        if max_foreign is not None and tolerance is None:
-            raise ValueError("max_foreign needs a tolerance: it counts pixels farther than tolerance from the palette")
-        h, w, _ = image.shape
-        ids, dist = self.nearest(torch.from_numpy(image.reshape(-1, 3).astype(np.float32)))
-        ids = ids.reshape(h, w).numpy()
-        if tolerance is None:
-            return ids
-        near = (dist <= tolerance).reshape(h, w).numpy()
-        if max_foreign is not None:
-            # foreign pixels are far ones: when few pixels are far, none need a closer look
-            foreign = _off_palette(image, ids, near, self.palette.colors, tolerance) if (~near).mean() > max_foreign else None
-            if foreign is not None and foreign.mean() > max_foreign:
-                colours, counts = np.unique(image[foreign], axis=0, return_counts=True)
-                examples = ", ".join(str(tuple(int(v) for v in c)) for c in colours[np.argsort(-counts)[:3]])
-                raise ValueError(
-                    f"{foreign.mean():.2%} of the pixels ({int(foreign.sum())}) are not {self.palette.name!r} "
-                    f"palette colours (within {tolerance:g}) nor blends of two neighbouring ones, most often "
-                    f"{examples}; accepted: colour masks in the {self.palette.name!r} palette "
-                    f"(at most {max_foreign:.2%} stray pixels) or class-id maps"
-                )
-        confident = near & ~_blend_pixels(image, ids, tolerance)
-        if not confident.any():
-            return ids
-        return _fill_from_confident(ids, confident)
-
 
 class OneHotCodec(_MaskCodec):
     """Class-id maps <-> one channel per class: ``+1`` for the pixel's class, ``-1`` elsewhere.
@@ -281,10 +243,6 @@ class OneHotCodec(_MaskCodec):
         beta: dequantization strength in grey levels, as for :class:`PaletteCodec`:
             ``+-beta / 2 / 127.5`` of uniform noise on every channel.
     """
-
-    def __init__(self, palette: str | Palette, beta: float = 10.0) -> None:
-        super().__init__(palette, beta)
-        self._palette_codec = PaletteCodec(self.palette, beta=beta)
 
     @property
     def channels(self) -> int:
@@ -306,13 +264,7 @@ class OneHotCodec(_MaskCodec):
     def to_colour_mask(self, y: torch.Tensor) -> torch.Tensor:
         """The label half as a colour mask ``[B, 3, H, W]`` in ``[-1, 1]``: each pixel in the
         colour of its current argmax class (what the app shows while a segmentation emerges)."""
-        return self._palette_codec.encode(self.decode(y))
-
-    def rgb_to_ids(
-        self, image: np.ndarray, tolerance: float | None = 24.0, max_foreign: float | None = None
-    ) -> np.ndarray:
-        """A painted colour mask -> class ids; see :meth:`PaletteCodec.rgb_to_ids`."""
-        return self._palette_codec.rgb_to_ids(image, tolerance, max_foreign)
+        return self._colour_mask(self.decode(y))
 
 
 def _check_class_map(class_map: torch.Tensor | np.ndarray, num_classes: int, palette: str) -> torch.Tensor:
@@ -333,104 +285,18 @@ def _check_class_map(class_map: torch.Tensor | np.ndarray, num_classes: int, pal
     return ids
 
 
-def _blend_pixels(image: np.ndarray, ids: np.ndarray, tolerance: float) -> np.ndarray:
-    """Pixels that look like a mix of two different neighbouring classes.
+LabelCodec = Union[ClassCodec, PaletteCodec, OneHotCodec]
 
-    A pixel is flagged when, along some direction, the pixels 1 or 2 steps away on either
-    side belong to two other, different classes and its colour lies (within ``tolerance``)
-    strictly between theirs in RGB: the signature of an antialiased edge, even where the
-    mix happens to equal a third palette colour exactly (hair over background looks like lips).
+
+def build_codec(config: PipelineConfig) -> LabelCodec:
+    """The label codec a pipeline config describes.
+
+    Segmentation: a :class:`PaletteCodec` (``label_encoding="palette"``) or
+    :class:`OneHotCodec` (``"onehot"``) of ``config.palette`` with ``config.beta`` grey levels.
+    Classification: a :class:`ClassCodec` of ``config.num_classes`` levels, one channel of
+    ``config.image_size`` squared (``[1, S, S]``), spread ``config.beta``.
     """
-    h, w = ids.shape
-    rgb = image.astype(np.float32)
-    pad = 2
-    ids_p = np.pad(ids, pad, mode="edge")
-    rgb_p = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
-
-    def shifted(arr: np.ndarray, dy: int, dx: int) -> np.ndarray:
-        return arr[pad + dy : pad + dy + h, pad + dx : pad + dx + w]
-
-    flagged = np.zeros((h, w), dtype=bool)
-    for oy, ox in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        for d in (1, 2):
-            a, b = shifted(ids_p, d * oy, d * ox), shifted(ids_p, -d * oy, -d * ox)
-            candidate = (a != ids) & (b != ids) & (a != b)
-            if not candidate.any():
-                continue
-            ca, cb = shifted(rgb_p, d * oy, d * ox), shifted(rgb_p, -d * oy, -d * ox)
-            seg = cb - ca
-            along = ((rgb - ca) * seg).sum(-1) / np.maximum((seg * seg).sum(-1), 1e-6)
-            off_line = np.linalg.norm(rgb - (ca + along[..., None].clip(0, 1) * seg), axis=-1)
-            flagged |= candidate & (along > 0) & (along < 1) & (off_line <= tolerance)
-    return flagged
-
-
-def _off_palette(
-    image: np.ndarray,
-    ids: np.ndarray,
-    near: np.ndarray,
-    colors: np.ndarray,
-    tolerance: float,
-    radius: int = 3,
-    max_classes: int = 4,
-    chunk: int = 1 << 17,
-) -> np.ndarray:
-    """``bool`` ``[H, W]``: the pixels not ``near`` a palette colour that are no blend either,
-    i.e. farther than ``tolerance`` from the RGB segment between the colours of every two
-    classes with ``near`` pixels within ``radius`` of them (the first ``max_classes`` of
-    them by id: more meet only at rare junctions)."""
-    far = ~near
-    fy, fx = np.nonzero(far)
-    explained = np.zeros(len(fy), dtype=bool)
-    labelled = np.pad(np.where(near, ids, -1).astype(np.int16), radius, constant_values=-1)
-    palette = colors.astype(np.float32)
-    span = range(2 * radius + 1)
-    for lo in range(0, len(fy), chunk):  # bounded memory on masks that are mostly far pixels
-        y, x = fy[lo : lo + chunk], fx[lo : lo + chunk]
-        window = np.sort(np.stack([labelled[y + dy, x + dx] for dy in span for dx in span], axis=1), axis=1)
-        new = np.ones(window.shape, dtype=bool)
-        new[:, 1:] = window[:, 1:] != window[:, :-1]
-        new &= window >= 0
-        rank = np.cumsum(new, axis=1) - 1
-        rows, cols = np.nonzero(new & (rank < max_classes))
-        found = np.full((len(y), max_classes), -1, dtype=np.int64)
-        found[rows, rank[rows, cols]] = window[rows, cols]
-        rgb = image[y, x].astype(np.float32)
-        done = explained[lo : lo + chunk]  # a view: marks land in `explained`
-        for i in range(max_classes):
-            for j in range(i + 1, max_classes):
-                idx = np.nonzero((found[:, j] >= 0) & ~done)[0]  # found[:, i] >= 0 whenever found[:, j] is
-                if not idx.size:
-                    continue
-                ca = palette[found[idx, i]]
-                seg = palette[found[idx, j]] - ca
-                q = rgb[idx] - ca
-                along = ((q * seg).sum(1) / np.maximum((seg * seg).sum(1), 1e-6)).clip(0, 1)
-                done[idx[np.linalg.norm(q - along[:, None] * seg, axis=1) <= tolerance]] = True
-    out = np.zeros_like(far)
-    out[fy[~explained], fx[~explained]] = True
-    return out
-
-
-def _fill_from_confident(ids: np.ndarray, confident: np.ndarray, max_iters: int = 64) -> np.ndarray:
-    """Give every unconfident pixel the class of a confident neighbour, growing inward one
-    ring per iteration (antialiased edges are a few pixels wide, so this ends fast).
-    Edge-sharing neighbours are preferred over diagonal ones."""
-    ids = ids.copy()
-    known = confident.copy()
-    h, w = ids.shape
-    offsets = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1))
-    for _ in range(max_iters):
-        if known.all():
-            break
-        padded_ids, padded_known = np.pad(ids, 1), np.pad(known, 1)
-        filled = known.copy()
-        for dy, dx in offsets:
-            n_ids = padded_ids[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
-            take = ~filled & padded_known[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
-            ids[take] = n_ids[take]
-            filled |= take
-        if (filled == known).all():
-            break
-        known = filled
-    return ids
+    if config.task == "classification":
+        return ClassCodec(config.num_classes, beta=config.beta, shape=(1, config.image_size, config.image_size))
+    codec_cls = OneHotCodec if config.label_encoding == "onehot" else PaletteCodec
+    return codec_cls(config.palette, beta=config.beta)

@@ -35,13 +35,13 @@ def diffusion_classify(
     images,
     trials: int = 10,
     seed: int = 0,
-    sigma_min: float = 1e-4,
     max_batch: int = 2048,
 ) -> DiffusionClassifierOutput:
     """Classify ``images`` (anything ``pipe.classify`` accepts) by velocity-matching error.
 
     Args:
-        pipe: a classification :class:`~symmflow.pipeline.SymmFlowPipeline` (pixel model).
+        pipe: a :class:`~symmflow.pipeline.ClassificationPipeline` (pixel model); the path's
+            ``sigma_min`` is its config's.
         trials: ``(t, noise)`` draws per image, shared by every class.
         max_batch: largest number of (image, class) pairs per network call.
     """
@@ -50,10 +50,11 @@ def diffusion_classify(
     if trials < 1:
         raise ValueError(f"trials must be >= 1, got {trials}")
     codec: ClassCodec = pipe.codec
-    x, _ = pipe.preprocess_images(images)
+    x, _ = pipe.processor.preprocess(images)
+    x = x.to(pipe.device)
     b, k = len(x), codec.num_classes
     gen = torch.Generator().manual_seed(seed)
-    path = SymmetricPath(sigma_min)
+    path = SymmetricPath(pipe.config.sigma_min)
     levels = codec.encode(torch.arange(k), dequantize=False).to(x.device)  # [K, 1, H, W], noise-free
     errors = torch.zeros(b, k)
     for _ in range(trials):

@@ -18,6 +18,7 @@ import torch
 from symmflow.models.base import CheckpointError
 from symmflow.models.latent import SD21_UNET_CONFIG, LatentUNet
 from symmflow.models.vae import SD_VAE_REPO, SD_VAE_SCALING, LatentSpace
+from symmflow.pipeline_config import PipelineConfig
 
 __all__ = [
     "RELEASE_DATASETS",
@@ -182,12 +183,11 @@ def pipeline_from_release(
     except (OSError, ValueError) as err:
         raise CheckpointError(f"could not load the VAE {str(vae)!r}: {err}") from err
     info = RELEASE_DATASETS[dataset]
-    return SymmFlowPipeline(
-        model,
+    config = PipelineConfig(
         task="segmentation",
         image_size=image_size,
         palette=info["palette"],
         beta=info["beta"],
-        vae=LatentSpace(autoencoder, SD_VAE_SCALING),
         description=f"the authors' released SD 2.1 latent model ({Path(checkpoint).name}), trained on {dataset}",
     )
+    return SymmFlowPipeline(model, config, vae=LatentSpace(autoencoder, SD_VAE_SCALING))

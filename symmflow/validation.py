@@ -6,7 +6,7 @@ import numbers
 
 import torch
 
-__all__ = ["check_finite", "check_same_batch", "check_steps", "check_time"]
+__all__ = ["check_finite", "check_same_batch", "check_seed", "check_steps", "check_time"]
 
 
 def check_same_batch(**tensors: torch.Tensor) -> None:
@@ -44,3 +44,10 @@ def check_steps(steps: int) -> int:
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     return int(steps)
+
+
+def check_seed(seed: int) -> int:
+    """A random seed: a whole number in ``[0, 2**63)`` (NaN, infinities and fractions are refused)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+    return int(seed)

@@ -8,7 +8,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def tiny_patched_unet(pixel_channels=None, refine_channels=None, detail_channels=None):
+def tiny_patched_unet(refine_channels=None, detail_channels=None):
     """A seeded 16x16 PixelUNet on 4x4 patches whose U-Net is 8 channels wide: too narrow to
     carry a patch's 96 values, so what a full-resolution part adds shows."""
     from symmflow.models.unet import PixelUNet
@@ -16,7 +16,7 @@ def tiny_patched_unet(pixel_channels=None, refine_channels=None, detail_channels
     torch.manual_seed(0)
     return PixelUNet(image_channels=3, label_channels=3, sample_size=16, patch_size=4, block_out_channels=(8, 16),
                      down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                     attention_head_dim=8, norm_num_groups=4, pixel_channels=pixel_channels,
+                     attention_head_dim=8, norm_num_groups=4,
                      refine_channels=refine_channels, detail_channels=detail_channels)
 DATA = Path(__file__).resolve().parent / "data"
 

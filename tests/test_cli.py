@@ -11,6 +11,7 @@ from PIL import Image
 from symmflow.cli import main as cli_main
 from symmflow.palettes import CELEBAMASK_HQ
 from symmflow.pipeline import SymmFlowPipeline
+from symmflow.pipeline_config import PipelineConfig
 
 from test_pipeline import face_ids, tiny_unet
 
@@ -18,9 +19,9 @@ from test_pipeline import face_ids, tiny_unet
 @pytest.fixture(scope="module")
 def pipes(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipes")
-    SymmFlowPipeline(tiny_unet(), task="segmentation", image_size=16).save_pretrained(root / "faces")
+    SymmFlowPipeline(tiny_unet(), PipelineConfig(task="segmentation", image_size=16)).save_pretrained(root / "faces")
     SymmFlowPipeline(
-        tiny_unet(1, 1), task="classification", image_size=16, image_channels=1, num_classes=3, class_names=["a", "b", "c"], beta=4
+        tiny_unet(1, 1), PipelineConfig(task="classification", image_size=16, image_channels=1, num_classes=3, class_names=["a", "b", "c"], beta=4)
     ).save_pretrained(root / "digits")
     return root
 

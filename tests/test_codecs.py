@@ -5,6 +5,7 @@ from PIL import Image, ImageDraw
 
 from symmflow.codecs import ClassCodec, OneHotCodec, PaletteCodec, uniform_dequantize
 from symmflow.palettes import CELEBAMASK_HQ, COCO_STUFF, PALETTE_NAMES, get_palette
+from symmflow.painted_masks import read_painted_mask
 
 
 # -- class codec ----------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def test_palette_round_trip_survives_dequantization(name, beta):
 def test_palette_decode_is_nearest_colour():
     codec = PaletteCodec("celebamask_hq")
     rgb = np.array([[[200, 10, 5], [80, 150, 10], [250, 250, 10]]], dtype=np.uint8)  # skin, nose, u_lip
-    assert codec.rgb_to_ids(rgb, tolerance=None).tolist() == [[1, 2, 11]]
+    assert read_painted_mask(rgb, codec.palette, tolerance=None).tolist() == [[1, 2, 11]]
     mask = torch.from_numpy(rgb).permute(2, 0, 1).float() / 127.5 - 1
     assert codec.decode(mask).tolist() == [[[1, 2, 11]]]
 
@@ -124,8 +125,8 @@ def _antialiased_disc(size=64, inside=(0, 0, 204), outside=(0, 0, 0), factor=8):
 def test_antialiased_brush_edges_map_to_the_two_painted_classes():
     codec = PaletteCodec("celebamask_hq")
     img = _antialiased_disc()
-    naive = codec.rgb_to_ids(img, tolerance=None)
-    robust = codec.rgb_to_ids(img)
+    naive = read_painted_mask(img, codec.palette, tolerance=None)
+    robust = read_painted_mask(img, codec.palette)
     assert set(np.unique(naive)) - {0, 13}  # plain nearest colour invents l_lip (0,0,153) on the edge
     assert set(np.unique(robust)) == {0, 13}
     yy, xx = np.mgrid[:64, :64]
@@ -136,14 +137,14 @@ def test_antialiased_brush_edges_map_to_the_two_painted_classes():
 def test_max_foreign_tells_blends_from_other_colours():
     codec = PaletteCodec("celebamask_hq")
     soft = _antialiased_disc(factor=8)
-    assert np.array_equal(codec.rgb_to_ids(soft, max_foreign=0.0), codec.rgb_to_ids(soft))  # every edge pixel is a blend
+    assert np.array_equal(read_painted_mask(soft, codec.palette, max_foreign=0.0), read_painted_mask(soft, codec.palette))  # every edge pixel is a blend
     stray = soft.copy()
     stray[30:34, 30:34] = (250, 120, 10)  # inside the hair, far from every palette colour and from hair
     with pytest.raises(ValueError, match=r"0\.39% of the pixels \(16\).*most often \(250, 120, 10\)"):
-        codec.rgb_to_ids(stray, max_foreign=0.001)
-    assert codec.rgb_to_ids(stray, max_foreign=0.01)[31, 31] == 13  # tolerated: filled from the hair around it
+        read_painted_mask(stray, codec.palette, max_foreign=0.001)
+    assert read_painted_mask(stray, codec.palette, max_foreign=0.01)[31, 31] == 13  # tolerated: filled from the hair around it
     with pytest.raises(ValueError, match="needs a tolerance"):
-        codec.rgb_to_ids(soft, tolerance=None, max_foreign=0.01)
+        read_painted_mask(soft, codec.palette, tolerance=None, max_foreign=0.01)
 
 
 def test_exact_palette_masks_are_unchanged_by_robust_decoding():
@@ -155,7 +156,7 @@ def test_exact_palette_masks_are_unchanged_by_robust_decoding():
     ids[30:34, 14:34] = 11
     ids[34:37, 14:34] = 12
     ids[:6] = 13
-    assert np.array_equal(codec.rgb_to_ids(CELEBAMASK_HQ.colorize(ids)), ids)
+    assert np.array_equal(read_painted_mask(CELEBAMASK_HQ.colorize(ids), codec.palette), ids)
 
 
 @pytest.mark.parametrize(
@@ -165,7 +166,7 @@ def test_exact_palette_masks_are_unchanged_by_robust_decoding():
         (lambda c: c.encode(torch.zeros(2, 2)), "integer"),
         (lambda c: c.encode(torch.zeros(1, 1, 2, 2, dtype=torch.long)), r"\[B, H, W\]"),
         (lambda c: c.decode(torch.zeros(1, 1, 4, 4)), r"\[B, 3, H, W\]"),
-        (lambda c: c.rgb_to_ids(np.zeros((4, 4), dtype=np.uint8)), r"\[H, W, 3\]"),
+        (lambda c: read_painted_mask(np.zeros((4, 4), dtype=np.uint8), c.palette), r"\[H, W, 3\]"),
     ],
 )
 def test_palette_codec_bad_input(call, message):
@@ -203,8 +204,8 @@ def test_onehot_colour_view_and_painted_masks_match_the_palette():
     ids = torch.randint(0, 19, (1, 8, 8), generator=torch.Generator().manual_seed(2))
     assert torch.equal(onehot.to_colour_mask(onehot.encode(ids)), palette.encode(ids))
     rgb = CELEBAMASK_HQ.colorize(ids[0].numpy())
-    assert np.array_equal(onehot.rgb_to_ids(rgb, tolerance=None), ids[0].numpy())
-    assert np.array_equal(onehot.rgb_to_ids(rgb), palette.rgb_to_ids(rgb))
+    assert np.array_equal(read_painted_mask(rgb, onehot.palette, tolerance=None), ids[0].numpy())
+    assert np.array_equal(read_painted_mask(rgb, onehot.palette), read_painted_mask(rgb, palette.palette))
 
 
 @pytest.mark.parametrize(

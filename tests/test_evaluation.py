@@ -4,6 +4,7 @@ import torch
 
 from symmflow.evaluation import IoUAccumulator, confusion_matrix, frechet_distance, inception_features, sample_diversity
 from symmflow.pipeline import SymmFlowPipeline
+from symmflow.pipeline_config import PipelineConfig
 
 from test_pipeline import face_ids, tiny_unet
 
@@ -51,7 +52,7 @@ def test_fid_features_need_the_optional_package():
 
 
 def test_diversity_is_positive_for_fresh_noise():
-    pipe = SymmFlowPipeline(tiny_unet(), task="segmentation", image_size=16)
+    pipe = SymmFlowPipeline(tiny_unet(), PipelineConfig(task="segmentation", image_size=16))
     assert sample_diversity(pipe, [face_ids()], samples=3, steps=2) > 0.01
 
 
@@ -70,7 +71,7 @@ def test_lpips_diversity_scores_every_pair_with_the_lpips_package(monkeypatch):
             return ((a - b).abs() / 2).flatten(1).mean(1).view(-1, 1, 1, 1)
 
     monkeypatch.setitem(sys.modules, "lpips", types.SimpleNamespace(LPIPS=FakeLPIPS))
-    pipe = SymmFlowPipeline(tiny_unet(), task="segmentation", image_size=16)
+    pipe = SymmFlowPipeline(tiny_unet(), PipelineConfig(task="segmentation", image_size=16))
     l1 = sample_diversity(pipe, [face_ids()], samples=3, steps=2)
     assert sample_diversity(pipe, [face_ids()], samples=3, steps=2, distance="lpips") == pytest.approx(l1, rel=1e-5)
     with pytest.raises(ValueError, match="choose 'l1' or 'lpips'"):

@@ -11,6 +11,7 @@ from PIL import Image
 from symmflow.models import CheckpointError
 from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
 from symmflow.pipeline import SymmFlowPipeline
+from symmflow.pipeline_config import PipelineConfig
 from symmflow.palettes import CELEBAMASK_HQ
 
 SIZE = 16
@@ -23,12 +24,12 @@ def tiny_unet(image_channels=3, label_channels=3):
 
 @pytest.fixture(scope="module")
 def seg_pipe():
-    return SymmFlowPipeline(tiny_unet(), task="segmentation", image_size=SIZE, palette="celebamask_hq", beta=10)
+    return SymmFlowPipeline(tiny_unet(), PipelineConfig(task="segmentation", image_size=SIZE, palette="celebamask_hq", beta=10))
 
 
 @pytest.fixture(scope="module")
 def cls_pipe():
-    return SymmFlowPipeline(tiny_unet(1, 1), task="classification", image_size=SIZE, image_channels=1, num_classes=10, beta=4)
+    return SymmFlowPipeline(tiny_unet(1, 1), PipelineConfig(task="classification", image_size=SIZE, image_channels=1, num_classes=10, beta=4))
 
 
 def face_ids(size=40):
@@ -192,11 +193,16 @@ def test_classify_and_class_generation(cls_pipe):
     assert gen.shape == (2, SIZE, SIZE, 3)
 
 
-def test_task_mismatch_and_bad_classes(cls_pipe, seg_pipe):
-    with pytest.raises(ValueError, match="segment\\(\\) needs a segmentation pipeline"):
-        cls_pipe.segment(np.zeros((8, 8, 3), np.uint8))
-    with pytest.raises(ValueError, match="classify\\(\\) needs a classification pipeline"):
-        seg_pipe.classify(np.zeros((8, 8, 3), np.uint8))
+def test_each_task_has_its_own_class_and_bad_classes_are_named(cls_pipe, seg_pipe, tmp_path):
+    from symmflow.models.base import CheckpointError
+    from symmflow.pipeline import ClassificationPipeline, SegmentationPipeline
+
+    assert isinstance(seg_pipe, SegmentationPipeline) and not hasattr(seg_pipe, "classify")
+    assert isinstance(cls_pipe, ClassificationPipeline) and not hasattr(cls_pipe, "segment")
+    seg_pipe.save_pretrained(tmp_path / "seg")
+    assert isinstance(SegmentationPipeline.from_pretrained(tmp_path / "seg"), SegmentationPipeline)
+    with pytest.raises(CheckpointError, match="holds a segmentation model, not a classification model"):
+        ClassificationPipeline.from_pretrained(tmp_path / "seg")
     with pytest.raises(ValueError, match="unknown class"):
         cls_pipe.generate("eleven")
     with pytest.raises(ValueError, match=r"ids in \[0, 9\]"):
@@ -216,7 +222,7 @@ def test_save_and_load_round_trip_is_bit_exact(seg_pipe, tmp_path):
     b = loaded.generate(face_ids(), steps=2, seed=4, output_type="pt").images
     # identical weights; a fresh instance may pick different conv/attention kernels (~1e-7)
     torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
-    assert loaded.config() == seg_pipe.config()
+    assert loaded.config.to_dict() == seg_pipe.config.to_dict()
 
 
 def test_half_precision_weights_halve_the_file_and_load_as_float32(seg_pipe, tmp_path):
@@ -257,6 +263,7 @@ def test_wrong_and_missing_checkpoints(seg_pipe, cls_pipe, tmp_path):
     cls_pipe.save_pretrained(tmp_path / "cls")
     cfg = json.loads((tmp_path / "cls" / "pipeline.json").read_text())
     cfg.update(task="segmentation", palette="celebamask_hq", image_channels=3)
+    del cfg["num_classes"], cfg["class_names"]
     (tmp_path / "cls" / "pipeline.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="label channels"):
         SymmFlowPipeline.from_pretrained(tmp_path / "cls")
@@ -267,6 +274,29 @@ def test_wrong_and_missing_checkpoints(seg_pipe, cls_pipe, tmp_path):
     (tmp_path / "corrupt" / "pipeline.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="unreadable"):
         SymmFlowPipeline.from_pretrained(tmp_path / "corrupt")
+    (tmp_path / "corrupt" / "pipeline.json").write_text(json.dumps({**seg_pipe.config.to_dict(), "colour": 3}))
+    with pytest.raises(CheckpointError, match="unknown key.*colour.*accepted: beta"):
+        SymmFlowPipeline.from_pretrained(tmp_path / "corrupt")
+
+
+def test_old_pipeline_json_loads_and_sigma_min_travels_with_the_config(seg_pipe, tmp_path):
+    """A pipeline.json written before PipelineConfig (no sigma_min, format_version 1) loads with
+    the authors' 1e-4; a new one records sigma_min, and a skip network must agree with it."""
+    from symmflow.models.unet import PixelUNet
+
+    seg_pipe.save_pretrained(tmp_path / "old")
+    cfg = json.loads((tmp_path / "old" / "pipeline.json").read_text())
+    assert cfg["sigma_min"] == 1e-4 and cfg["default_steps"] == {"generate": 25, "segment": 5, "classify": 1}
+    old = {k: v for k, v in cfg.items() if k not in ("sigma_min", "default_steps")} | {"format_version": 1}
+    (tmp_path / "old" / "pipeline.json").write_text(json.dumps(old))
+    loaded = SymmFlowPipeline.from_pretrained(tmp_path / "old")
+    assert loaded.config.sigma_min == 1e-4 and loaded.default_steps["segment"] == 5
+    skip = PixelUNet(sample_size=SIZE, skip_sigma=0.1, sigma_min=0.01, **PIXEL_UNET_PRESETS["tiny"])
+    with pytest.raises(CheckpointError, match="assumes sigma_min 0.01, the pipeline's is 0.0001"):
+        SymmFlowPipeline(skip, PipelineConfig(task="segmentation", image_size=SIZE))
+    pipe = SymmFlowPipeline(skip, PipelineConfig(task="segmentation", image_size=SIZE, sigma_min=0.01))
+    pipe.save_pretrained(tmp_path / "new")
+    assert SymmFlowPipeline.from_pretrained(tmp_path / "new").config.sigma_min == 0.01
 
 
 def test_hub_repo_ids_load_from_the_cache_offline(seg_pipe, tmp_path, monkeypatch):
@@ -293,7 +323,7 @@ def test_hub_repo_ids_load_from_the_cache_offline(seg_pipe, tmp_path, monkeypatc
 
 
 def test_onehot_pipeline_segments_generates_and_round_trips(tmp_path):
-    pipe = SymmFlowPipeline(tiny_unet(3, 19), task="segmentation", image_size=SIZE, palette="celebamask_hq", label_encoding="onehot")
+    pipe = SymmFlowPipeline(tiny_unet(3, 19), PipelineConfig(task="segmentation", image_size=SIZE, palette="celebamask_hq", label_encoding="onehot"))
     assert pipe.label_channels == 19
     image = pipe.generate(face_ids(), steps=2, seed=1, output_type="np").images[0]
     frames = list(pipe.segment_stream(image, steps=3, seed=0, output_type="np"))
@@ -304,7 +334,7 @@ def test_onehot_pipeline_segments_generates_and_round_trips(tmp_path):
     assert all({tuple(p) for p in f.images[0].reshape(-1, 3)} <= colours for f in frames)
     pipe.save_pretrained(tmp_path / "onehot")
     loaded = SymmFlowPipeline.from_pretrained(tmp_path / "onehot")
-    assert loaded.label_encoding == "onehot" and loaded.config() == pipe.config()
+    assert loaded.label_encoding == "onehot" and loaded.config.to_dict() == pipe.config.to_dict()
     again = loaded.segment(image, steps=3, seed=0, output_type="np")
     assert np.array_equal(again.class_maps[0], out.class_maps[0])
     # at a photo's size, scores are upsampled a few channels at a time: the same as all at once
@@ -315,8 +345,8 @@ def test_onehot_pipeline_segments_generates_and_round_trips(tmp_path):
 
 def test_onehot_needs_a_pixel_segmentation_model_with_one_channel_per_class():
     with pytest.raises(CheckpointError, match="3 label channels"):
-        SymmFlowPipeline(tiny_unet(3, 3), task="segmentation", image_size=SIZE, label_encoding="onehot")
-    with pytest.raises(ValueError, match="is for segmentation"):
-        SymmFlowPipeline(tiny_unet(1, 1), task="classification", image_size=SIZE, image_channels=1, num_classes=10, label_encoding="onehot")
+        SymmFlowPipeline(tiny_unet(3, 3), PipelineConfig(task="segmentation", image_size=SIZE, label_encoding="onehot"))
+    with pytest.raises(ValueError, match="are for segmentation"):
+        SymmFlowPipeline(tiny_unet(1, 1), PipelineConfig(task="classification", image_size=SIZE, image_channels=1, num_classes=10, label_encoding="onehot"))
     with pytest.raises(ValueError, match="palette, onehot"):
-        SymmFlowPipeline(tiny_unet(3, 19), task="segmentation", image_size=SIZE, label_encoding="bits")
+        SymmFlowPipeline(tiny_unet(3, 19), PipelineConfig(task="segmentation", image_size=SIZE, label_encoding="bits"))

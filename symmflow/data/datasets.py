@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from symmflow.codecs import PaletteCodec
+from symmflow.painted_masks import read_painted_mask
 from symmflow.data.images import (
     center_crop_square,
     load_rgb,
@@ -162,7 +162,7 @@ def _use_as_ids(values: np.ndarray, colors: np.ndarray, palette: Palette) -> boo
 
 
 def read_label_map(
-    path: str | os.PathLike, palette: str | Palette, codec: PaletteCodec | None = None
+    path: str | os.PathLike, palette: str | Palette
 ) -> np.ndarray:
     """Read a label file as ``int64`` class ids ``[H, W]`` in ``palette``'s id space.
 
@@ -173,7 +173,7 @@ def read_label_map(
     * ``P`` and grey ``RGB``: class ids when the values are ids and the colours do not say
       otherwise (see :func:`_use_as_ids`), else a colour mask;
     * ``RGB``/``RGBA`` (alpha dropped, not composited: compositing would change the colours):
-      a colour mask, mapped with :meth:`PaletteCodec.rgb_to_ids`, which tolerates JPEG-like
+      a colour mask, mapped with :func:`symmflow.painted_masks.read_painted_mask`, which tolerates JPEG-like
       noise and antialiased edges but refuses other colours (more than
       :data:`MAX_FOREIGN_SHARE` of the pixels far from every palette colour).
 
@@ -203,10 +203,8 @@ def read_label_map(
                 return _raw_to_ids(rgb[..., 0].astype(np.int64), palette, what)
     else:
         raise ValueError(f"{what}: label maps must be L, P, I, RGB or RGBA images, got mode {mode!r}")
-    if codec is None or codec.palette.name != palette.name:
-        codec = PaletteCodec(palette)
     try:
-        return codec.rgb_to_ids(rgb, max_foreign=MAX_FOREIGN_SHARE)
+        return read_painted_mask(rgb, palette, max_foreign=MAX_FOREIGN_SHARE)
     except ValueError as err:
         raise ValueError(f"{what}: {err}") from None
 
@@ -634,7 +632,6 @@ class SegmentationFolder(SegmentationDataset):
             f"  {self.root}/{image_dir}/<stem>{{{','.join(IMAGE_EXTENSIONS)}}}\n"
             f"  {self.root}/{label_dir}/<stem>{{{','.join(LABEL_EXTENSIONS)}}}  (lossless formats only)"
         )
-        self._codec = PaletteCodec(self.palette)
         self._images = _files_by_stem(_require_dir(self.root / image_dir, layout), IMAGE_EXTENSIONS)
         self._labels = _files_by_stem(_require_dir(self.root / label_dir, layout), LABEL_EXTENSIONS)
         self.unmatched_images = sorted(set(self._images) - set(self._labels), key=_sorted_key)
@@ -643,7 +640,7 @@ class SegmentationFolder(SegmentationDataset):
 
     def read_labels(self, path: Path) -> np.ndarray:
         """One label file -> class ids ``int64`` ``[H, W]`` (subclasses narrow the formats)."""
-        return read_label_map(path, self.palette, self._codec)
+        return read_label_map(path, self.palette)
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         stem = self.names[index]
@@ -655,7 +652,7 @@ class CelebAMaskHQColor(SegmentationFolder):
 
     Layout: ``root/{split}/images/{stem}.jpg|png`` and ``root/{split}/masks/{stem}.png``.
     Masks are RGB colour masks in the CelebAMask-HQ palette (mapped with
-    :meth:`PaletteCodec.rgb_to_ids`, robust to antialiased edges) or single-channel class-id
+    :func:`symmflow.painted_masks.read_painted_mask`, robust to antialiased edges) or single-channel class-id
     PNGs (``L``/``P`` with values < 19, used directly).
 
     Args:

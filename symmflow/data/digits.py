@@ -5,7 +5,7 @@ form the test set (539 images), the rest the training set (1,258). Nothing is do
 
 Images are 8x8 with 17 grey levels (0..16), white strokes on black. The models see them
 at ``size`` (8 by default: the native size; larger sizes are bilinear) in ``[-1, 1]``; a digit drawn in the app goes through
-:func:`preprocess_drawing`, which makes it look like the training digits.
+:func:`symmflow.processing.preprocess_drawing`, which makes it look like the training digits.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-__all__ = ["DIGITS_TEST_FRACTION", "DigitsDataset", "digits_split", "digits_to_tensor", "preprocess_drawing"]
+__all__ = ["DIGITS_TEST_FRACTION", "DigitsDataset", "digits_split", "digits_to_tensor"]
 
 DIGITS_TEST_FRACTION = 0.3
 
@@ -67,42 +67,3 @@ class DigitsDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return {"image": self.images[index], "label": self.labels[index]}
 
-
-def preprocess_drawing(image: np.ndarray, invert: bool | None = None) -> np.ndarray:
-    """A drawn digit of any size -> an 8x8 digit made the way the training digits were made.
-
-    scikit-learn's digits are UCI "optdigits": each handwritten digit was scaled to fit a
-    32x32 bitmap and the "on" pixels counted in each 4x4 block (0..16). Here: find the
-    strokes' bounding box, scale it so its longer side is 32 pixels, centre it, binarise, and
-    count 4x4 blocks. ``invert``: ``None`` guesses dark-on-light vs light-on-dark from the
-    border colour. Returns ``float32 [8, 8]`` in 0..16.
-
-    Raises:
-        ValueError: an empty canvas (no strokes).
-    """
-    gray = np.asarray(image, dtype=np.float32)
-    if gray.ndim == 3:
-        if gray.shape[2] == 4:  # strokes on a transparent canvas: transparent counts as paper
-            alpha = gray[..., 3] / 255.0
-            gray = gray[..., :3].mean(axis=2) * alpha + 255.0 * (1 - alpha)
-        else:
-            gray = gray[..., :3].mean(axis=2)
-    if gray.ndim != 2 or gray.size == 0:
-        raise ValueError(f"expected a 2-D drawing (or RGB/RGBA), got shape {list(np.shape(image))}")
-    if invert is None:
-        border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-        invert = float(np.median(border)) > 127.0
-    ink = (255.0 - gray) if invert else gray
-    ink = ink - ink.min()
-    if ink.max() < 32:  # nothing but background (or an almost invisible speck)
-        raise ValueError("the canvas is empty: draw a digit first")
-    strokes = ink > 0.5 * ink.max()
-    rows, cols = np.nonzero(strokes)
-    crop = strokes[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].astype(np.float32)
-    scale = 32.0 / max(crop.shape)
-    h, w = max(1, round(crop.shape[0] * scale)), max(1, round(crop.shape[1] * scale))
-    small = F.interpolate(torch.from_numpy(crop)[None, None], size=(h, w), mode="area")[0, 0] > 0.5
-    bitmap = torch.zeros(32, 32)
-    top, left = (32 - h) // 2, (32 - w) // 2
-    bitmap[top : top + h, left : left + w] = small.float()
-    return (F.avg_pool2d(bitmap[None, None], 4)[0, 0] * 16.0).numpy()

@@ -59,20 +59,21 @@ def _check_size(width: int, height: int, max_pixels: int | None, what: str) -> N
 
 
 def open_image(
-    source: str | os.PathLike | BinaryIO, max_pixels: int | None = DEFAULT_MAX_PIXELS
+    source: str | os.PathLike | BinaryIO, max_pixels: int | None = DEFAULT_MAX_PIXELS, name: str | None = None
 ) -> Image.Image:
     """Open and fully decode an image file with Pillow, with clear errors.
 
     The size is checked against ``max_pixels`` from the header alone, before any pixel is
     decoded, so a decompression bomb costs nothing. Multi-frame files (GIF, animated WebP)
     give their first frame. The image keeps its mode (``"RGB"``, ``"P"``, ``"I;16"``, ...).
+    Messages name the file ``name`` (e.g. the name a user uploaded it under), else ``source``.
 
     Raises:
         FileNotFoundError: ``source`` is a path that does not exist.
         ValueError: not an image Pillow can read, an empty image, an image over
             ``max_pixels``, or a file that fails to decode (e.g. truncated).
     """
-    what = _describe(source)
+    what = name or _describe(source)
     try:
         image = Image.open(source)
     except UnidentifiedImageError:
@@ -179,6 +180,7 @@ def load_rgb(
     source: ImageSource,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     exif_transpose: bool = True,
+    name: str | None = None,
 ) -> np.ndarray:
     """Read any image into an RGB array ``uint8`` ``[H, W, 3]``.
 
@@ -203,12 +205,13 @@ def load_rgb(
         exif_transpose: rotate/flip a file or Pillow image as its EXIF orientation says (what
             a viewer shows, e.g. phone photos). Datasets pass ``False``: their label maps are
             aligned with the stored pixel order, not the displayed one.
+        name: what messages call the image (default: its path, or its type).
 
     Raises:
         ValueError: empty image, over ``max_pixels``, not an image file, or an unsupported
             mode/dtype/shape/range; the message names the source and what was expected.
     """
-    what = _describe(source)
+    what = name or _describe(source)
     if isinstance(source, np.ndarray):
         if source.size == 0:
             raise ValueError(f"{what}: the image is empty (array shape {list(source.shape)})")
@@ -220,7 +223,7 @@ def load_rgb(
             image = source
             _check_size(image.width, image.height, max_pixels, what)
         else:
-            image = open_image(source, max_pixels)
+            image = open_image(source, max_pixels, name=what)
         if exif_transpose:
             image = ImageOps.exif_transpose(image)
         rgb = _pil_to_rgb(image, what)

@@ -26,7 +26,18 @@ class CheckpointError(ValueError):
 
 
 class SymmFlowModel(ModelMixin, ConfigMixin):
-    """Base class: subclasses declare their config with ``@register_to_config`` on ``__init__``."""
+    """Base class: subclasses declare their config with ``@register_to_config`` on ``__init__``.
+
+    ``_retired_config``: settings a class no longer has, with the value that meant "off";
+    older checkpoints that hold that value load silently, others are refused.
+    """
+
+    _retired_config: dict[str, Any] = {}
+
+    @classmethod
+    def extract_init_dict(cls, config_dict: dict[str, Any], **kwargs: Any):  # type: ignore[override]
+        config_dict = {k: v for k, v in config_dict.items() if k not in cls._retired_config}
+        return super().extract_init_dict(config_dict, **kwargs)
 
     def save_pretrained(  # type: ignore[override]
         self,
@@ -63,6 +74,12 @@ class SymmFlowModel(ModelMixin, ConfigMixin):
             raise CheckpointError(
                 f"checkpoint at {source!r} holds a {found or 'unknown'} model, expected {cls.__name__}"
             )
+        for key, off in cls._retired_config.items():
+            if config.get(key, off) != off:
+                raise CheckpointError(
+                    f"checkpoint at {source!r} uses {key}={config[key]!r}, a setting {cls.__name__} no longer has "
+                    f"(accepted: {key} absent or {off!r})"
+                )
         try:
             return super().from_pretrained(source, **kwargs)
         except (OSError, ValueError, RuntimeError) as err:

@@ -13,7 +13,7 @@ from diffusers.configuration_utils import register_to_config
 from symmflow.models.base import SymmFlowModel
 from symmflow.models.detail import DetailUNet
 
-__all__ = ["PIXEL_UNET_PRESETS", "PixelUNet", "linear_skip", "palette_to_onehot"]
+__all__ = ["PIXEL_UNET_PRESETS", "PixelUNet", "linear_skip"]
 
 
 class PixelUNet(SymmFlowModel):
@@ -39,17 +39,11 @@ class PixelUNet(SymmFlowModel):
             is what makes 64x64 affordable on a CPU. 1 = plain pixels.
         skip_sigma: if set, add the least-squares linear skip ``c(t) * input`` to each half's
             output (:func:`linear_skip`), computed for zero-mean data of standard deviation
-            ``skip_sigma`` and ``sigma_min = 1e-4`` (the authors' value). A velocity target contains the input noise itself; without the skip
+            ``skip_sigma`` on the path of width ``sigma_min``. A velocity target contains the input noise itself; without the skip
             a narrow (patched) U-Net must carry that noise pixel for pixel and leaves speckle.
             With it the U-Net only predicts what the input does not already say, as an
             x-prediction network does. ``None``: plain velocity output.
         dropout: dropout rate inside the U-Net's residual blocks (regularises small data sets).
-        pixel_channels: if set, wrap the patched U-Net in a full-resolution stem and head of
-            this width: two 3x3 convolutions on ``[x, y]`` before the patches are folded, and
-            two after they are unfolded, fed with the U-Net's output and the stem's features.
-            Folding 4x4 patches into a narrow first level leaves too few features per pixel
-            for parts two or three pixels wide (lips, brows, earrings); the stem and head see
-            every pixel at a cost of a few full-resolution convolutions. ``None``: no stem.
         refine_channels: if set, add a full-resolution refinement head of this width after
             the U-Net: three 3x3 convolutions that see the network's output beside the raw
             input ``[x, y, t]`` and add a correction to the output. Its last convolution starts
@@ -62,10 +56,12 @@ class PixelUNet(SymmFlowModel):
             e.g. ``[16, 32, 64]``) that sees the output so far beside the raw input ``[x, y]``
             and the time, and adds a correction to the output. Where the refinement head sees a
             7x7 window, three levels see 44x44 pixels and four 92x92, all at full resolution. It
-            starts at zero too, so it can be added to a trained model, and a warm start from a
-            shallower one keeps its levels (``model.init_from``, see
-            :meth:`~symmflow.models.detail.DetailUNet.deepen_from`). ``None``: no detail network.
+            starts at zero too, so it can be added to a trained model. ``None``: no detail network.
+        sigma_min: the symmetric path's width at the noise end, which the linear skip assumes;
+            the pipeline config's ``sigma_min`` (the trainer passes it, the pipeline checks it).
     """
+
+    _retired_config = {"pixel_channels": None}  # a full-resolution stem, tried and not shipped
 
     @register_to_config
     def __init__(
@@ -83,9 +79,9 @@ class PixelUNet(SymmFlowModel):
         patch_size: int = 1,
         skip_sigma: float | None = None,
         dropout: float = 0.0,
-        pixel_channels: int | None = None,
         refine_channels: int | None = None,
         detail_channels: tuple[int, ...] | None = None,
+        sigma_min: float = 1e-4,
     ) -> None:
         super().__init__()
         if image_channels < 1 or label_channels < 1:
@@ -96,8 +92,8 @@ class PixelUNet(SymmFlowModel):
             raise ValueError(f"skip_sigma must be > 0 (or None for no skip), got {skip_sigma}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        if pixel_channels is not None and pixel_channels < 1:
-            raise ValueError(f"pixel_channels must be >= 1 (or None for no stem), got {pixel_channels}")
+        if not 0 <= sigma_min < 1:
+            raise ValueError(f"sigma_min must lie in [0, 1), got {sigma_min}")
         if refine_channels is not None and refine_channels < 1:
             raise ValueError(f"refine_channels must be >= 1 (or None for no refinement head), got {refine_channels}")
         if detail_channels is not None:
@@ -111,7 +107,7 @@ class PixelUNet(SymmFlowModel):
                     f"{2 ** (len(detail_channels) - 1)}, got {sample_size}"
                 )
         joint = image_channels + label_channels
-        self.stem = self.head = self.refine = None
+        self.refine = None
         if refine_channels:
             self.refine = nn.Sequential(
                 nn.Conv2d(2 * joint + 1, refine_channels, 3, padding=1), nn.SiLU(),
@@ -121,16 +117,7 @@ class PixelUNet(SymmFlowModel):
             nn.init.zeros_(self.refine[-1].weight)
             nn.init.zeros_(self.refine[-1].bias)
         self.detail = DetailUNet(2 * joint, joint, detail_channels) if detail_channels is not None else None
-        if pixel_channels:
-            self.stem = nn.Sequential(
-                nn.Conv2d(joint, pixel_channels, 3, padding=1), nn.SiLU(),
-                nn.Conv2d(pixel_channels, pixel_channels, 3, padding=1),
-            )
-            self.head = nn.Sequential(
-                nn.Conv2d(2 * pixel_channels, pixel_channels, 3, padding=1), nn.SiLU(),
-                nn.Conv2d(pixel_channels, joint, 3, padding=1),
-            )
-        channels = (pixel_channels or joint) * patch_size**2
+        channels = joint * patch_size**2
         self.unet = UNet2DModel(
             sample_size=sample_size // patch_size,
             in_channels=channels,
@@ -156,13 +143,9 @@ class PixelUNet(SymmFlowModel):
         if x.shape[-1] % p or x.shape[-2] % p:
             raise ValueError(f"image size {list(x.shape[-2:])} is not divisible by the patch size {p}")
         h = inputs = torch.cat([x, y], dim=1).to(self.unet.dtype)
-        if self.stem is not None:
-            h = stem = self.stem(h)
         h = F.pixel_unshuffle(h, p) if p > 1 else h
         out = self.unet(h, (t * self.config.time_scale).to(h.dtype)).sample
         out = F.pixel_shuffle(out, p) if p > 1 else out
-        if self.head is not None:
-            out = self.head(torch.cat([out, stem], dim=1))
         if self.refine is not None:
             time = t.to(out.dtype).view(-1, 1, 1, 1).expand(-1, 1, *out.shape[-2:])
             out = out + self.refine(torch.cat([out, inputs, time], dim=1))
@@ -171,13 +154,13 @@ class PixelUNet(SymmFlowModel):
         v_x, v_y = out[:, :c].to(x.dtype), out[:, c:].to(y.dtype)
         sigma = self.config.skip_sigma
         if sigma is not None:
-            c_x, c_y = linear_skip(t, sigma)
+            c_x, c_y = linear_skip(t, sigma, self.config.sigma_min)
             v_x = v_x + c_x.view(-1, 1, 1, 1).to(x.dtype) * x
             v_y = v_y + c_y.view(-1, 1, 1, 1).to(y.dtype) * y
         return v_x, v_y
 
 
-def linear_skip(t: torch.Tensor, sigma: float, sigma_min: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
+def linear_skip(t: torch.Tensor, sigma: float, sigma_min: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Least-squares coefficients ``(c_x, c_y)`` [B] of the best linear velocity guess ``c * input``.
 
     For data of zero mean and standard deviation ``sigma`` and unit Gaussian noise, on the
@@ -200,65 +183,6 @@ def linear_skip(t: torch.Tensor, sigma: float, sigma_min: float = 1e-4) -> tuple
     c_x = (t * var - shrink * a) / (t * t * var + a * a)
     c_y = (t - shrink * a * var) / (t * t + a * a * var)
     return c_x, c_y
-
-
-@torch.no_grad()
-def palette_to_onehot(source: PixelUNet, target: PixelUNet, colors: torch.Tensor) -> None:
-    """Warm-start ``target`` (one-hot masks, ``K`` label channels) from ``source`` (colour masks).
-
-    Channel surgery in the spirit of the paper's 4 -> 8 channel SD U-Net: every U-Net weight
-    that does not touch the label channels is copied. A clean one-hot mask ``h`` (``+-1``,
-    so ``sum_k h_k = 2 - K``) and its colour mask in ``[-1, 1]`` are related by the linear map
-    ``rgb_c = sum_k a'_kc h_k`` with ``a'_kc = colors[k, c] / 255 + offset_c / (2 - K)`` and
-    ``offset_c = sum_k colors[k, c] / 255 - 1``. The first convolution's label weights are the
-    colour weights pushed through that map, so on clean masks (``t = 0``) the warm-started
-    network computes exactly the features of ``source``, border pixels included. Noisy label
-    halves (``t > 0``) differ: ``K`` noise channels pushed through the map are not 3 unit
-    Gaussians, which the first steps of training adapt to. The label rows of the last
-    convolution start at zero, so the label velocity starts as the linear skip (or 0).
-
-    Args:
-        source, target: patched U-Nets with the same config apart from the label channels
-            (3 in ``source``, ``K`` in ``target``) and settings that hold no U-Net weights
-            (``skip_sigma``, ``dropout``, ``refine_channels``, ``detail_channels``); neither has
-            ``pixel_channels``. A refinement head or detail network is not copied: ``target``
-            keeps its own.
-        colors: ``[K, 3]`` palette colours in 0..255.
-
-    Raises:
-        ValueError: the networks do not fit these conditions.
-    """
-    cs, ct = source.config, target.config
-    k = colors.shape[0]
-    if cs.pixel_channels or ct.pixel_channels:
-        raise ValueError("palette_to_onehot does not map networks with a pixel stem (pixel_channels)")
-    if cs.label_channels != 3 or ct.label_channels != k:
-        raise ValueError(
-            f"palette_to_onehot maps a 3-label-channel (colour mask) network to one with {k} label "
-            f"channels (one per palette colour); got {cs.label_channels} -> {ct.label_channels}"
-        )
-    free = {"label_channels", "skip_sigma", "dropout", "refine_channels", "detail_channels"}
-    as_list = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731 (configs load tuples as lists)
-    differ = sorted(n for n in cs if not n.startswith("_") and n not in free and as_list(cs[n]) != as_list(ct.get(n)))
-    if differ:
-        raise ValueError(f"palette_to_onehot needs two networks of one layout apart from the label channels; they differ in {', '.join(differ)}")
-    state = {n: v for n, v in source.unet.state_dict().items() if not n.startswith(("conv_in.", "conv_out."))}
-    result = target.unet.load_state_dict(state, strict=False)
-    if result.unexpected_keys or sorted(result.missing_keys) != ["conv_in.bias", "conv_in.weight", "conv_out.bias", "conv_out.weight"]:
-        raise ValueError(f"palette_to_onehot: the U-Nets' weights do not match ({result})")
-    c, p2 = cs.image_channels, cs.patch_size**2
-    a = colors.float() / 255.0  # [K, 3]
-    a = a + (a.sum(0) - 1.0) / (2.0 - k)  # fold the offset in: exact at zero-padded borders too
-    w_in, w_new = source.unet.conv_in.weight.float(), target.unet.conv_in.weight
-    w_new[:, : c * p2] = w_in[:, : c * p2]
-    # channels of a pixel_unshuffle'd tensor: joint channel j, sub-pixel s -> j * p^2 + s
-    rgb = w_in[:, c * p2 :].reshape(w_in.shape[0], 3, p2, *w_in.shape[2:])
-    w_new[:, c * p2 :] = torch.einsum("kc,ocshw->okshw", a, rgb).reshape(w_new.shape[0], -1, *w_in.shape[2:])
-    target.unet.conv_in.bias.copy_(source.unet.conv_in.bias.float())
-    target.unet.conv_out.weight.zero_()
-    target.unet.conv_out.bias.zero_()
-    target.unet.conv_out.weight[: c * p2] = source.unet.conv_out.weight[: c * p2].float()
-    target.unet.conv_out.bias[: c * p2] = source.unet.conv_out.bias[: c * p2].float()
 
 
 PIXEL_UNET_PRESETS: dict[str, dict[str, Any]] = {

@@ -7,7 +7,8 @@ Layout of a config file (see ``configs/``)::
     output_dir: runs/digits
     data: {dataset: digits, kwargs: {split: train, size: 16}, augment: {translate: 1}}
     model: {class: PixelUNet, kwargs: {...}}   # or LatentUNet with pretrained_unet / vae
-    pipeline: {image_size: 16, image_channels: 1, num_classes: 10, beta: 4, ...}
+    pipeline: {image_size: 16, image_channels: 1, num_classes: 10, beta: 4, sigma_min: 1.0e-4, ...}
+                                    # a PipelineConfig: written to pipeline.json as it is
     train: {steps: 20000, batch_size: 128, lr: 5.0e-4, ...}
 """
 
@@ -19,6 +20,8 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from symmflow.pipeline_config import PipelineConfig
 
 __all__ = ["DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "load_config"]
 
@@ -73,9 +76,9 @@ class ModelConfig:
     (a 4-channel SD U-Net to double, hub id or folder, with ``unet_subfolder`` e.g. ``unet``;
     else built from ``kwargs``), ``vae``
     (an AutoencoderKL) and ``prompt_embedding`` (file). ``init_from``: a saved pipeline (folder or
-    hub id) whose weights the network starts from, e.g. to train a shipped model further; a
-    colour-mask pixel model of the same palette and layout (no pixel stem) also starts a one-hot
-    model, see :func:`symmflow.models.unet.palette_to_onehot`."""
+    hub id) whose weights the network starts from (the same weight layout), e.g. to train a
+    shipped model further. Changing a trained network's layout (adding a refinement head or
+    detail network, colour-mask -> one-hot labels) is ``scripts/migrate_checkpoint.py``'s job."""
 
     cls: str = "PixelUNet"
     preset: str | None = None
@@ -95,7 +98,9 @@ class OptimConfig:
     ``t ~ U(0, 1)`` for all). ``class_balance``: exponent ``a`` of per-pixel label-loss weights
     ``f_k ** -a`` by the pixel's true class (``f_k``: the class's share of the training pixels;
     0 = the paper's plain mean, 0.5 = square-root balancing), for pixel segmentation models, see
-    :mod:`symmflow.training.balance`. ``batch_size`` is per process and per
+    :mod:`symmflow.training.balance`. ``sigma_min``: accepted for older configs; the path's width
+    belongs to ``pipeline.sigma_min`` (a value here must agree with it, or fills it in).
+    ``batch_size`` is per process and per
     micro-batch; the effective batch is ``batch_size * grad_accum * processes``."""
 
     steps: int = 10_000
@@ -107,7 +112,7 @@ class OptimConfig:
     grad_clip: float | None = 1.0
     ema_decay: float = 0.999
     image_weight: float = 0.9
-    sigma_min: float = 1e-4
+    sigma_min: float | None = None
     readout_fraction: float = 0.0
     class_balance: float = 0.0
     mixed_precision: str = "no"
@@ -158,7 +163,7 @@ class TrainConfig:
     output_dir: str
     data: DataConfig
     model: ModelConfig
-    pipeline: dict[str, Any]
+    pipeline: PipelineConfig
     train: OptimConfig
 
     def __post_init__(self) -> None:
@@ -178,8 +183,8 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(t, name)}")
         if t.sample_every < 0:
             raise ValueError(f"train.sample_every must be >= 0 (0: no samples), got {t.sample_every}")
-        if not 0 <= t.image_weight <= 1 or not 0 <= t.ema_decay < 1 or not 0 <= t.sigma_min < 1:
-            raise ValueError("train.image_weight must lie in [0, 1], train.ema_decay and train.sigma_min in [0, 1)")
+        if not 0 <= t.image_weight <= 1 or not 0 <= t.ema_decay < 1:
+            raise ValueError("train.image_weight must lie in [0, 1], train.ema_decay in [0, 1)")
         if not 0 <= t.readout_fraction <= 1:
             raise ValueError(f"train.readout_fraction is the share of samples drawn at t = 1, in [0, 1], got {t.readout_fraction}")
         if not 0 <= t.class_balance <= 1:
@@ -191,8 +196,6 @@ class TrainConfig:
             )
         if t.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {t.lr}")
-        if "image_size" not in self.pipeline:
-            raise ValueError("pipeline.image_size is required")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -219,9 +222,26 @@ class TrainConfig:
             output_dir=data.get("output_dir") or f"runs/{data['name']}",
             data=_build(DataConfig, data["data"], f"{where}: data"),
             model=_build(ModelConfig, model, f"{where}: model"),
-            pipeline=dict(data["pipeline"]),
+            pipeline=_pipeline_config(data, where),
             train=_build(OptimConfig, data["train"], f"{where}: train"),
         )
+
+
+def _pipeline_config(data: dict[str, Any], where: str) -> PipelineConfig:
+    """The ``pipeline:`` section as a :class:`PipelineConfig`, its task the config's ``task``
+    and its ``sigma_min`` filled in from an older config's ``train.sigma_min``."""
+    section = data["pipeline"]
+    if not isinstance(section, dict):
+        raise ValueError(f"{where}: pipeline must be a mapping of settings")
+    section = dict(section)
+    if section.setdefault("task", data["task"]) != data["task"]:
+        raise ValueError(f"{where}: pipeline.task {section['task']!r} differs from task {data['task']!r}")
+    legacy = (data.get("train") or {}).get("sigma_min")
+    if legacy is not None:
+        legacy = _number(legacy, float, "train.sigma_min")
+        if section.setdefault("sigma_min", legacy) != legacy:
+            raise ValueError(f"{where}: train.sigma_min {legacy:g} differs from pipeline.sigma_min {section['sigma_min']:g}; set pipeline.sigma_min only")
+    return PipelineConfig.from_dict(section, where=f"{where}: pipeline")
 
 
 def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -9,7 +9,7 @@ the checkpoint's step.
 Output folder::
 
     state/        model, EMA, optimiser and schedule states + trainer.json (resume)
-    pipeline/     the EMA weights as a SymmFlowPipeline (what you ship)
+    pipeline/     the EMA weights as a pipeline folder (what you ship)
     samples/      preview grids, generated from fixed labels with the EMA weights
     log.jsonl     loss and learning rate every ``log_every`` steps
 """
@@ -30,15 +30,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from symmflow.codecs import OneHotCodec
+from symmflow.codecs import build_codec
 from symmflow.data import open_dataset
 from symmflow.data.augment import random_affine, random_shift
 from symmflow.io import atomic_directory, write_json_atomic, write_text_atomic
 from symmflow.models.latent import LatentUNet
-from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet, palette_to_onehot
+from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
 from symmflow.models.vae import LatentSpace
 from symmflow.path import SymmetricPath
-from symmflow.pipeline import SymmFlowPipeline
+from symmflow.pipeline_folder import check_network, load_pipeline_folder, save_pipeline_folder
 from symmflow.training.balance import class_balance_weights, class_frequencies
 from symmflow.training.config import DataConfig, ModelConfig, TrainConfig
 
@@ -52,12 +52,15 @@ def build_dataset(config: DataConfig) -> Dataset:
     return open_dataset(config.dataset, **config.kwargs)
 
 
-def build_model(config: ModelConfig) -> tuple[torch.nn.Module, LatentSpace | None]:
-    """The network (and, for latent models, the frozen VAE) described by ``config``."""
+def build_model(config: ModelConfig, sigma_min: float = 1e-4) -> tuple[torch.nn.Module, LatentSpace | None]:
+    """The network (and, for latent models, the frozen VAE) described by ``config``; a pixel
+    network's linear skip assumes the path width ``sigma_min`` (the pipeline config's)."""
     if config.cls == "PixelUNet":
         if config.preset is not None and config.preset not in PIXEL_UNET_PRESETS:
             raise ValueError(f"unknown preset {config.preset!r}; choose one of {', '.join(PIXEL_UNET_PRESETS)}")
-        kwargs = {**PIXEL_UNET_PRESETS.get(config.preset or "", {}), **config.kwargs}
+        if "sigma_min" in config.kwargs:
+            raise ValueError("model.kwargs.sigma_min: the path width is set once, as pipeline.sigma_min")
+        kwargs = {**PIXEL_UNET_PRESETS.get(config.preset or "", {}), **config.kwargs, "sigma_min": sigma_min}
         return PixelUNet(**kwargs), None
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
@@ -76,53 +79,23 @@ def build_model(config: ModelConfig) -> tuple[torch.nn.Module, LatentSpace | Non
     return model, LatentSpace(AutoencoderKL.from_pretrained(config.vae))
 
 
-def init_weights(model: torch.nn.Module, source: str, codec: Any = None) -> None:
+def init_weights(model: torch.nn.Module, source: str) -> None:
     """Start from the weights of a saved pipeline (a folder or hub repo id) whose network has
-    ``model``'s weight layout (settings that hold no weights, e.g. dropout, may differ, and
-    ``model`` may add a refinement head or a detail network, which start as the identity, or
-    levels below the source's detail network, which then continues from the source's with
-    its output changed a little, see :meth:`~symmflow.models.detail.DetailUNet.deepen_from`):
-    a new run that continues
-    where a shipped model stopped. A colour-mask (palette) pixel model also warm-starts a
-    one-hot model of the same palette and layout (``codec``: the new run's
-    :class:`~symmflow.codecs.OneHotCodec`), through :func:`~symmflow.models.unet.palette_to_onehot`."""
+    ``model``'s weight layout (settings that hold no weights, e.g. dropout, may differ): a new
+    run that continues where a shipped model stopped. Other layouts are refused; converting
+    a checkpoint to a new layout is ``scripts/migrate_checkpoint.py``'s job."""
     from symmflow.models.base import CheckpointError
 
-    trained_pipe = SymmFlowPipeline.from_pretrained(source)
-    network = trained_pipe.model
-    if isinstance(codec, OneHotCodec) and trained_pipe.label_encoding == "palette" and isinstance(network, PixelUNet):
-        if trained_pipe.palette.name != codec.palette.name:
-            raise CheckpointError(
-                f"model.init_from {source!r} was trained on palette {trained_pipe.palette.name!r}, "
-                f"this run uses {codec.palette.name!r}"
-            )
-        try:
-            palette_to_onehot(network, model, torch.from_numpy(codec.palette.colors.astype(np.float32)))
-        except ValueError as err:
-            raise CheckpointError(f"model.init_from {source!r}: {err}") from err
-        return
+    _, network, _ = load_pipeline_folder(source)
     trained, mine = network.state_dict(), model.state_dict()
-    # a refinement head or detail network the source lacks starts as the identity: either may be
-    # added to a trained model (only whole: a source with some of its weights has another layout)
-    present = {k.split(".", 1)[0] for k in trained}
-    added = {k for k in mine.keys() - trained.keys() if k.split(".", 1)[0] in {"refine", "detail"} - present}
-    deepen = _deepens(network, model)
-    if deepen:  # a detail network with more levels than the source's continues from it
-        added |= {k for k in trained.keys() | mine.keys() if k.startswith("detail.")}
-        trained = {k: v for k, v in trained.items() if not k.startswith("detail.")}
-    changed = sorted(k for k in (trained.keys() | mine.keys()) - added if k not in trained or k not in mine or trained[k].shape != mine[k].shape)
+    changed = sorted(k for k in trained.keys() | mine.keys() if k not in trained or k not in mine or trained[k].shape != mine[k].shape)
     if type(network) is not type(model) or changed:
         shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
-        raise CheckpointError(f"model.init_from {source!r} holds a network of another layout (differs in: {shown or 'the network class'})")
-    model.load_state_dict(trained, strict=not added)
-    if deepen:
-        model.detail.deepen_from(network.detail)
-
-
-def _deepens(source: torch.nn.Module, model: torch.nn.Module) -> bool:
-    """Whether ``model``'s detail network adds levels below ``source``'s."""
-    mine, theirs = getattr(model, "detail", None), getattr(source, "detail", None)
-    return mine is not None and theirs is not None and mine.extends(theirs)
+        raise CheckpointError(
+            f"model.init_from {source!r} holds a network of another layout (differs in: {shown or 'the network class'}); "
+            "scripts/migrate_checkpoint.py converts a checkpoint to a new layout"
+        )
+    model.load_state_dict(trained)
 
 
 def _recover_replaced(folder: Path) -> None:
@@ -177,13 +150,14 @@ class Trainer:
             raise ValueError(f"the {config.data.dataset} training set is empty")
         self._check_data()
         torch.manual_seed(t.seed)  # the initial weights
-        model, self.vae = build_model(config.model)
-        self.path = SymmetricPath(sigma_min=t.sigma_min)
-        # The pipeline this run ships decides the label codec (and checks the network fits the
-        # task before any training): training and inference can never disagree on beta.
-        self.codec = SymmFlowPipeline(model, task=config.task, vae=self.vae, **config.pipeline).codec
+        model, self.vae = build_model(config.model, config.pipeline.sigma_min)
+        self.path = SymmetricPath(sigma_min=config.pipeline.sigma_min)
+        # The config of the pipeline this run ships decides the label codec, and the network
+        # must fit it before any training: training and inference can never disagree on beta.
+        check_network(config.pipeline, model, self.vae)
+        self.codec = build_codec(config.pipeline)
         if config.model.init_from:
-            init_weights(model, config.model.init_from, self.codec)
+            init_weights(model, config.model.init_from)
         # augmentation fills uncovered label pixels with the ignored class where the palette has
         # one (COCO-Stuff: unlabeled), else with class 0 (background)
         palette = getattr(self.codec, "palette", None)
@@ -192,7 +166,7 @@ class Trainer:
         if t.class_balance:
             frequencies = class_frequencies(self.dataset, self.codec.num_classes)
             self.class_weights = class_balance_weights(frequencies, t.class_balance)
-        model.train().requires_grad_(True)  # a pipeline freezes its network for inference; this one trains
+        model.train().requires_grad_(True)
         self.ema = EMA(model, t.ema_decay)
         optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -226,7 +200,7 @@ class Trainer:
             write_json_atomic(tmp / "trainer.json", {
                 "step": self.step, "seconds": self.seconds, "losses": self.losses, "config": self.config.to_dict(),
             })
-        self.pipeline().save_pretrained(self.out / "pipeline", training_info=self.training_info())
+        save_pipeline_folder(self.out / "pipeline", self.config.pipeline, self.ema.model, self.vae, training_info=self.training_info())
 
     def load_state(self) -> bool:
         """Resume from ``output_dir/state`` if it exists; returns whether it did."""
@@ -272,15 +246,6 @@ class Trainer:
             "config": self.config.to_dict(),
         }
 
-    def pipeline(self) -> SymmFlowPipeline:
-        """The EMA weights wrapped as the pipeline this run ships."""
-        p = dict(self.config.pipeline)
-        model = copy.deepcopy(self.ema.model).cpu()
-        vae = None
-        if self.vae is not None:
-            vae = LatentSpace(copy.deepcopy(self.vae.vae).cpu(), self.vae.scaling_factor, self.vae.preview_map)
-        return SymmFlowPipeline(model, task=self.config.task, vae=vae, **p)
-
     def _check_data(self) -> None:
         """Refuse broken data before step 1: every file of a dataset on disk is read once,
         each process reading its share (skipped when resuming a run on the same data config,
@@ -296,7 +261,7 @@ class Trainer:
             error = self.dataset.refusal(self.dataset.layout_problems(self.config.data.allow_unmatched), share)
             if error:
                 raise ValueError(error)
-        size = self.config.pipeline["image_size"]
+        size = self.config.pipeline.image_size
         shape = tuple(self.dataset[0]["image"].shape[-2:])
         if shape != (size, size):
             raise ValueError(
@@ -436,7 +401,10 @@ class Trainer:
 
         from symmflow.animation import tile
 
-        pipe = self.pipeline().to(self.accelerator.device)
+        from symmflow.pipeline import SymmFlowPipeline  # inference, as diffusers' training scripts validate
+
+        model = copy.deepcopy(self.ema.model)
+        pipe = SymmFlowPipeline(model, self.config.pipeline, self.vae)
         if self.config.task == "classification":
             labels = [k % pipe.num_classes for k in range(count)]
         else:

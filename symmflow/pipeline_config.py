@@ -1,0 +1,170 @@
+"""``PipelineConfig``: what a pipeline folder's ``pipeline.json`` holds, typed and checked.
+
+The same dataclass is the ``pipeline:`` section of a training config, so a run and the model
+it ships can never disagree on a setting. Every component is built from it: the label codec
+(:func:`symmflow.codecs.build_codec`), the input processor
+(:class:`symmflow.processing.ImageProcessor`) and the pipeline itself. ``sigma_min`` (the
+path's width at the noise end) is read from here by the trainer, the networks' linear skip
+and the Diffusion Classifier baseline.
+
+Time convention: the image is noise at ``t = 0`` and data at ``t = 1``; the label is data at
+``t = 0`` and noise at ``t = 1``.
+
+Old ``pipeline.json`` files (written before ``sigma_min`` was recorded) load with the
+authors' ``sigma_min = 1e-4``; bookkeeping keys (``_class_name``, ``format_version``) are
+accepted and rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULT_STEPS", "LABEL_ENCODINGS", "PIPELINE_CONFIG_NAME", "TASKS", "PipelineConfig"]
+
+PIPELINE_CONFIG_NAME = "pipeline.json"
+TASKS = ("segmentation", "classification")
+LABEL_ENCODINGS = ("palette", "onehot")
+DEFAULT_STEPS = {"generate": 25, "segment": 5, "classify": 1}
+"""ODE steps per call unless a model's config says otherwise: the authors generate with 25
+Euler steps; one step reads out the posterior mean of a label (the best classifier)."""
+
+_BOOKKEEPING = {"_class_name", "format_version"}
+
+
+@dataclass
+class PipelineConfig:
+    """Everything a pipeline needs besides its weights.
+
+    Attributes:
+        task: ``"segmentation"`` (labels are class-id maps shown in ``palette`` colours) or
+            ``"classification"`` (labels are class ids, one constant label channel).
+        image_size: square pixel resolution the model works at (``>= 8``).
+        image_channels: 3 (RGB) or 1 (grey, e.g. digits).
+        palette: segmentation: the palette's name (``"celebamask_hq"``, ``"coco_stuff"``).
+        label_encoding: segmentation: ``"palette"`` (the paper's colour mask, 3 channels in
+            ``[-1, 1]``; the only choice for latent models) or ``"onehot"`` (``K`` channels of
+            ``+-1``; pixel models).
+        beta: dequantization strength (grey levels for masks, level spread for classes).
+        num_classes, class_names: classification.
+        default_steps: ODE steps of ``generate`` / ``segment`` / ``classify`` by default.
+        sigma_min: width of the noise end of the symmetric path, ``s`` in
+            ``x_t = (1 - (1 - s) t) e_x + t x``.
+        description: what the model was trained on (shown by the app).
+        model_class: the network's class (``PixelUNet`` / ``LatentUNet``); set when saved.
+        vae_scaling_factor, preview: latent models: the VAE's latent scale and the linear
+            latent -> RGB preview map.
+    """
+
+    task: str
+    image_size: int
+    image_channels: int = 3
+    palette: str | None = None
+    label_encoding: str | None = None
+    beta: float = 10.0
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+    default_steps: dict[str, int] = field(default_factory=dict)
+    sigma_min: float = 1e-4
+    description: str = ""
+    model_class: str | None = None
+    vae_scaling_factor: float | None = None
+    preview: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; choose 'segmentation' or 'classification'")
+        if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or self.image_size < 8:
+            raise ValueError(f"image_size must be an integer >= 8, got {self.image_size!r}")
+        if self.image_channels not in (1, 3):
+            raise ValueError(f"image_channels must be 1 or 3, got {self.image_channels!r}")
+        if not isinstance(self.beta, (int, float)) or not math.isfinite(self.beta) or self.beta < 0:
+            raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r}")
+        self.beta = float(self.beta)
+        if not isinstance(self.sigma_min, (int, float)) or not 0 <= self.sigma_min < 1:
+            raise ValueError(f"sigma_min must lie in [0, 1), got {self.sigma_min!r}")
+        self.sigma_min = float(self.sigma_min)
+        unknown = sorted(set(self.default_steps) - set(DEFAULT_STEPS))
+        if unknown:
+            raise ValueError(f"unknown default_steps key(s) {', '.join(unknown)}; accepted: {', '.join(DEFAULT_STEPS)}")
+        bad = {k: v for k, v in self.default_steps.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
+        if bad:
+            raise ValueError(f"default_steps must be whole numbers >= 1, got {bad}")
+        self.default_steps = {**DEFAULT_STEPS, **self.default_steps}
+        if self.task == "segmentation":
+            self.palette = self.palette or "celebamask_hq"
+            self.label_encoding = self.label_encoding or "palette"
+            if self.label_encoding not in LABEL_ENCODINGS:
+                raise ValueError(f"unknown label_encoding {self.label_encoding!r}; choose one of {', '.join(LABEL_ENCODINGS)}")
+            if self.num_classes is not None or self.class_names is not None:
+                raise ValueError("num_classes and class_names are for classification; a segmentation model's classes come from its palette")
+        else:
+            if self.label_encoding not in (None, "palette") or self.palette is not None:
+                raise ValueError("palette and label_encoding are for segmentation; classifiers encode class levels")
+            self.label_encoding = None
+            if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
+                raise ValueError(f"classification needs num_classes >= 2, got {self.num_classes!r}")
+            if self.beta <= 0:
+                raise ValueError(f"a classifier's beta must be > 0, got {self.beta}")
+            self.class_names = [str(n) for n in (self.class_names or range(self.num_classes))]
+            if len(self.class_names) != self.num_classes:
+                raise ValueError(f"{len(self.class_names)} class names for {self.num_classes} classes")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "pipeline config") -> PipelineConfig:
+        """Build from a mapping (a ``pipeline.json`` or a training config's ``pipeline:``).
+
+        Raises:
+            ValueError: an unknown or missing key, or a value out of range; the message names
+                ``where``, the key and what is accepted.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"{where} must be a mapping of settings, got {type(data).__name__}")
+        data = {k: v for k, v in data.items() if k not in _BOOKKEEPING}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(unknown)} in {where}; accepted: {', '.join(sorted(known))}")
+        missing = [k for k in ("task", "image_size") if k not in data]
+        if missing:
+            raise ValueError(f"{where} lacks the key(s) {', '.join(missing)}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: {err}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``pipeline.json`` mapping (keys that do not apply to the task are left out)."""
+        out: dict[str, Any] = {"_class_name": "SymmFlowPipeline", "format_version": 2}
+        out.update({k: v for k, v in asdict(self).items() if v is not None})
+        return out
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> PipelineConfig:
+        """Read ``folder/pipeline.json``. Raises ``ValueError`` when it is missing or malformed."""
+        path = Path(folder) / PIPELINE_CONFIG_NAME
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(
+                f"{str(folder)!r} is not a SymmFlow pipeline: it has no {PIPELINE_CONFIG_NAME} "
+                "(expected pipeline.json, model/ and, for latent models, vae/)"
+            ) from None
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"unreadable {path}: {err}") from None
+        return cls.from_dict(data, where=str(path))
+
+    @property
+    def label_channels(self) -> int:
+        """Channels of the label half in pixel space: 3 (colour masks), ``K`` (one-hot), 1 (class levels)."""
+        if self.task == "classification":
+            return 1
+        if self.label_encoding == "onehot":
+            from symmflow.palettes import get_palette
+
+            return get_palette(self.palette).num_classes
+        return 3
