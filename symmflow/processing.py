@@ -299,7 +299,7 @@ class ImageProcessor:
             try:
                 ids = self.read_mask(item)
             except ValueError as err:
-                raise ValueError(f"{_label(i, item, 'masks')}: {err}") from err
+                raise type(err)(f"{_label(i, item, 'masks')}: {err}") from err
             maps.append(torch.from_numpy(self.resize_class_map(ids)))
         return torch.stack(maps)
 
