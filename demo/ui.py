@@ -52,6 +52,9 @@ class ImageFile(gr.Image):
     def preprocess(self, payload: Any) -> NamedFile | None:  # type: ignore[override]
         return _named(payload)
 
+    def get_block_name(self) -> str:  # the browser renders it as the Image it is
+        return "image"
+
 
 class _EditorFiles:
     """ImageEditor/Sketchpad preprocessing that hands over ``{"background", "layers",
@@ -66,6 +69,9 @@ class _EditorFiles:
             data = cached
         return {"background": _named(data.background), "layers": [_named(x) for x in data.layers or [] if x is not None],
                 "composite": _named(data.composite)}
+
+    def get_block_name(self) -> str:  # the browser renders it as the ImageEditor it is
+        return "imageeditor"
 
 
 class EditorFiles(_EditorFiles, gr.ImageEditor):
@@ -83,6 +89,9 @@ class SeedNumber(gr.Number):
         if payload is not None and not math.isfinite(payload):
             raise gr.Error(f"The seed must be a whole number; got {payload}.")
         return super().preprocess(payload)
+
+    def get_block_name(self) -> str:
+        return "number"
 
 
 def check_count(steps: float | int | None, low: int, high: int, what: str = "number of steps") -> int:

@@ -87,7 +87,8 @@ def test_trainer_weights_each_label_pixel_by_its_class(tmp_path):
     ("edit", "message"),
     [
         (lambda d: d["train"].update(class_balance=1.5), r"class_balance is an exponent in \[0, 1\]"),
-        (lambda d: d.update(task="classification"), "needs task segmentation and a PixelUNet"),
+        (lambda d: d.update(task="classification", pipeline={"image_size": 16, "num_classes": 10}),
+         "needs task segmentation and a PixelUNet"),
         (lambda d: d["model"].update({"class": "LatentUNet"}), "needs task segmentation and a PixelUNet"),
     ],
 )

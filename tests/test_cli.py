@@ -52,7 +52,7 @@ def test_segment_writes_masks_at_the_input_size(pipes, tmp_path, capsys):
 def test_classify_and_class_generation(pipes, tmp_path, capsys):
     digit = tmp_path / "digit.png"
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(digit)
-    assert cli_main(["classify", str(digit), "--checkpoint", str(pipes / "digits")]) == 0
+    assert cli_main(["classify", str(digit), "--checkpoint", str(pipes / "digits"), "--no-drawing"]) == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith(f"{digit}: ") and "score" in line
     assert cli_main(["generate", "b", "2", "--checkpoint", str(pipes / "digits"), "--steps", "2",
