@@ -168,14 +168,10 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _eval_classification(args: argparse.Namespace, pipe) -> int:
-    from symmflow.evaluation import confusion_matrix, evaluate_classification, plot_confusion
-
-    from symmflow.data.digits import digits_split, digits_to_tensor
+    from symmflow.evaluation import confusion_matrix, evaluate_digits, plot_confusion
 
     split, steps_list = args.split or "test", args.steps or [1, 2, 5, 25]
-    raw, labels = digits_split(split)
-    images = digits_to_tensor(raw, pipe.image_size)
-    results = evaluate_classification(pipe, images, labels, steps_list, seed=args.seed)
+    results, labels = evaluate_digits(pipe, split, steps_list, seed=args.seed)
     print(f"{len(labels)} {split} images")
     for steps, row in results.items():
         print(f"{steps:>3} step(s): accuracy {row['accuracy']:.2f}%  ({row['nfe_per_image']} NFE per image)")
@@ -199,74 +195,24 @@ def _eval_classification(args: argparse.Namespace, pipe) -> int:
     return 0
 
 
-EVAL_SPLITS = {"celebamask_hq": "val", "coco_stuff": "val2017"}
-"""The held-out split ``eval`` and ``sample`` use unless ``--split`` names another (the paper's)."""
-
-
-def _segmentation_data(args: argparse.Namespace, pipe) -> tuple[list, list]:
-    """(images, class maps) to evaluate on: held-out procedural faces, or a data set on disk."""
-    if args.data in ("procedural_faces", "folder") and args.split:
-        raise ValueError(f"--split does not apply to --data {args.data}")
-    if args.data == "procedural_faces":
-        from symmflow.data.procedural_faces import HELD_OUT_SEED, generate_faces
-
-        if pipe.palette.name != "celebamask_hq":
-            raise ValueError(f"procedural faces carry CelebAMask-HQ labels; this model's palette is {pipe.palette.name!r}")
-        images, maps = generate_faces(200 if args.count is None else args.count, size=pipe.image_size, seed=HELD_OUT_SEED)
-        return list(images), list(maps)
-    from symmflow.data import open_dataset
-
-    if args.root is None:
-        raise ValueError(f"--data {args.data} needs --root, the data set's folder")
-    kwargs = {"root": args.root, "size": pipe.image_size, "limit": args.count}
-    if args.data == "folder":
-        kwargs["palette"] = pipe.palette
-    else:
-        split = args.split or EVAL_SPLITS.get(args.data)
-        if split is None:
-            raise ValueError(f"--data {args.data} needs --split (the held-out split's folder name)")
-        kwargs["split"] = split
-    dataset = open_dataset(args.data, **kwargs)
-    if dataset.palette.name != pipe.palette.name:
-        raise ValueError(f"the data set's palette {dataset.palette.name!r} differs from the model's {pipe.palette.name!r}")
-    from symmflow.data.images import to_uint8
-
-    images, maps = [], []
-    for i in range(len(dataset)):
-        item = dataset[i]
-        images.append(to_uint8(item["image"]))  # a quarter of float32's memory, for large sets
-        maps.append(item["class_map"].numpy())
-    return images, maps
-
-
 def _eval_segmentation(args: argparse.Namespace, pipe, main_process: bool) -> int:
-    from symmflow.evaluation import evaluate_cycle, evaluate_segmentation, sample_diversity
+    from symmflow.evaluation import segmentation_data, segmentation_report
 
-    images, maps = _segmentation_data(args, pipe)
-    if not images:
-        raise ValueError("no images to evaluate")
+    images, maps = segmentation_data(pipe, args.data, root=args.root, split=args.split, count=args.count)
     steps = args.steps or [pipe.default_steps["segment"]]
-    report: dict = {"images": len(images), "data": args.data, "segmentation": {}}
-    for s in steps:
-        seg = evaluate_segmentation(pipe, images, maps, steps=s, seed=args.seed)
-        report["segmentation"][str(s)] = {"miou": round(seg["miou"], 4), "per_class": seg["per_class"]}
-        if main_process:
+    report = segmentation_report(pipe, images, maps, steps, seed=args.seed, cycle=args.cycle,
+                                 diversity=args.diversity, diversity_distance=args.diversity_distance)
+    report["data"] = args.data
+    if main_process:
+        for s, seg in report["segmentation"].items():
             print(f"segmentation mIoU at {s} step(s), {len(images)} images: {seg['miou']:.4f}")
             print("  " + ", ".join(f"{k} {v:.2f}" for k, v in seg["per_class"].items() if v is not None))
-    if args.cycle:
-        generate_steps = pipe.default_steps["generate"]
-        cycle = evaluate_cycle(pipe, maps[: args.cycle], generate_steps=generate_steps, segment_steps=steps[0], seed=args.seed)
-        report["cycle_miou"] = round(cycle["miou"], 4)
-        if main_process:
-            print(f"cycle mIoU (generate {generate_steps} steps, segment {steps[0]}), {min(args.cycle, len(maps))} masks: {cycle['miou']:.4f}")
-    if args.diversity:
-        diversity = sample_diversity(pipe, maps[: args.diversity], samples=4, steps=pipe.default_steps["generate"],
-                                     seed=args.seed, distance=args.diversity_distance)
-        report["diversity"] = round(diversity, 4)
-        report["diversity_distance"] = args.diversity_distance
-        if main_process:
+        if "cycle_miou" in report:
+            print(f"cycle mIoU (generate {pipe.default_steps['generate']} steps, segment {steps[0]}), "
+                  f"{min(args.cycle, len(maps))} masks: {report['cycle_miou']:.4f}")
+        if "diversity" in report:
             what = "mean |a - b|, 0..1" if args.diversity_distance == "l1" else "mean LPIPS"
-            print(f"diversity ({what}, between 4 samples), {min(args.diversity, len(maps))} masks: {diversity:.4f}")
+            print(f"diversity ({what}, between 4 samples), {min(args.diversity, len(maps))} masks: {report['diversity']:.4f}")
     if args.json and main_process:
         _write_json(args.json, report)
     return 0
@@ -296,7 +242,9 @@ def _sample_on(args: argparse.Namespace, rank: int, world: int) -> int:
     pipe = _load_pipeline(args)
     if pipe.task != "segmentation":
         raise ValueError("symmflow sample draws portraits from masks: it needs a segmentation pipeline")
-    _, maps = _segmentation_data(args, pipe)
+    from symmflow.evaluation import segmentation_data
+
+    _, maps = segmentation_data(pipe, args.data, root=args.root, split=args.split, count=args.count)
     jobs = [(i, k) for i in range(len(maps)) for k in range(args.per_mask)]
     todo = [(i, k) for i, k in jobs if not (args.out / f"{i:05d}_{k:02d}.png").exists()]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -18,14 +18,18 @@ import numpy as np
 import torch
 
 __all__ = [
+    "EVAL_SPLITS",
     "IoUAccumulator",
     "confusion_matrix",
     "evaluate_classification",
     "evaluate_cycle",
+    "evaluate_digits",
     "evaluate_segmentation",
     "fid",
     "frechet_distance",
     "inception_features",
+    "segmentation_data",
+    "segmentation_report",
     "plot_confusion",
     "processes",
     "process_batches",
@@ -334,3 +338,78 @@ def fid(real: torch.Tensor, generated: torch.Tensor, **kwargs: Any) -> float:
     """FID between two image sets ``[N, 3, H, W]`` in ``[-1, 1]`` with pytorch-fid's Inception."""
     a, b = inception_features(real, **kwargs), inception_features(generated, **kwargs)
     return frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+
+
+EVAL_SPLITS = {"celebamask_hq": "val", "coco_stuff": "val2017"}
+"""The held-out split ``eval`` and ``sample`` use unless ``--split`` names another (the paper's)."""
+
+
+def segmentation_data(
+    pipe, data: str, root: str | None = None, split: str | None = None, count: int | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(images ``uint8 [S, S, 3]``, class maps ``int64 [S, S]``) to evaluate ``pipe`` on, at its
+    size: 200 held-out procedural faces (``data="procedural_faces"``; ``count`` others), or a
+    data set on disk (``root``; its held-out ``split``, by default :data:`EVAL_SPLITS`)."""
+    if data in ("procedural_faces", "folder") and split:
+        raise ValueError(f"--split does not apply to --data {data}")
+    if data == "procedural_faces":
+        from symmflow.data.procedural_faces import HELD_OUT_SEED, generate_faces
+
+        if pipe.palette.name != "celebamask_hq":
+            raise ValueError(f"procedural faces carry CelebAMask-HQ labels; this model's palette is {pipe.palette.name!r}")
+        images, maps = generate_faces(200 if count is None else count, size=pipe.image_size, seed=HELD_OUT_SEED)
+        return list(images), list(maps)
+    from symmflow.data import open_dataset
+
+    if root is None:
+        raise ValueError(f"--data {data} needs --root, the data set's folder")
+    kwargs = {"root": root, "size": pipe.image_size, "limit": count}
+    if data == "folder":
+        kwargs["palette"] = pipe.palette
+    else:
+        split = split or EVAL_SPLITS.get(data)
+        if split is None:
+            raise ValueError(f"--data {data} needs --split (the held-out split's folder name)")
+        kwargs["split"] = split
+    dataset = open_dataset(data, **kwargs)
+    if dataset.palette.name != pipe.palette.name:
+        raise ValueError(f"the data set's palette {dataset.palette.name!r} differs from the model's {pipe.palette.name!r}")
+    from symmflow.data.images import to_uint8
+
+    images, maps = [], []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        images.append(to_uint8(item["image"]))  # a quarter of float32's memory, for large sets
+        maps.append(item["class_map"].numpy())
+    if not images:
+        raise ValueError("no images to evaluate")
+    return images, maps
+
+
+def evaluate_digits(pipe, split: str, steps_list: Sequence[int], seed: int = 0) -> tuple[dict[int, dict[str, Any]], np.ndarray]:
+    """:func:`evaluate_classification` on a split of scikit-learn's digits (``"test"``: the 539
+    held-out digits); returns ``(results, true labels [N])``."""
+    from symmflow.data.digits import digits_split, digits_to_tensor
+
+    raw, labels = digits_split(split)
+    return evaluate_classification(pipe, digits_to_tensor(raw, pipe.image_size), labels, steps_list, seed=seed), labels
+
+
+def segmentation_report(
+    pipe, images: Sequence[np.ndarray], class_maps: Sequence[np.ndarray], steps: Sequence[int], seed: int = 0,
+    cycle: int = 0, diversity: int = 0, diversity_distance: str = "l1",
+) -> dict[str, Any]:
+    """What ``symmflow eval`` reports for a segmentation model: mIoU and per-class IoU at each
+    step count; cycle mIoU on the first ``cycle`` masks (generated at the model's default
+    steps, segmented at ``steps[0]``); sample diversity on the first ``diversity`` masks."""
+    report: dict[str, Any] = {"images": len(images), "segmentation": {}}
+    for s in steps:
+        seg = evaluate_segmentation(pipe, images, class_maps, steps=s, seed=seed)
+        report["segmentation"][str(s)] = {"miou": round(seg["miou"], 4), "per_class": seg["per_class"]}
+    if cycle:
+        result = evaluate_cycle(pipe, class_maps[:cycle], generate_steps=pipe.default_steps["generate"], segment_steps=steps[0], seed=seed)
+        report["cycle_miou"] = round(result["miou"], 4)
+    if diversity:
+        value = sample_diversity(pipe, class_maps[:diversity], samples=4, steps=pipe.default_steps["generate"], seed=seed, distance=diversity_distance)
+        report["diversity"], report["diversity_distance"] = round(value, 4), diversity_distance
+    return report
