@@ -1,16 +1,14 @@
-"""Torch datasets for the real segmentation data, in the layouts people download.
-
-Every dataset yields dicts::
+"""Torch datasets for the real segmentation data, in the layouts people download (CelebAMask-HQ
+here; folder layouts in :mod:`symmflow.data.folders`). Every dataset yields dicts::
 
     {"image": float32 [3, H, W] in [-1, 1],
      "class_map": int64 [H, W] of class ids in the palette's id space (0..num_classes-1),
      "name": str}
 
 Shared options: ``size`` (an int for ``size x size``, ``(height, width)``, or ``None`` for
-the label map's native size; images are resampled with area averaging / bicubic, label maps
-with nearest neighbour), ``limit`` (keep the first ``limit`` items of the sorted list) and
-``square_crop`` (centre-crop image and label map to a square first, as SDM does for
-COCO-Stuff, so resizing never distorts the aspect ratio).
+the label map's native size; images: area averaging / bicubic, label maps: nearest neighbour),
+``limit`` (the first ``limit`` items of the sorted list) and ``square_crop`` (centre-crop both
+to a square first, as SDM does for COCO-Stuff, so resizing never distorts the aspect ratio).
 
 Image and label files are paired by file stem. Files without a partner are skipped; their
 names are kept in ``unmatched_images`` / ``unmatched_labels`` (count: ``num_unmatched``) and
@@ -42,7 +40,7 @@ from symmflow.data.images import (
     resize_rgb,
     to_tensor,
 )
-from symmflow.palettes import CELEBAMASK_HQ, COCO_STUFF, Palette, get_palette
+from symmflow.palettes import CELEBAMASK_HQ, Palette, get_palette
 
 __all__ = [
     "CELEBA_PARTITION_TRAIN_END",
@@ -598,177 +596,5 @@ def _read_part_mask(path: Path) -> np.ndarray:
 # -- folder layouts -----------------------------------------------------------------------------
 
 
-class SegmentationFolder(SegmentationDataset):
-    """Any folder of (image, label map) pairs matched by file stem.
-
-    Layout: ``root/{image_dir}/{stem}.{jpg,png,...}`` and ``root/{label_dir}/{stem}.png``.
-    Labels may be class-id PNGs (``L``/``P``/``I`` modes, values are ids, or raw values for
-    palettes with ``raw_ids``) or RGB colour masks in ``palette``'s colours; each file is
-    detected on its own by :func:`read_label_map`.
-
-    Args:
-        root: the folder holding ``image_dir`` and ``label_dir``.
-        size: output size (see the module docstring); ``None``: the label map's size.
-        image_dir, label_dir: sub-folders of ``root`` (relative paths such as
-            ``"images/val2017"`` are fine).
-        palette: ``"celebamask_hq"``, ``"coco_stuff"`` or a :class:`Palette`.
-        limit: keep only the first ``limit`` pairs (by stem).
-        square_crop: centre-crop to a square first.
-    """
-
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        size: Size = None,
-        image_dir: str = "images",
-        label_dir: str = "labels",
-        palette: str | Palette = "celebamask_hq",
-        limit: int | None = None,
-        square_crop: bool = False,
-    ) -> None:
-        super().__init__(get_palette(palette), size, limit, square_crop)
-        self.root = Path(root)
-        layout = (
-            f"  {self.root}/{image_dir}/<stem>{{{','.join(IMAGE_EXTENSIONS)}}}\n"
-            f"  {self.root}/{label_dir}/<stem>{{{','.join(LABEL_EXTENSIONS)}}}  (lossless formats only)"
-        )
-        self._images = _files_by_stem(_require_dir(self.root / image_dir, layout), IMAGE_EXTENSIONS)
-        self._labels = _files_by_stem(_require_dir(self.root / label_dir, layout), LABEL_EXTENSIONS)
-        self.unmatched_images = sorted(set(self._images) - set(self._labels), key=_sorted_key)
-        self.unmatched_labels = sorted(set(self._labels) - set(self._images), key=_sorted_key)
-        self._set_items([s for s in self._images if s in self._labels], f"{self.root / image_dir}", layout)
-
-    def read_labels(self, path: Path) -> np.ndarray:
-        """One label file -> class ids ``int64`` ``[H, W]`` (subclasses narrow the formats)."""
-        return read_label_map(path, self.palette)
-
-    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        stem = self.names[index]
-        return load_rgb(self._images[stem], exif_transpose=False), self.read_labels(self._labels[stem])
-
-
-class CelebAMaskHQColor(SegmentationFolder):
-    """CelebAMask-HQ in the Hugging Face dataset-style layout with colour masks.
-
-    Layout: ``root/{split}/images/{stem}.jpg|png`` and ``root/{split}/masks/{stem}.png``.
-    Masks are RGB colour masks in the CelebAMask-HQ palette (mapped with
-    :func:`symmflow.painted_masks.read_painted_mask`, robust to antialiased edges) or single-channel class-id
-    PNGs (``L``/``P`` with values < 19, used directly).
-
-    Args:
-        root: the folder holding the split folders.
-        split: the split folder's name (e.g. ``"train"``, ``"val"``, ``"test"``).
-        size: output size (see the module docstring); ``None``: the mask's size.
-        limit: keep only the first ``limit`` pairs (by stem).
-        square_crop: centre-crop to a square first.
-    """
-
-    label_scales = (1, 2)  # converted from the 1024 px photos and 512 px masks, or both resized
-
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        split: str = "train",
-        size: Size = None,
-        limit: int | None = None,
-        square_crop: bool = False,
-    ) -> None:
-        root = Path(root)
-        if root.is_dir() and not (root / split).is_dir():
-            available = sorted(p.name for p in root.iterdir() if (p / "images").is_dir())
-            raise FileNotFoundError(
-                f"no split folder {root / split}; splits found: {available or 'none'}. Expected layout:\n"
-                f"  {root}/<split>/images/<stem>.jpg|png\n  {root}/<split>/masks/<stem>.png"
-            )
-        super().__init__(root, size, f"{split}/images", f"{split}/masks", CELEBAMASK_HQ, limit, square_crop)
-        self.split = split
-
-
-_COCO_LAYOUT = """\
-  root/images/{split}/*.jpg              (or root/{split}/*.jpg)
-  root/stuffthingmaps/{split}/*.png      (or root/stuffthingmaps_trainval2017/{split}/*.png)"""
-
-
-def _first_dir(root: Path, *candidates: str) -> str:
-    """The first of the folders ``root/candidate`` that exists (as the relative path)."""
-    for candidate in candidates:
-        if (root / candidate).is_dir():
-            return candidate
-    tried = ", ".join(str(root / c) for c in candidates)
-    raise FileNotFoundError(f"none of the folders {tried} exists. Expected layout:\n{_COCO_LAYOUT}")
-
-
-class CocoStuff(SegmentationFolder):
-    """COCO-Stuff with the stuff+thing label maps (171 classes + unlabeled).
-
-    Layout (either spelling of each folder)::
-
-        root/images/{split}/*.jpg            or  root/{split}/*.jpg
-        root/stuffthingmaps/{split}/*.png    or  root/stuffthingmaps_trainval2017/{split}/*.png
-
-    Label PNGs hold one raw value per pixel. With ``label_space="coco171"`` (the
-    SymmFlow/SDM convention, the default) values are the 171 contiguous class ids ``0..170``
-    plus 255 for "unlabeled", mapped by :meth:`Palette.from_raw` to ids ``0..171``. The
-    official ``stuffthingmaps_trainval2017`` release instead stores the 182 COCO ids
-    ``0..181`` (255 unlabeled), 11 of which are never used; ``label_space="coco182"`` first
-    renumbers those to ``0..170`` by dropping the unused ids (:data:`COCO182_UNUSED_IDS`). Any
-    value outside the chosen space raises ValueError naming the values.
-
-    Args:
-        root: dataset folder.
-        split: ``"train2017"`` or ``"val2017"``.
-        size: output size (see the module docstring); ``None``: native (after the crop).
-        limit: keep only the first ``limit`` pairs (by stem).
-        square_crop: centre-crop image and label map to a square before resizing (SDM's
-            COCO-Stuff preprocessing); on by default.
-        label_space: ``"coco171"`` or ``"coco182"``, see above.
-    """
-
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        split: str = "train2017",
-        size: Size = None,
-        limit: int | None = None,
-        square_crop: bool = True,
-        label_space: str = "coco171",
-    ) -> None:
-        if split not in ("train2017", "val2017"):
-            raise ValueError(f"split must be 'train2017' or 'val2017', got {split!r}")
-        if label_space not in ("coco171", "coco182"):
-            raise ValueError(f"label_space must be 'coco171' or 'coco182', got {label_space!r}")
-        root = Path(root)
-        image_dir = _first_dir(root, f"images/{split}", split)
-        label_dir = _first_dir(root, f"stuffthingmaps/{split}", f"stuffthingmaps_trainval2017/{split}")
-        super().__init__(root, size, image_dir, label_dir, COCO_STUFF, limit, square_crop)
-        self.split = split
-        self.label_space = label_space
-        # Raw value -> value in the 171-class space (0..170, 255); -1 marks values outside it.
-        self._to_171 = np.full(256, -1, dtype=np.int64)
-        if label_space == "coco182":
-            kept = [v for v in range(182) if v not in COCO182_UNUSED_IDS]
-        else:
-            kept = list(range(171))
-        self._to_171[kept] = np.arange(171)
-        self._to_171[255] = 255
-
-    def read_labels(self, path: Path) -> np.ndarray:
-        image = open_image(path)
-        if image.mode not in ("L", "P"):
-            raise ValueError(
-                f"{path}: COCO-Stuff label maps are single-channel PNGs, got mode {image.mode!r}"
-            )
-        raw = np.asarray(image).astype(np.int64)
-        raw171 = self._to_171[raw]
-        if (raw171 < 0).any():
-            bad = np.unique(raw[raw171 < 0]).tolist()
-            expected = (
-                "0..170 and 255: the 171-class stuffthingmaps are expected (for the official 182-id "
-                "release pass label_space='coco182')"
-                if self.label_space == "coco171"
-                else f"0..181 without the unused ids {list(COCO182_UNUSED_IDS)}, and 255"
-            )
-            raise ValueError(
-                f"{path}: label values {bad[:10]} are outside the label space; expected {expected}"
-            )
-        return COCO_STUFF.from_raw(raw171)
+# the folder data sets (symmflow.data.folders) build on the classes above: imported last
+from symmflow.data.folders import CelebAMaskHQColor, CocoStuff, SegmentationFolder  # noqa: E402
