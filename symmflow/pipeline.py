@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from symmflow.alignment import PhotoSegmentation, segment_photo
 from symmflow.codecs import PaletteCodec, build_codec
 from symmflow.models.base import CheckpointError, SymmFlowModel
 from symmflow.models.vae import LatentSpace
@@ -37,7 +38,7 @@ from symmflow.outputs import (OUTPUT_TYPES, ClassificationOutput, FlowFrame, Gen
 from symmflow.palettes import get_palette
 from symmflow.pipeline_config import PipelineConfig
 from symmflow.pipeline_folder import check_network, load_pipeline_folder, save_pipeline_folder
-from symmflow.processing import ImageProcessor
+from symmflow.processing import ImageProcessor, read_rgb
 from symmflow.solver import SOLVER_METHODS, TIME_SPAN, ODESolver, SolverState
 from symmflow.validation import check_seed, check_steps
 
@@ -291,6 +292,36 @@ class SegmentationPipeline(SymmFlowPipeline):
         stream = self.segment_stream(images, steps=steps, seed=seed, generator=generator, solver=solver,
                                      output_type=output_type, previews=callback is not None)
         return _consume(stream, callback)
+
+    def segment_photo(
+        self, photo: Any, *, align: str = "auto", steps: int | None = None, seed: int | None = None,
+        crop_size: int | None = None,
+    ) -> PhotoSegmentation:
+        """A photo of any framing -> class-id map, through face crops aligned as the model's
+        training faces were (CelebA-HQ's framing, :mod:`symmflow.alignment`), segmented in one
+        batch and warped back onto the photo.
+
+        Args:
+            photo: a file path, PIL image or ``uint8`` array ``(H, W, 3)`` / ``(H, W)``.
+            align: ``"auto"``: align every face found; with none, segment the whole photo as it
+                is and say so in ``messages``. ``"align"``: raise
+                :class:`~symmflow.alignment.NoFaceError` when no face can be aligned.
+                ``"whole"``: never align.
+            steps, seed: as in :meth:`segment`.
+            crop_size: crop side, default ``max(image_size, 256)``: labels are decoded at the crop's
+                size, so borders pasted back onto a large photo stay smooth.
+
+        Returns:
+            :class:`~symmflow.alignment.PhotoSegmentation`: ``labels`` ``(H, W)`` int64 on the
+            whole photo; the faces found (boxes, eyes, photo -> crop matrices); the crops and
+            their class maps; ``messages`` for the user.
+        """
+        rgb = photo if isinstance(photo, np.ndarray) else read_rgb(photo, self.processor.max_pixels)
+
+        def segment_fn(crops: np.ndarray) -> np.ndarray:
+            return np.stack(self.segment(list(crops), steps=steps, seed=seed, output_type="np").class_maps)
+
+        return segment_photo(rgb, segment_fn, mode=align, size=crop_size or max(self.image_size, 256))
 
     def _decode_at(self, mask: torch.Tensor, h: int, w: int) -> np.ndarray:
         """One label half ``[C, s, s]`` -> class ids ``[h, w]``: values are upsampled, then snapped
