@@ -38,7 +38,7 @@ import torch
 from PIL import Image
 from report import ROOT, RESULTS_DIR, machine, write_results
 
-from symmflow.alignment import segment_photo
+from symmflow.alignment import draw_faces, segment_photo
 from symmflow.evaluation import IoUAccumulator
 from symmflow.palettes import CELEBAMASK_HQ
 from symmflow.pipeline import SymmFlowPipeline
@@ -74,12 +74,9 @@ def load_samples(folder: Path) -> list[tuple[np.ndarray, np.ndarray]] | None:
     return pairs
 
 
-def segmenter(pipe: SymmFlowPipeline, steps: int, seed: int = 0):
-    """``segment_fn`` for :func:`symmflow.alignment.segment_photo`: crops -> class ids."""
-    def segment_fn(crops: np.ndarray) -> np.ndarray:
-        out = pipe.segment(list(crops), steps=steps, seed=seed, output_type="np")
-        return np.stack([np.asarray(m) for m in out.class_maps])
-    return segment_fn
+def predictor(pipe: SymmFlowPipeline, steps: int, align: str):
+    """photo -> class ids on the whole photo, as the library gives them to users."""
+    return lambda photo: pipe.segment_photo(photo, align=align, steps=steps, seed=0).labels
 
 
 def miou(pairs, predict) -> tuple[float, dict[str, float | None]]:
@@ -124,23 +121,17 @@ def overlay(photo: np.ndarray, result) -> np.ndarray:
     """The photo with the class colours at 50 %, each face's box (green) and eyes (red)."""
     colours = CELEBAMASK_HQ.colorize(result.labels)
     out = np.where((result.labels > 0)[..., None], (0.5 * photo + 0.5 * colours).astype(np.uint8), photo)
-    out = np.ascontiguousarray(out)
-    for face in result.faces:
-        x, y, w, h = face.box
-        cv2.rectangle(out, (x, y), (x + w, y + h), (0, 255, 0), 2)
-        for ex, ey in face.eyes:
-            cv2.circle(out, (round(ex), round(ey)), 3, (255, 0, 0), -1)
-    return out
+    return draw_faces(out, result.faces)
 
 
-def alignment_seconds(photo: np.ndarray, rounds: int = 5) -> float:
+def alignment_seconds(photo: np.ndarray, size: int, rounds: int = 5) -> float:
     """Median seconds that alignment adds: detection, warps and paste, with a segmenter that
     answers at once."""
     instant = lambda crops: np.zeros(crops.shape[:3], np.int64)  # noqa: E731
     times = []
     for _ in range(rounds):
         t0 = time.perf_counter()
-        segment_photo(photo, instant, size=64)
+        segment_photo(photo, instant, size=size)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -166,15 +157,13 @@ def main() -> None:
     else:
         rows = {}
         for steps in (1, 5):
-            fn = segmenter(pipe, steps)
-            rows[f"miou_{steps}"] = miou(pairs, lambda p: segment_photo(p, fn, mode="align", size=size).labels)
-            rows[f"miou_{steps}_whole"] = miou(pairs, lambda p: segment_photo(p, fn, mode="whole", size=size).labels)
+            rows[f"miou_{steps}"] = miou(pairs, predictor(pipe, steps, "align"))
+            rows[f"miou_{steps}_whole"] = miou(pairs, predictor(pipe, steps, "whole"))
         rows["template"] = template(pairs)
         if args.previous:
             old = SymmFlowPipeline.from_pretrained(args.previous)
-            fn = segmenter(old, 1)
-            rows["previous"] = miou(pairs, lambda p: segment_photo(p, fn, mode="align", size=size).labels)
-            rows["previous_whole"] = miou(pairs, lambda p: segment_photo(p, fn, mode="whole", size=size).labels)
+            rows["previous"] = miou(pairs, predictor(old, 1, "align"))
+            rows["previous_whole"] = miou(pairs, predictor(old, 1, "whole"))
         for key, (value, _) in rows.items():
             data[key] = round(value, 4)
         data["per_class"] = {key: per for key, (_, per) in rows.items()}
@@ -204,11 +193,10 @@ def main() -> None:
 
     found = {}
     timing = {}
-    fn = segmenter(pipe, 1)
     for name, photo in portraits().items():
-        result = segment_photo(photo, fn, mode="auto", size=size)
+        result = pipe.segment_photo(photo, align="auto", steps=1, seed=0)
         found[name] = len(result.faces)
-        timing[name] = round(alignment_seconds(photo), 3)
+        timing[name] = round(alignment_seconds(photo, max(size, 256)), 3)
         if not args.dry_run:
             Image.fromarray(overlay(photo, result)).save(RESULTS_DIR / f"real_faces_{name}.png")
         eyes = "; ".join(f"box {f.box}, eyes from {f.eyes_from}" for f in result.faces) or "none"

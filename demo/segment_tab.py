@@ -1,4 +1,5 @@
-"""Tab "Segment a photo": watch the segmentation emerge; send it to the paint tab to edit."""
+"""Tab "Segment a photo": find and align the faces, watch their segmentation emerge, see it on the
+whole photo; send the (first) aligned face to the paint tab to edit."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import numpy as np
 from demo.models import ROOT, faces_pipeline, gpu, locked_steps
 from demo.paint_tab import CANVAS
 from demo.ui import MAX_PIXELS, FramePacer, ImageFile, SeedNumber, check_count, check_seed
+from symmflow.alignment import NoFaceError, align_photo, draw_faces
+from symmflow.animation import tile
 from symmflow.data.images import resize_labels, resize_rgb
 from symmflow.processing import read_rgb
 
@@ -19,6 +22,11 @@ MIN_SIDE = 16  # a smaller "photo" holds no face: segmenting it would return non
 MAX_SIDE = 1024  # the photo is shrunk to this first: the model works at 64-512 px, and the
 # mask, overlay and per-session class map at full size would cost gigabytes for a large photo
 VIEW = 256
+ALIGN = {  # what the user picks -> symmflow.alignment's mode
+    "find faces and align each (whole image if none)": "auto",
+    "faces only (refuse photos without one)": "align",
+    "whole image, no alignment": "whole",
+}
 EXAMPLES = sorted((ROOT / "assets" / "faces").glob("image_*.png"))
 
 
@@ -39,27 +47,39 @@ def _photo(image: Any) -> np.ndarray:
     return rgb
 
 
-def segment_photo(image: Any, steps: float, seed: float) -> Iterator[tuple[Any, Any, Any, Any, Any]]:
-    """Yield (emerging mask, final mask, overlay, classes found, state) as the flow runs."""
+def segment_photo(image: Any, steps: float, seed: float, align: str = next(iter(ALIGN))) -> Iterator[tuple[Any, ...]]:
+    """Yield (emerging masks of the aligned faces, final mask, overlay with the faces found,
+    classes found, state) as the flow runs."""
     steps_i = check_count(steps, 1, MAX_STEPS)
     seed_i = check_seed(seed)
+    if align not in ALIGN:
+        raise gr.Error(f"Alignment must be one of: {'; '.join(ALIGN)}.")
     photo = _photo(image)
     if min(photo.shape[:2]) < MIN_SIDE:
         h, w = photo.shape[:2]
         raise gr.Error(f"This photo is only {w}x{h} pixels: too small to hold a face (at least {MIN_SIDE}x{MIN_SIDE}).")
     pipe = faces_pipeline()
+    try:
+        aligned = align_photo(photo, ALIGN[align], size=max(pipe.image_size, VIEW))
+    except NoFaceError as err:
+        raise gr.Error(f"{str(err)[0].upper()}{str(err)[1:]}.") from None
+    for message in aligned.messages:
+        gr.Warning(message)
     pacer = FramePacer()
-    for frame in locked_steps(pipe.segment_stream(photo, steps=steps_i, seed=seed_i)):
+    for frame in locked_steps(pipe.segment_stream(list(aligned.crops), steps=steps_i, seed=seed_i)):
         if not frame.is_final and pacer.due():
-            yield frame.images[0], gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield tile(frame.images), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     out = frame.output
-    mask = frame.images[0]
-    overlay = (0.55 * photo + 0.45 * mask).astype(np.uint8)
-    areas = np.bincount(out.class_maps[0].ravel(), minlength=pipe.num_classes) / out.class_maps[0].size
+    result = aligned.paste(np.stack(out.class_maps))
+    mask = pipe.palette.colorize(result.labels)
+    overlay = draw_faces((0.55 * photo + 0.45 * mask).astype(np.uint8), result.faces)
+    areas = np.bincount(result.labels.ravel(), minlength=pipe.num_classes) / result.labels.size
     # the class mIoU leaves out (CelebA background, COCO unlabeled) says nothing about the photo
     found = {pipe.class_names[k]: float(a) for k, a in enumerate(areas) if a > 0 and k != pipe.palette.ignore_index}
-    state = {"noise": out.image_noise, "class_map": out.class_maps[0]}
-    yield mask, mask, overlay, found, state
+    # the edit round trip works on the first (largest) face's aligned crop: its mask and the
+    # photo noise the reverse flow recovered there
+    state = {"noise": out.image_noise[:1], "class_map": out.class_maps[0], "crop": aligned.crops[0]}
+    yield tile(frame.images), mask, overlay, found, state
 
 
 def send_to_paint(state: dict | None) -> tuple[dict, dict, Any]:
@@ -76,9 +96,11 @@ def send_to_paint(state: dict | None) -> tuple[dict, dict, Any]:
 
 def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: gr.Tabs) -> None:
     gr.Markdown(
-        "Upload a photo: the reverse flow turns label noise into a **colour mask** (t = 1 -> 0) while the "
-        "photo dissolves. Then *Edit this mask*: the mask goes to the paint tab, where one regenerated portrait "
-        "reuses the photo's recovered noise wherever you did not repaint, so it stays close to the photo there."
+        "Upload a photo: its faces are found (green boxes, red eyes) and each is aligned as the model's training "
+        "faces were (CelebA-HQ's framing); the reverse flow turns label noise into a **colour mask** of each face "
+        "(t = 1 -> 0) while the photo dissolves, and the masks go back onto the whole photo. Then *Edit this mask*: "
+        "the first face's aligned mask goes to the paint tab, where one regenerated portrait reuses the photo's "
+        "recovered noise wherever you did not repaint, so it stays close to the photo there."
     )
     last = gr.State(None)
     with gr.Row():
@@ -90,15 +112,16 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
                 info="1 step returns the most likely mask (the best score); more steps show it emerge",
             )
             seed = SeedNumber(value=0, precision=0, minimum=0, label="seed")
+            align = gr.Radio(list(ALIGN), value=next(iter(ALIGN)), label="faces")
             run = gr.Button("Segment", variant="primary", elem_id="segment-run")
             if EXAMPLES:
                 gr.Examples([[str(p)] for p in EXAMPLES], inputs=[photo], label="example portraits", examples_per_page=8)
         with gr.Column():
-            live = gr.Image(label="the mask emerging", type="numpy", interactive=False, height=VIEW)
+            live = gr.Image(label="the aligned faces' masks emerging", type="numpy", interactive=False, height=VIEW)
             with gr.Row():
                 final = gr.Image(label="segmentation", type="numpy", interactive=False, height=VIEW, elem_id="segment-final")
-                overlay = gr.Image(label="overlay", type="numpy", interactive=False, height=VIEW)
+                overlay = gr.Image(label="overlay, faces found", type="numpy", interactive=False, height=VIEW)
             found = gr.Label(label="classes found (share of the image)", num_top_classes=19)
             edit = gr.Button("Edit this mask in the paint tab")
-    run.click(gpu(segment_photo), [photo, steps, seed], [live, final, overlay, found, last], api_name="segment_photo")
+    run.click(gpu(segment_photo), [photo, steps, seed, align], [live, final, overlay, found, last], api_name="segment_photo")
     edit.click(send_to_paint, [last], [canvas, recovered, tabs], api_name=False)

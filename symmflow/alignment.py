@@ -314,43 +314,6 @@ def paste_labels(crop_labels: np.ndarray, matrices: np.ndarray, shape) -> np.nda
     return out
 
 
-def paste_scores(crop_scores: np.ndarray, matrices: np.ndarray, shape) -> np.ndarray:
-    """Per-class scores of crops (N, S, S, C) float put back on a photo of ``shape`` (H, W, ...).
-
-    Bilinear inside each crop's footprint, the same overlap rule as ``paste_labels``; outside
-    every footprint the score vector is one-hot background (class 0 = 1, others 0).
-    Returns (H, W, C) float32.
-    """
-    sc = np.asarray(crop_scores, np.float32)
-    mats = np.asarray(matrices, np.float64)
-    if sc.ndim != 4 or sc.shape[1] != sc.shape[2]:
-        raise ValueError(f"crop scores must be (N, S, S, C), got shape {sc.shape}")
-    if mats.shape != (sc.shape[0], 2, 3):
-        raise ValueError(f"matrices must be (N, 2, 3) with N = {sc.shape[0]}, got shape {mats.shape}")
-    h, w = shape[:2]
-    size, c = sc.shape[1], sc.shape[3]
-    out = np.zeros((h, w, c), np.float32)
-    out[..., 0] = 1.0
-    best = np.full((h, w), np.inf)
-    for s, m in zip(sc, mats):
-        y0, y1, x0, x1 = _footprint_box(m, size, (h, w))
-        if y0 >= y1 or x0 >= x1:
-            continue
-        sub = _compose(m, np.array([[1.0, 0, x0], [0, 1.0, y0]]))
-        _, _, inside, u, v = _nearest_source(sub, (y1 - y0, x1 - x0), (size, size))
-        centre = (size - 1) / 2
-        dist = np.maximum(np.abs(u - centre), np.abs(v - centre)) / size
-        win = inside & (dist < best[y0:y1, x0:x1])
-        best[y0:y1, x0:x1][win] = dist[win]
-        planes = [
-            cv2.remap(s[..., k], u.astype(np.float32), v.astype(np.float32), cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE)
-            for k in range(c)
-        ]
-        out[y0:y1, x0:x1][win] = np.stack(planes, -1)[win]
-    return out
-
-
 # ----------------------------------------------------------------------------- detection
 
 _FACE_CASCADE = "haarcascade_frontalface_alt2.xml"
@@ -510,6 +473,35 @@ def detect_faces(photo, max_side: int = DETECT_MAX_SIDE, try_turns: bool = True)
 # ----------------------------------------------------------------------------- the whole path
 
 
+@dataclass
+class AlignedPhoto:
+    """What ``align_photo`` returns: the crops to segment and how to put their labels back.
+
+    ``shape``: (H, W) of the photo. ``faces``, ``too_small``, ``mode``, ``crops``, ``matrices``,
+    ``messages``: as in :class:`PhotoSegmentation`.
+    """
+
+    shape: tuple[int, int]
+    faces: list[Face]
+    too_small: list[tuple[int, int, int, int]]
+    mode: str
+    crops: np.ndarray
+    matrices: np.ndarray
+    messages: list[str] = field(default_factory=list)
+
+    def paste(self, crop_labels: np.ndarray, what: str = "crop labels") -> PhotoSegmentation:
+        """The crops' class ids (N, S, S) int -> the whole photo's segmentation (``what``
+        names the labels in the error when their shape or type is wrong)."""
+        ids = np.asarray(crop_labels)
+        want = self.crops.shape[:3]
+        if ids.shape != want or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"{what} must be integer class ids of shape {want}, got {ids.dtype} {ids.shape}")
+        ids = ids.astype(np.int64)
+        labels = paste_labels(ids, self.matrices, self.shape)
+        return PhotoSegmentation(labels, self.faces, self.too_small, self.mode, self.crops, ids, self.matrices,
+                                 self.messages)
+
+
 def segment_photo(
     photo,
     segment_fn: Callable[[np.ndarray], np.ndarray],
@@ -518,21 +510,30 @@ def segment_photo(
     max_faces: int = MAX_FACES,
     min_face: int = MIN_FACE,
 ) -> PhotoSegmentation:
-    """Segment a whole photo through aligned face crops.
+    """Segment a whole photo through aligned face crops: :func:`align_photo`, then
+    ``segment_fn`` once on all crops (N, size, size, 3) uint8 RGB, which returns class ids
+    (N, size, size) int, pasted back by :meth:`AlignedPhoto.paste`."""
+    if not callable(segment_fn):
+        raise TypeError(f"segment_fn must be callable (crops (N, S, S, 3) uint8 -> ids (N, S, S)), got {type(segment_fn).__name__}")
+    aligned = align_photo(photo, mode, size, max_faces, min_face)
+    return aligned.paste(segment_fn(aligned.crops), what="the labels segment_fn returns")
 
-    ``photo``: uint8 RGB (H, W, 3), grey (H, W)/(H, W, 1) or RGBA. ``segment_fn``: called once
-    with crops (N, size, size, 3) uint8 RGB, returns class ids (N, size, size) int.
-    ``mode``: "auto" aligns every face found and, with none, says so in ``messages`` (and a
-    warning) and segments the whole photo resized into the square; "align" raises
-    ``NoFaceError`` when there is no face to align; "whole" never aligns. Faces under
-    ``min_face`` px are listed in ``too_small`` and not aligned; beyond the ``max_faces``
-    largest, faces are left out with a message.
+
+def align_photo(
+    photo, mode: str = "auto", size: int = 64, max_faces: int = MAX_FACES, min_face: int = MIN_FACE,
+) -> AlignedPhoto:
+    """Find the faces of a photo and crop each aligned to CelebA-HQ's framing.
+
+    ``photo``: uint8 RGB (H, W, 3), grey (H, W)/(H, W, 1) or RGBA. ``mode``: "auto" aligns every
+    face found and, with none, says so in ``messages`` (and a warning) and crops the whole photo
+    resized into the square; "align" raises ``NoFaceError`` when there is no face to align;
+    "whole" never aligns. Faces under ``min_face`` px are listed in ``too_small`` and not
+    aligned; beyond the ``max_faces`` largest, faces are left out with a message. The crops are
+    (N, size, size, 3) uint8.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     size = _check_size(size)
-    if not callable(segment_fn):
-        raise TypeError(f"segment_fn must be callable (crops (N, S, S, 3) uint8 -> ids (N, S, S)), got {type(segment_fn).__name__}")
     rgb = to_rgb(photo)
     h, w = rgb.shape[:2]
     messages: list[str] = []
@@ -576,12 +577,17 @@ def segment_photo(
         mats = whole_matrix(rgb.shape, size)[None]
         done = "whole"
     crops = np.stack([warp_crop(rgb, m, size) for m in mats])
-    ids = np.asarray(segment_fn(crops))
-    if ids.shape != (len(crops), size, size) or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(
-            f"segment_fn must return integer class ids of shape {(len(crops), size, size)}, "
-            f"got {ids.dtype} {ids.shape}"
-        )
-    ids = ids.astype(np.int64)
-    labels = paste_labels(ids, mats, rgb.shape)
-    return PhotoSegmentation(labels, faces, too_small, done, crops, ids, mats, messages)
+    return AlignedPhoto((h, w), faces, too_small, done, crops, mats, messages)
+
+
+def draw_faces(image: np.ndarray, faces: list[Face], thickness: int | None = None) -> np.ndarray:
+    """A copy of ``image`` (uint8 RGB (H, W, 3), the photo's pixel grid) with each face's box in
+    green and its eyes in red, for showing what was found; the line width scales with the photo."""
+    out = np.ascontiguousarray(to_rgb(image).copy())
+    width = thickness or max(1, round(max(out.shape[:2]) / 300))
+    for face in faces:
+        x, y, w, h = face.box
+        cv2.rectangle(out, (x, y), (x + w, y + h), (0, 255, 0), width)
+        for ex, ey in face.eyes:
+            cv2.circle(out, (round(ex), round(ey)), 2 * width + 1, (255, 0, 0), -1)
+    return out

@@ -111,33 +111,46 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _segment(args: argparse.Namespace) -> int:
+    import numpy as np
     from PIL import Image
 
-    from symmflow.animation import save_gif
+    from symmflow.animation import save_gif, tile
 
     pipe = _load_pipeline(args)
     if pipe.task != "segmentation":
         raise ValueError(f"symmflow segment needs a segmentation model; {args.checkpoint} classifies (use symmflow classify)")
+    from symmflow.alignment import draw_faces, segment_photo
+    from symmflow.processing import read_rgb
+
     args.out.mkdir(parents=True, exist_ok=True)
     steps = args.steps or pipe.default_steps["segment"]
     for path in args.inputs:
         stem = Path(path).stem
+        photo = read_rgb(path, pipe.processor.max_pixels)
         frames = []
         bar = _progress(steps + 1, stem, args.quiet)
-        for frame in pipe.segment_stream(str(path), steps=steps, seed=args.seed, solver=args.solver):
-            frames.append(frame.images[0])
-            bar.update()
+
+        def segment_fn(crops: np.ndarray) -> np.ndarray:
+            # the faces' masks emerge side by side in the GIF
+            for frame in pipe.segment_stream(list(crops), steps=steps, seed=args.seed, solver=args.solver):
+                frames.append(tile(frame.images))
+                bar.update()
+            return np.stack(frame.output.class_maps)
+
+        result = segment_photo(photo, segment_fn, mode=args.align, size=max(pipe.image_size, 256))
         bar.close()
-        out = frame.output
-        out.color_masks[0].save(args.out / f"{stem}_mask.png")
-        Image.fromarray(out.class_maps[0].astype("uint8")).save(args.out / f"{stem}_labels.png")
+        Image.fromarray(pipe.palette.colorize(result.labels)).save(args.out / f"{stem}_mask.png")
+        Image.fromarray(result.labels.astype("uint8")).save(args.out / f"{stem}_labels.png")
+        if result.faces:
+            Image.fromarray(draw_faces(photo, result.faces)).save(args.out / f"{stem}_faces.png")
         if args.gif:
             save_gif(frames, args.out / f"{stem}.gif")
-        areas = torch.bincount(torch.from_numpy(out.class_maps[0]).flatten(), minlength=pipe.num_classes)
-        found = [
-            f"{pipe.class_names[k]} {100 * a / areas.sum():.1f}%" for k, a in enumerate(areas.tolist()) if a
-        ]
-        print(f"{stem}: " + ", ".join(found))
+        areas = np.bincount(result.labels.ravel(), minlength=pipe.num_classes)
+        found = [f"{pipe.class_names[k]} {100 * a / areas.sum():.1f}%" for k, a in enumerate(areas.tolist()) if a]
+        how = f"{len(result.faces)} face(s) aligned" if result.mode == "aligned" else "whole image"
+        print(f"{stem} ({how}): " + ", ".join(found))
+        for message in result.messages:
+            print(f"{stem}: {message}")
     return 0
 
 
@@ -346,8 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(generate)
     generate.set_defaults(func=_generate)
 
+    from symmflow.alignment import MODES
+
     segment = commands.add_parser("segment", help="image -> class-id map and colour mask")
     segment.add_argument("inputs", nargs="+", type=Path, help="image files")
+    segment.add_argument("--align", choices=MODES, default="auto",
+                         help="auto: find the faces, align each to the model's framing and segment it, or the whole "
+                              "image when none is found; align: refuse photos without a face; whole: never align")
     _add_inference_options(segment, DEFAULT_FACES_CHECKPOINT)
     _add_output_options(segment)
     segment.set_defaults(func=_segment)

@@ -122,6 +122,32 @@ def test_segment_photo_of_any_kind():
         assert state["class_map"].shape == (256, 256)
 
 
+def test_segment_tab_aligns_the_faces_it_finds_and_says_when_there_is_none(monkeypatch):
+    """A portrait pasted small into a large canvas is found, boxed on the overlay and segmented
+    through its aligned crop; a photo without a face is segmented whole, with a warning, unless
+    the user asked for faces only."""
+    warned = []
+    monkeypatch.setattr(segment_tab.gr, "Warning", lambda message: warned.append(message))
+    face = np.asarray(Image.open(EXAMPLE_PHOTO).convert("RGB").resize((160, 160)))
+    canvas = np.full((480, 640, 3), 90, np.uint8)
+    canvas[200:360, 300:460] = face
+    *_, (live, final, overlay, found, state) = segment_tab.segment_photo(canvas, 1, 0)
+    assert final.shape == overlay.shape == (480, 640, 3)
+    assert not warned
+    # the labels land on the face, not in the empty canvas around it
+    labelled = np.argwhere(np.asarray(final).any(axis=2))
+    assert labelled[:, 0].min() >= 150 and labelled[:, 1].min() >= 250, labelled.min(axis=0)
+    assert (overlay[..., 1] == 255).any()  # the green box
+    assert state["crop"].shape == (256, 256, 3)
+    flat = np.full((200, 200, 3), 128, np.uint8)
+    *_, (_, final, _, _, _) = segment_tab.segment_photo(flat, 1, 0)
+    assert warned and "No face found" in warned[0]
+    with pytest.raises(gr.Error, match="No face to align"):
+        next(segment_tab.segment_photo(flat, 1, 0, "faces only (refuse photos without one)"))
+    with pytest.raises(gr.Error, match="Alignment must be one of"):
+        next(segment_tab.segment_photo(flat, 1, 0, "sideways"))
+
+
 def test_segment_bad_uploads(tmp_path):
     text = tmp_path / "notes.png"
     text.write_text("I am not a picture")
@@ -137,9 +163,10 @@ def test_segment_bad_uploads(tmp_path):
 
 def test_round_trip_segment_edit_regenerate_keeps_the_photo():
     photo = np.asarray(Image.open(EXAMPLE_PHOTO).convert("RGB"))
-    *_, (_, mask, _, _, state) = segment_tab.segment_photo(photo, 20, 0)
+    *_, (_, _, _, _, state) = segment_tab.segment_photo(photo, 20, 0)
     value, recovered, _ = segment_tab.send_to_paint(state)
-    assert np.array_equal(value["composite"], mask)
+    # the round trip works on the aligned face: its mask goes to the canvas
+    assert np.array_equal(value["composite"], CELEBAMASK_HQ.colorize(state["class_map"]))
     *_, (_, gallery, _) = paint_tab.generate_portraits(value, 20, 0, "euler", 1, recovered)
     fresh = list(paint_tab.generate_portraits(value, 20, 0, "euler", 1, None))[-1][1][0][0]
     size = faces_pipeline().image_size  # compare at the model's resolution: it has no finer detail
@@ -147,7 +174,7 @@ def test_round_trip_segment_edit_regenerate_keeps_the_photo():
     def at_model_size(image):
         return np.asarray(Image.fromarray(np.asarray(image)).resize((size, size), Image.Resampling.BOX), dtype=float)
 
-    target = at_model_size(photo)
+    target = at_model_size(state["crop"])
     # the recovered noise brings the photo back; fresh noise draws another portrait
     assert np.abs(at_model_size(gallery[0][0]) - target).mean() < 0.9 * np.abs(at_model_size(fresh) - target).mean()
     with pytest.raises(gr.Error, match="Segment a photo first"):

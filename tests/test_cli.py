@@ -49,6 +49,27 @@ def test_segment_writes_masks_at_the_input_size(pipes, tmp_path, capsys):
     assert "%" in capsys.readouterr().out
 
 
+def test_segment_aligns_the_faces_of_a_photo(pipes, tmp_path, capsys):
+    """The public-domain portrait in matplotlib: its face is found, aligned and boxed; a photo
+    without a face is refused under --align align and segmented whole under auto."""
+    import matplotlib
+
+    hopper = os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
+    assert cli_main(["segment", hopper, "--checkpoint", str(pipes / "faces"), "--steps", "1",
+                     "--out", str(tmp_path / "seg"), "--quiet"]) == 0
+    assert "grace_hopper (1 face(s) aligned)" in capsys.readouterr().out
+    assert {p.name for p in (tmp_path / "seg").iterdir()} == {"grace_hopper_mask.png", "grace_hopper_labels.png",
+                                                              "grace_hopper_faces.png"}
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (64, 48), (120, 120, 120)).save(flat)
+    assert cli_main(["segment", str(flat), "--checkpoint", str(pipes / "faces"), "--steps", "1", "--align", "align",
+                     "--out", str(tmp_path / "seg2"), "--quiet"]) == 2
+    assert "no face to align" in capsys.readouterr().err
+    assert cli_main(["segment", str(flat), "--checkpoint", str(pipes / "faces"), "--steps", "1",
+                     "--out", str(tmp_path / "seg3"), "--quiet"]) == 0
+    assert "flat (whole image)" in capsys.readouterr().out and (tmp_path / "seg3" / "flat_mask.png").is_file()
+
+
 def test_classify_and_class_generation(pipes, tmp_path, capsys):
     digit = tmp_path / "digit.png"
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(digit)
