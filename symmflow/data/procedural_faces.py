@@ -87,7 +87,7 @@ P_SUNGLASSES = 0.2
 P_HAT = 0.05
 P_EARRINGS = 0.25
 """Probability of earrings given at least one visible ear."""
-P_NECKLACE = 0.1
+P_NECKLACE = 0.05
 
 _ID = {name: k for k, name in enumerate(CELEBAMASK_HQ.class_names)}
 BG, SKIN, NOSE, EYE_G = _ID["background"], _ID["skin"], _ID["nose"], _ID["eye_g"]
@@ -315,7 +315,7 @@ _RANGES = {
     "mouth_width": (0.34, 0.45), "upper_lip": (0.05, 0.08), "lower_lip": (0.06, 0.1),
     "smile": (-0.01, 0.04), "mouth_open": (0.02, 0.05), "ear_v": (0.12, 0.28), "ear_size": (0.85, 1.2),
     # body
-    "neck_width": (0.55, 0.72), "shoulder_v": (1.0, 1.14), "shoulder_width": (1.9, 2.6),
+    "neck_width": (0.55, 0.72), "shoulder_v": (1.04, 1.2), "shoulder_width": (1.9, 2.6),
     "neckline_depth": (0.1, 0.35),
     # hair; volume and length are fractions of the style's own range
     "fringe_gap": (0.3, 0.42), "hairline": (-0.8, -0.6), "hair_volume": (0.0, 1.0),
@@ -325,7 +325,7 @@ _RANGES = {
     # appearance
     "skin_tone": (0.0, 1.0), "hair_gain": (0.8, 1.15), "iris_gain": (0.85, 1.15),
     "lipstick_gain": (0.85, 1.1), "light_angle": (-math.pi, math.pi), "gaze_x": (-0.08, 0.08),
-    "gaze_y": (-0.05, 0.05), "ambient": (0.4, 0.8), "blush": (0.0, 18.0), "shine": (0.0, 40.0), "beard": (0.2, 0.8),
+    "gaze_y": (-0.05, 0.05), "ambient": (0.4, 0.8), "blush": (0.0, 18.0), "shine": (0.0, 40.0), "beard": (0.3, 0.9),
     # camera
     "exposure": (0.9, 1.25), "log_gamma": (-0.25, 0.25), "contrast": (0.8, 1.2), "blur": (0.2, 0.8),
     "noise": (0.0, 5.0), "jpeg": (30.0, 95.0),
@@ -461,7 +461,7 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
         ambient=g["ambient"],
         blush=g["blush"],
         shine=g["shine"],
-        beard=g["beard"] if coin["beard"] < 0.25 else 0.0,
+        beard=g["beard"] if coin["beard"] < 0.3 else 0.0,
         cloth_pattern=_pick(rng, ("solid", "stripes", "check"), (0.7, 0.2, 0.1)),
         camera=Camera(
             gains=_rgb(np.exp(rng.normal(0.0, 0.07, 3))),
@@ -1203,7 +1203,8 @@ def _paint_details(p: FaceParams, mask: np.ndarray, img: np.ndarray, face_light:
 _SHADOWS = (
     ((HAIR, HAT), _FACIAL, 0.02, 0.2),
     ((NOSE,), (SKIN,), 0.012, 0.15),
-    (tuple(k for k in range(1, _NUM_CLASSES) if k not in _BODY), _BODY, 0.04, 0.3),
+    # the jaw's shadow falls as a dark band across the top of the neck
+    (tuple(k for k in range(1, _NUM_CLASSES) if k not in _BODY), _BODY, 0.05, 0.45),
     (tuple(range(1, _NUM_CLASSES)), (BG,), 0.035, 0.2),
 )
 
