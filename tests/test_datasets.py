@@ -210,19 +210,23 @@ def test_coco_stuff_square_crop_and_unlabeled(tmp_path):
     save(image, root / "images" / "val2017" / "000000000002.png")
     save(bad, root / "stuffthingmaps" / "val2017" / "000000000002.png")
 
-    ds = CocoStuff(root, split="val2017")
+    ds = CocoStuff(root, split="val2017")  # the official raw ids: 170 is wall-brick, class 159
     item = ds[0]
     check_item(item, (16, 16), 172)
     # centre 16x16 crop = columns 4..19 of the 24-wide map; raw 255 becomes class 171
-    expected = np.array([0] * 4 + [170] * 8 + [171] * 4)
+    expected = np.array([0] * 4 + [159] * 8 + [171] * 4)
     assert (item["class_map"].numpy() == expected[None, :]).all()
-    assert COCO_STUFF.class_names[171] == "unlabeled"
+    assert COCO_STUFF.class_names[171] == "unlabeled" and COCO_STUFF.class_names[159] == "wall-brick"
+    renumbered = CocoStuff(root, split="val2017", label_space="coco171")  # maps already holding class ids
+    assert (renumbered[0]["class_map"].numpy() == np.array([0] * 4 + [170] * 8 + [171] * 4)[None, :]).all()
     small = CocoStuff(root, split="val2017", size=8, limit=1)
     assert len(small) == 1
     check_item(small[0], (8, 8), 172)
     assert CocoStuff(root, split="val2017", square_crop=False)[0]["class_map"].shape == (16, 24)
-    with pytest.raises(ValueError, match=r"\[200\].*171-class stuffthingmaps"):
+    with pytest.raises(ValueError, match=r"\[200\].*raw ids 0\.\.181"):
         ds[1]
+    with pytest.raises(ValueError, match=r"\[200\].*171 contiguous ids"):
+        renumbered[1]
 
 
 def test_coco_stuff_alternative_layout_and_182_ids(tmp_path):
@@ -462,10 +466,10 @@ def test_read_label_map_grey_colours_vs_ids(tmp_path):
     grey = np.zeros((4, 4, 3), dtype=np.uint8)
     grey[:2] = 50
     save(grey, tmp_path / "grey.png")
-    assert np.unique(read_label_map(tmp_path / "grey.png", "coco_stuff")).tolist() == [0, 43]
-    # ... while L-mode values are ids, 255 being COCO's unlabeled
+    assert np.unique(read_label_map(tmp_path / "grey.png", "coco_stuff")).tolist() == [0, 39]  # raw 43, bottle
+    # ... while L-mode values are raw stuffthingmaps ids, 255 being COCO's unlabeled
     save(np.array([[50, 255]], dtype=np.uint8), tmp_path / "ids.png")
-    assert read_label_map(tmp_path / "ids.png", "coco_stuff").tolist() == [[50, 171]]
+    assert read_label_map(tmp_path / "ids.png", "coco_stuff").tolist() == [[45, 171]]  # raw 50: bowl
     save(np.array([[3, 19]], dtype=np.uint8), tmp_path / "bad.png")
     with pytest.raises(ValueError, match=r"\[19\].*0\.\.18"):
         read_label_map(tmp_path / "bad.png", "celebamask_hq")

@@ -40,7 +40,7 @@ from symmflow.data.images import (
     resize_rgb,
     to_tensor,
 )
-from symmflow.palettes import CELEBAMASK_HQ, Palette, get_palette
+from symmflow.palettes import CELEBAMASK_HQ, COCO_STUFF_UNUSED_RAW_IDS, Palette, get_palette
 
 __all__ = [
     "CELEBA_PARTITION_TRAIN_END",
@@ -72,7 +72,7 @@ CELEBA_PARTITION_VAL_END = 182_638
 ``< 182638`` val, else test, exactly as the dataset's own ``g_partition.py`` (24,183 / 2,993 /
 2,824 images)."""
 
-COCO182_UNUSED_IDS = (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)
+COCO182_UNUSED_IDS = COCO_STUFF_UNUSED_RAW_IDS  # (11, 25, 28, 29, 44, 65, 67, 68, 70, 82, 90)
 """Zero-based ids of the 11 COCO thing categories that have no annotations; the official
 ``stuffthingmaps_trainval2017`` PNGs (ids 0..181) never use them, leaving 171 classes."""
 

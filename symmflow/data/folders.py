@@ -135,13 +135,15 @@ class CocoStuff(SegmentationFolder):
         root/images/{split}/*.jpg            or  root/{split}/*.jpg
         root/stuffthingmaps/{split}/*.png    or  root/stuffthingmaps_trainval2017/{split}/*.png
 
-    Label PNGs hold one raw value per pixel. With ``label_space="coco171"`` (the
-    SymmFlow/SDM convention, the default) values are the 171 contiguous class ids ``0..170``
-    plus 255 for "unlabeled", mapped by :meth:`Palette.from_raw` to ids ``0..171``. The
-    official ``stuffthingmaps_trainval2017`` release instead stores the 182 COCO ids
-    ``0..181`` (255 unlabeled), 11 of which are never used; ``label_space="coco182"`` first
-    renumbers those to ``0..170`` by dropping the unused ids (:data:`COCO182_UNUSED_IDS`). Any
-    value outside the chosen space raises ValueError naming the values.
+    Label PNGs hold one raw value per pixel. With ``label_space="coco182"`` (the default: the
+    official ``stuffthingmaps_trainval2017`` release, which the authors train on) values are the
+    raw ids ``0..181`` (the 1-based COCO category id minus one; the 11 unused ids
+    :data:`COCO182_UNUSED_IDS` never occur) plus 255 for "unlabeled", mapped by
+    :meth:`Palette.from_raw` to the contiguous class ids ``0..171`` of ``COCO_STUFF`` (whose
+    colours are those of the raw ids, as the authors colour masks). ``label_space="coco171"``
+    reads maps already renumbered to contiguous ids ``0..170`` (255 unlabeled), as some
+    re-releases (e.g. SDM's) store them. Any value outside the chosen space raises ValueError
+    naming the values.
 
     Args:
         root: dataset folder.
@@ -160,7 +162,7 @@ class CocoStuff(SegmentationFolder):
         size: Size = None,
         limit: int | None = None,
         square_crop: bool = True,
-        label_space: str = "coco171",
+        label_space: str = "coco182",
     ) -> None:
         if split not in ("train2017", "val2017"):
             raise ValueError(f"split must be 'train2017' or 'val2017', got {split!r}")
@@ -172,14 +174,10 @@ class CocoStuff(SegmentationFolder):
         super().__init__(root, size, image_dir, label_dir, COCO_STUFF, limit, square_crop)
         self.split = split
         self.label_space = label_space
-        # Raw value -> value in the 171-class space (0..170, 255); -1 marks values outside it.
-        self._to_171 = np.full(256, -1, dtype=np.int64)
-        if label_space == "coco182":
-            kept = [v for v in range(182) if v not in COCO182_UNUSED_IDS]
-        else:
-            kept = list(range(171))
-        self._to_171[kept] = np.arange(171)
-        self._to_171[255] = 255
+        # Label value -> class id (0..171); -1 marks values outside the label space.
+        self._to_ids = np.full(256, -1, dtype=np.int64)
+        values = COCO_STUFF.raw_ids if label_space == "coco182" else tuple(range(171)) + (255,)
+        self._to_ids[list(values)] = np.arange(COCO_STUFF.num_classes)
 
     def read_labels(self, path: Path) -> np.ndarray:
         image = open_image(path)
@@ -188,16 +186,17 @@ class CocoStuff(SegmentationFolder):
                 f"{path}: COCO-Stuff label maps are single-channel PNGs, got mode {image.mode!r}"
             )
         raw = np.asarray(image).astype(np.int64)
-        raw171 = self._to_171[raw]
-        if (raw171 < 0).any():
-            bad = np.unique(raw[raw171 < 0]).tolist()
+        ids = self._to_ids[raw.clip(0, 255)]
+        if (ids < 0).any():
+            bad = np.unique(raw[ids < 0]).tolist()
             expected = (
-                "0..170 and 255: the 171-class stuffthingmaps are expected (for the official 182-id "
-                "release pass label_space='coco182')"
+                "0..170 and 255: stuffthingmaps renumbered to 171 contiguous ids (for the official "
+                "182-id release pass label_space='coco182')"
                 if self.label_space == "coco171"
-                else f"0..181 without the unused ids {list(COCO182_UNUSED_IDS)}, and 255"
+                else f"the official stuffthingmaps' raw ids 0..181 without the unused ids {list(COCO182_UNUSED_IDS)}, "
+                "and 255 (for maps renumbered to 171 contiguous ids pass label_space='coco171')"
             )
             raise ValueError(
                 f"{path}: label values {bad[:10]} are outside the label space; expected {expected}"
             )
-        return COCO_STUFF.from_raw(raw171)
+        return ids
