@@ -4,7 +4,11 @@ Each release file ``LatFM_{dataset}_beta{beta}.pt`` is a pickled ``state_dict`` 
 model, keys prefixed ``unet.`` (``unet.conv_in.weight`` ``[320, 8, 3, 3]`` ...). Our
 :class:`~symmflow.models.LatentUNet` keeps its U-Net at ``.unet``, so the keys map one to one;
 only the empty-prompt embedding, which the release does not contain, comes from elsewhere
-(a file, or the SD 2.1 text encoder).
+(the authors' ``sd_emptyembed.pt``, or the SD 2.1 text encoder): a release without one is
+refused, never run on a zero embedding. Weights of another Stable Diffusion generation
+(SD 1.x: cross-attention width 768, convolutional attention projections) are recognised and
+named as such. A converted pipeline segments and generates at 25 Euler steps, as the
+authors evaluate.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from symmflow.models.vae import SD_VAE_REPO, SD_VAE_SCALING, LatentSpace
 from symmflow.pipeline_config import PipelineConfig
 
 __all__ = [
+    "PROMPT_EMBEDDING_FILE",
     "RELEASE_DATASETS",
+    "RELEASE_DEFAULT_STEPS",
     "RELEASE_REPO",
     "compute_prompt_embedding",
     "download_release",
@@ -30,6 +36,7 @@ __all__ = [
     "load_release_state_dict",
     "pipeline_from_release",
     "release_filename",
+    "unet_generation",
 ]
 
 RELEASE_REPO = "ocaetas/SymmFlow"
@@ -39,6 +46,15 @@ RELEASE_DATASETS: dict[str, dict[str, Any]] = {
     "coco": {"palette": "coco_stuff", "beta": 6.0},
 }
 SD21_TEXT_ENCODER_REPO = "stabilityai/stable-diffusion-2-1"
+RELEASE_DEFAULT_STEPS = {"generate": 25, "segment": 25}
+"""The authors evaluate segmentation and generation at 25 Euler steps."""
+PROMPT_EMBEDDING_FILE = "sd_emptyembed.pt"
+_MISSING_EMBEDDING = (
+    "the release checkpoints hold no empty-prompt embedding, and a latent SymmFlow U-Net run on "
+    "a zero embedding produces noise; pass prompt_embedding: the authors' " + PROMPT_EMBEDDING_FILE +
+    " (models/" + PROMPT_EMBEDDING_FILE + " in github.com/caetas/SymmetricFlow), a [1, 77, 1024] tensor, "
+    "or compute_prompt_embedding() (the SD 2.1 text encoder on the empty prompt)"
+)
 
 
 def release_filename(dataset: str, beta: float | None = None) -> str:
@@ -80,25 +96,68 @@ def load_release_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state
 
 
+def unet_generation(state_dict: dict[str, torch.Tensor]) -> tuple[int | None, str | None]:
+    """What tells Stable Diffusion U-Net generations apart in a state dict: the cross-attention
+    width (``attn2.to_k.weight`` ``[C, width]``: 768 for SD 1.x, 1024 for SD 2.x) and the kind of
+    the transformer blocks' ``proj_in`` / ``proj_out`` (``"conv"`` 1x1 for SD 1.x, ``"linear"``
+    for SD 2.x). ``None`` where the state dict has no such layer."""
+    widths = {v.shape[1] for k, v in state_dict.items() if k.endswith("attn2.to_k.weight") and v.dim() == 2}
+    kinds = {"conv" if v.dim() == 4 else "linear" for k, v in state_dict.items() if k.endswith("proj_in.weight")}
+    width = widths.pop() if len(widths) == 1 else None
+    return width, (kinds.pop() if len(kinds) == 1 else None)
+
+
+def _check_generation(state_dict: dict[str, torch.Tensor], config: dict[str, Any]) -> None:
+    """Name an SD-generation mismatch between a checkpoint and the U-Net config, before any
+    shape-by-shape comparison (which would only list size mismatches)."""
+    width, kind = unet_generation(state_dict)
+    want_width, want_kind = config.get("cross_attention_dim"), "linear" if config.get("use_linear_projection") else "conv"
+    problems = []
+    if width is not None and want_width is not None and width != want_width:
+        problems.append(f"cross-attention width {width} where the U-Net config has {want_width}")
+    if kind is not None and kind != want_kind:
+        problems.append(f"{'convolutional' if kind == 'conv' else 'linear'} attention projections (proj_in/proj_out) "
+                        f"where the U-Net config has {'linear' if want_kind == 'linear' else 'convolutional'} ones")
+    if not problems:
+        return
+    if width == 768 and kind == "conv":
+        raise CheckpointError(
+            "the checkpoint is shaped like a Stable Diffusion 1.x U-Net (e.g. SD 1.5, SemFlow's backbone): "
+            f"{'; '.join(problems)}. The authors' SymmFlow releases are SD 2.1 U-Nets (cross-attention width 1024, "
+            "linear projections). For an SD 1.x-based model pass unet_config with cross_attention_dim=768 and "
+            "use_linear_projection=False, and a 768-wide prompt embedding from the SD 1.x text encoder"
+        )
+    raise CheckpointError(f"the checkpoint is of another Stable Diffusion U-Net generation than the U-Net config: {'; '.join(problems)}")
+
+
 def latent_unet_from_release(
     state_dict: dict[str, torch.Tensor],
-    prompt_embedding: torch.Tensor | None = None,
+    prompt_embedding: torch.Tensor | None,
     unet_config: dict[str, Any] | None = None,
 ) -> LatentUNet:
     """Build a :class:`LatentUNet` from a release state dict.
 
     Args:
         state_dict: from :func:`load_release_state_dict`.
-        prompt_embedding: the empty-prompt embedding ``[1, 77, cross_attention_dim]``; required
-            for meaningful outputs (see :func:`load_prompt_embedding`).
+        prompt_embedding: the empty-prompt embedding ``[1, 77, cross_attention_dim]`` (see
+            :func:`load_prompt_embedding`). Required: the release does not contain it.
         unet_config: the U-Net architecture; SD 2.1 by default (tests pass tiny configs).
+
+    Raises:
+        CheckpointError: no or an all-zero embedding (the message names ``sd_emptyembed.pt``);
+            weights of another SD generation (SD 1.x named as such); keys or shapes that do
+            not match ``unet_config``.
     """
     conv_in = state_dict.get("unet.conv_in.weight")
     if conv_in is None:
         raise CheckpointError("the release state dict has no 'unet.conv_in.weight'")
+    config = dict(unet_config or SD21_UNET_CONFIG)
+    _check_generation(state_dict, config)
     if conv_in.shape[1] % 2:
         raise CheckpointError(f"conv_in has {conv_in.shape[1]} input channels; a SymmFlow U-Net has an even number")
-    model = LatentUNet(latent_channels=conv_in.shape[1] // 2, unet_config=unet_config or dict(SD21_UNET_CONFIG))
+    if prompt_embedding is None or not bool(torch.as_tensor(prompt_embedding).any()):
+        raise CheckpointError(("an all-zero prompt embedding was given: " if prompt_embedding is not None else "") + _MISSING_EMBEDDING)
+    model = LatentUNet(latent_channels=conv_in.shape[1] // 2, unet_config=config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state_dict) - {"prompt_embedding"})
     unexpected = sorted(set(state_dict) - set(expected))
@@ -111,8 +170,7 @@ def latent_unet_from_release(
         )
         raise CheckpointError(f"the release checkpoint does not match the U-Net config: {detail}")
     model.load_state_dict(state_dict, strict=False)
-    if prompt_embedding is not None:
-        model.set_prompt_embedding(prompt_embedding)
+    model.set_prompt_embedding(prompt_embedding)
     return model
 
 
@@ -141,12 +199,17 @@ def load_prompt_embedding(source: str | os.PathLike | torch.Tensor) -> torch.Ten
     return (tensor[None] if tensor.dim() == 2 else tensor[:1]).float()
 
 
-def compute_prompt_embedding(repo_id: str = SD21_TEXT_ENCODER_REPO, prompt: str = "") -> torch.Tensor:
-    """Run the SD 2.1 text encoder once on the empty prompt (needs ``transformers``)."""
+def compute_prompt_embedding(repo_id: str | os.PathLike = SD21_TEXT_ENCODER_REPO, prompt: str = "") -> torch.Tensor:
+    """Run the SD 2.1 text encoder once on the empty prompt (needs ``transformers``).
+
+    ``repo_id``: a hub repo or a local folder with ``tokenizer/`` and ``text_encoder/``
+    sub-folders (honours ``HF_HUB_OFFLINE``). Returns ``float32 [1, 77, width]``.
+    """
     try:
         from transformers import CLIPTextModel, CLIPTokenizer
     except ImportError as err:
         raise ImportError("computing the prompt embedding needs transformers: pip install transformers") from err
+    repo_id = str(repo_id)
     tokenizer = CLIPTokenizer.from_pretrained(repo_id, subfolder="tokenizer")
     encoder = CLIPTextModel.from_pretrained(repo_id, subfolder="text_encoder").eval()
     ids = tokenizer(prompt, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt")
@@ -157,19 +220,27 @@ def compute_prompt_embedding(repo_id: str = SD21_TEXT_ENCODER_REPO, prompt: str 
 def pipeline_from_release(
     checkpoint: str | os.PathLike,
     dataset: str,
-    prompt_embedding: str | os.PathLike | torch.Tensor,
+    prompt_embedding: str | os.PathLike | torch.Tensor | None,
     vae: str | os.PathLike = SD_VAE_REPO,
     image_size: int = 512,
     unet_config: dict[str, Any] | None = None,
+    text_encoder: str | os.PathLike | None = None,
 ):
-    """A ready :class:`~symmflow.pipeline.SymmFlowPipeline` from a release ``.pt`` file.
+    """A ready :class:`~symmflow.pipeline.SymmFlowPipeline` from a release ``.pt`` file, with
+    the authors' defaults: 25 Euler steps to segment and to generate
+    (:data:`RELEASE_DEFAULT_STEPS`), their palette and dequantization beta.
 
     Args:
         checkpoint: the release file (see :func:`download_release`).
         dataset: ``"celeba"`` or ``"coco"`` (sets the palette and beta).
-        prompt_embedding: the empty-prompt embedding (tensor or file).
+        prompt_embedding: the empty-prompt embedding (tensor or file, e.g. the authors'
+            ``sd_emptyembed.pt``). ``None``: computed with ``text_encoder`` when given, else
+            refused (:class:`CheckpointError` naming ``sd_emptyembed.pt``).
         vae: the ``AutoencoderKL`` (hub id or folder); the release used ``stabilityai/sd-vae-ft-mse``.
         image_size: pixel resolution (512 in the paper).
+        unet_config: the U-Net architecture; SD 2.1 by default.
+        text_encoder: where the SD 2.1 text encoder is at hand (hub id or folder, see
+            :func:`compute_prompt_embedding`), used only when ``prompt_embedding`` is ``None``.
     """
     from diffusers import AutoencoderKL
 
@@ -177,7 +248,12 @@ def pipeline_from_release(
 
     if dataset not in RELEASE_DATASETS:
         raise ValueError(f"unknown release dataset {dataset!r}; choose one of {', '.join(RELEASE_DATASETS)}")
-    model = latent_unet_from_release(load_release_state_dict(checkpoint), load_prompt_embedding(prompt_embedding), unet_config)
+    if prompt_embedding is None and text_encoder is not None:
+        prompt_embedding = compute_prompt_embedding(text_encoder)
+    if prompt_embedding is None:  # refused before reading a multi-GB checkpoint
+        raise CheckpointError(_MISSING_EMBEDDING)
+    embedding = load_prompt_embedding(prompt_embedding)
+    model = latent_unet_from_release(load_release_state_dict(checkpoint), embedding, unet_config)
     try:
         autoencoder = AutoencoderKL.from_pretrained(vae)
     except (OSError, ValueError) as err:
@@ -188,6 +264,7 @@ def pipeline_from_release(
         image_size=image_size,
         palette=info["palette"],
         beta=info["beta"],
+        default_steps=dict(RELEASE_DEFAULT_STEPS),
         description=f"the authors' released SD 2.1 latent model ({Path(checkpoint).name}), trained on {dataset}",
     )
     return SymmFlowPipeline(model, config, vae=LatentSpace(autoencoder, SD_VAE_SCALING))

@@ -89,7 +89,8 @@ class ODESolver:
         self.method = method
 
     def _eval(self, x: torch.Tensor, y: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
-        t_batch = torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device)
+        # at least float32: a bf16 state (e.g. latents of a bf16 VAE) would round t (0.96 -> 0.961)
+        t_batch = torch.full((x.shape[0],), t, dtype=torch.promote_types(x.dtype, torch.float32), device=x.device)
         v_x, v_y = self.velocity(x, y, t_batch)
         if v_x.shape != x.shape or v_y.shape != y.shape:
             raise ValueError(

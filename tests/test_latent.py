@@ -14,11 +14,15 @@ from symmflow.models.vae import LatentPreview, LatentSpace
 from symmflow.pipeline import SymmFlowPipeline
 from symmflow.pipeline_config import PipelineConfig
 from symmflow.release import (
+    RELEASE_DEFAULT_STEPS,
     latent_unet_from_release,
     load_prompt_embedding,
     load_release_state_dict,
+    pipeline_from_release,
     release_filename,
+    unet_generation,
 )
+from symmflow.solver import ODESolver
 
 TINY_UNET = dict(
     sample_size=8,
@@ -109,7 +113,7 @@ def test_release_loader_refuses_bad_files(tmp_path):
     state = load_release_state_dict(path)
     state.pop("unet.conv_out.bias")
     with pytest.raises(CheckpointError, match="missing: unet.conv_out.bias"):
-        latent_unet_from_release(state, unet_config=TINY_UNET)
+        latent_unet_from_release(state, torch.randn(1, 77, 32), unet_config=TINY_UNET)
     with pytest.raises(ValueError, match="celeba, coco"):
         release_filename("cityscapes")
 
@@ -185,3 +189,76 @@ def test_convert_release_cli(tmp_path, capsys):
     pipe = SymmFlowPipeline.from_pretrained(out)
     assert pipe.palette.name == "coco_stuff" and pipe.beta == 6.0 and pipe.is_latent
     torch.testing.assert_close(pipe.model.prompt_embedding, emb)
+
+
+# -- the authors' release, exactly: defaults, embedding, SD generation, time precision ---------
+
+def test_release_pipeline_has_the_authors_defaults(tmp_path, monkeypatch):
+    emb = torch.randn(1, 77, 32)
+    path, source = fake_release(tmp_path, emb)
+    tiny_vae().save_pretrained(tmp_path / "vae")
+    pipe = pipeline_from_release(path, "coco", emb, vae=tmp_path / "vae", image_size=16, unet_config=TINY_UNET)
+    assert RELEASE_DEFAULT_STEPS == {"generate": 25, "segment": 25}
+    assert pipe.default_steps["segment"] == 25 and pipe.default_steps["generate"] == 25
+    assert pipe.palette.name == "coco_stuff" and pipe.beta == 6.0 and pipe.palette.class_names[0] == "person"
+    torch.testing.assert_close(pipe.model.prompt_embedding, emb)
+    monkeypatch.setattr(pipe.model, "forward", lambda x, y, t: (torch.zeros_like(x), torch.zeros_like(y)))  # fast
+    assert pipe.segment(np.zeros((16, 16, 3), np.uint8), seed=0).nfe == 25  # the default is what runs
+
+
+def test_release_without_prompt_embedding_is_refused(tmp_path):
+    path, _ = fake_release(tmp_path, torch.randn(1, 77, 32))
+    state = load_release_state_dict(path)
+    for missing in (None, torch.zeros(1, 77, 32)):
+        with pytest.raises(CheckpointError, match=r"no empty-prompt embedding.*sd_emptyembed\.pt"):
+            latent_unet_from_release(state, missing, unet_config=TINY_UNET)
+    with pytest.raises(CheckpointError, match="an all-zero prompt embedding was given"):
+        latent_unet_from_release(state, torch.zeros(1, 77, 32), unet_config=TINY_UNET)
+    with pytest.raises(CheckpointError, match=r"sd_emptyembed\.pt.*compute_prompt_embedding"):
+        pipeline_from_release(path, "coco", None, vae=tmp_path / "no-vae", image_size=16, unet_config=TINY_UNET)
+
+
+def sd15_shaped_state(cross_attention_dim=768, use_linear_projection=False):
+    """A tiny U-Net laid out as SD 1.x (768-wide cross-attention, 1x1-conv projections), 8 channels."""
+    torch.manual_seed(0)
+    config = {**TINY_UNET, "cross_attention_dim": cross_attention_dim, "use_linear_projection": use_linear_projection}
+    unet = UNet2DConditionModel(in_channels=8, out_channels=8, **config)
+    return {f"unet.{k}": v for k, v in unet.state_dict().items()}
+
+
+def test_sd15_shaped_weights_are_named():
+    state = sd15_shaped_state()
+    assert unet_generation(state) == (768, "conv")
+    assert state["unet.down_blocks.0.attentions.0.proj_in.weight"].dim() == 4
+    emb = torch.randn(1, 77, 1024)
+    for config in (TINY_UNET, None):  # None: the SD 2.1 default, refused before it is built
+        with pytest.raises(CheckpointError, match=r"shaped like a Stable Diffusion 1\.x U-Net.*cross-attention width 768 where"
+                                                  r".*convolutional attention projections") as err:
+            latent_unet_from_release(state, emb, unet_config=config)
+        assert "wrong shape" not in str(err.value)
+    # one difference alone is named too, without claiming SD 1.x
+    with pytest.raises(CheckpointError, match="another Stable Diffusion U-Net generation.*width 24 where the U-Net config has 32"):
+        latent_unet_from_release(sd15_shaped_state(24, True), emb, unet_config=TINY_UNET)
+    # and an SD 1.x-based model loads when its config says so
+    sd1 = {**TINY_UNET, "cross_attention_dim": 768, "use_linear_projection": False}
+    model = latent_unet_from_release(state, torch.randn(1, 77, 768), unet_config=sd1)
+    assert model.unet.config.cross_attention_dim == 768
+
+
+def test_time_stays_float32_with_bf16_weights():
+    model = LatentUNet.from_sd_unet(tiny_sd_unet().to(torch.bfloat16), torch.randn(1, 77, 32)).eval()
+    assert model.unet.dtype == torch.bfloat16
+    assert torch.tensor(0.96).to(torch.bfloat16).item() == pytest.approx(0.9609375)  # what a bf16 cast did
+    seen = []
+    model.unet.time_proj.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
+    z = torch.randn(2, 4, 8, 8, dtype=torch.bfloat16)
+    with torch.no_grad():
+        v_x, v_y = model(z, z, torch.tensor([0.96, 0.04]))
+    assert seen[0].dtype == torch.float32 and torch.equal(seen[0], torch.tensor([0.96, 0.04]))
+    assert v_x.dtype == torch.bfloat16 and v_y.dtype == torch.bfloat16
+    # the solver does not round t first when the state itself is bf16 (latents of a bf16 VAE)
+    times = []
+    solver = ODESolver(lambda x, y, t: times.append(t) or (torch.zeros_like(x), torch.zeros_like(y)))
+    list(solver.iterate(z, z, 1.0, 0.0, 25))
+    assert {t.dtype for t in times} == {torch.float32}
+    assert torch.equal(times[1], torch.full((2,), 0.96))

@@ -101,11 +101,14 @@ class LatentUNet(SymmFlowModel):
         return model if unet.dtype == torch.float32 else model.to(unet.dtype)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x, y [B, latent_channels, h, w]``, ``t [B]`` in ``[0, 1]`` (raw) -> ``(v_x, v_y)``."""
+        """``x, y [B, latent_channels, h, w]``, ``t [B]`` in ``[0, 1]`` (raw, passed on in
+        float32 even when the weights are bf16/fp16) -> ``(v_x, v_y)`` in the dtypes of x, y."""
         c = self.latent_channels
         if x.shape[1] != c or y.shape[1] != c:
             raise ValueError(f"expected {c}-channel image and mask latents, got {x.shape[1]} and {y.shape[1]}")
         sample = torch.cat([x, y], dim=1).to(self.unet.dtype)
         context = self.prompt_embedding.to(sample.dtype).expand(x.shape[0], -1, -1)
-        out = self.unet(sample, t.to(sample.dtype), encoder_hidden_states=context).sample
+        # t stays float32 whatever the weights' dtype (bf16 would round 0.96 to 0.961): the
+        # U-Net's sinusoidal time projection runs in float32 and casts its output itself.
+        out = self.unet(sample, t.to(torch.float32), encoder_hidden_states=context).sample
         return out[:, :c].to(x.dtype), out[:, c:].to(y.dtype)
