@@ -12,6 +12,7 @@ colour set (:data:`COCO_STUFF_AUTHORS_EVAL`, ``decoding="authors"``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,9 +28,21 @@ __all__ = [
     "Palette",
     "coco_stuff_colour",
     "decoding_palette",
+    "describe_values",
     "get_palette",
     "recode_class_map",
 ]
+
+
+def describe_values(values: Iterable[int]) -> str:
+    """``[0, 1, 2, 5, 255]`` -> ``"0..2, 5, 255"`` (for messages naming accepted values)."""
+    runs: list[list[int]] = []
+    for v in sorted(values):
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs)
 
 
 @dataclass(frozen=True)
@@ -58,13 +71,17 @@ class Palette:
 
     def colorize(self, class_map: np.ndarray) -> np.ndarray:
         """Class ids ``[..., H, W]`` (ints in ``[0, num_classes)``) -> RGB ``uint8`` ``[..., H, W, 3]``."""
+        return self.colors[self.check_ids(class_map)]
+
+    def check_ids(self, class_map: np.ndarray) -> np.ndarray:
+        """``class_map`` as an array, after checking its ids lie in ``[0, num_classes)``."""
         class_map = np.asarray(class_map)
         if class_map.size and (class_map.min() < 0 or class_map.max() >= self.num_classes):
             raise ValueError(
                 f"class ids must lie in [0, {self.num_classes - 1}] for palette {self.name!r}, "
                 f"got values in [{class_map.min()}, {class_map.max()}]"
             )
-        return self.colors[class_map]
+        return class_map
 
     def from_raw(self, raw: np.ndarray) -> np.ndarray:
         """Dataset label values -> class ids (identity unless ``raw_ids`` is set)."""
@@ -76,7 +93,9 @@ class Palette:
         ids = lut[raw.astype(np.int64).clip(0, 255)]
         if (ids < 0).any():
             bad = np.unique(raw[ids < 0])[:5].tolist()
-            raise ValueError(f"label values {bad} are not classes of palette {self.name!r}")
+            raise ValueError(
+                f"label values {bad} are not classes of palette {self.name!r}; accepted: {describe_values(self.raw_ids)}"
+            )
         return ids
 
 
@@ -216,14 +235,11 @@ def recode_class_map(class_map: np.ndarray, palette: str | Palette, decoding: st
     palette = get_palette(palette)
     target = decoding_palette(palette, decoding)
     if target is palette:
-        return np.asarray(class_map).astype(np.int64)
+        return palette.check_ids(class_map).astype(np.int64)
     ours = palette.colors.astype(np.int64)[:, None, :]
     theirs = target.colors.astype(np.int64)[None, :, :]
     lut = ((ours - theirs) ** 2).sum(-1).argmin(1)  # first of equally near colours, as torch.argmin
-    ids = np.asarray(class_map).astype(np.int64)
-    if ids.size and (ids.min() < 0 or ids.max() >= palette.num_classes):
-        raise ValueError(f"class ids must lie in [0, {palette.num_classes - 1}] for palette {palette.name!r}, got values in [{ids.min()}, {ids.max()}]")
-    return lut[ids]
+    return lut[palette.check_ids(class_map).astype(np.int64)]
 
 
 _REGISTRY = {p.name: p for p in (CELEBAMASK_HQ, COCO_STUFF)}

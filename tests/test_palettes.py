@@ -75,6 +75,8 @@ def test_unused_raw_ids_are_refused(tmp_path):
     for r in UNUSED:
         with pytest.raises(ValueError, match=rf"\[{r}\] are not classes of palette 'coco_stuff'"):
             COCO_STUFF.from_raw(np.array([0, r]))
+    with pytest.raises(ValueError, match=r"accepted: 0\.\.10, 12\.\.24, 26\.\.27, .*, 91\.\.181, 255$"):
+        COCO_STUFF.from_raw(np.array([11]))
     with pytest.raises(ValueError, match=r"\[182\].*accepted: 0\.\.181 and 255"):
         coco_stuff_colour(182)
     Image.fromarray(np.array([[0, 25]], np.uint8)).save(tmp_path / "ids.png")
@@ -118,3 +120,5 @@ def test_authors_evaluation_decoding(vectors):
     assert torch.equal(torch.from_numpy(recoded), codec.decode(codec.encode(every), decoding="authors"))
     assert recoded[0, 0, :160].tolist() == [r for r in USED if r < 171]  # raw ids below 171 keep their id
     assert recode_class_map(np.array([3, 7]), "celebamask_hq", "authors").tolist() == [3, 7]
+    with pytest.raises(ValueError, match=r"class ids must lie in \[0, 171\] for palette 'coco_stuff'"):
+        recode_class_map(np.array([172]), "coco_stuff", "authors")

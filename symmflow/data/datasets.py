@@ -41,6 +41,7 @@ from symmflow.data.images import (
     to_tensor,
 )
 from symmflow.palettes import CELEBAMASK_HQ, COCO_STUFF_UNUSED_RAW_IDS, Palette, get_palette
+from symmflow.palettes import describe_values as _describe_values
 
 __all__ = [
     "CELEBA_PARTITION_TRAIN_END",
@@ -115,17 +116,6 @@ def _require_dir(path: Path, layout: str) -> Path:
             f"expected the folder {path}, which does not exist. Expected layout:\n{layout}"
         )
     return path
-
-
-def _describe_values(values: Iterable[int]) -> str:
-    """``[0, 1, 2, 5, 255]`` -> ``"0..2, 5, 255"``."""
-    runs: list[list[int]] = []
-    for v in sorted(values):
-        if runs and v == runs[-1][1] + 1:
-            runs[-1][1] = v
-        else:
-            runs.append([v, v])
-    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in runs)
 
 
 def _raw_to_ids(raw: np.ndarray, palette: Palette, what: str) -> np.ndarray:
