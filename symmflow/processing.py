@@ -290,7 +290,9 @@ class ImageProcessor:
 
         Each mask: a colour mask (file, PIL or ``uint8 [H, W, 3|4]``, palette colours;
         antialiased edges are fine, transparent pixels are background) or a class-id map
-        (``int [H, W]`` array/tensor, ``L``/``P`` PIL image, a batch ``[B, H, W]``).
+        (``int [H, W]`` array/tensor, ``L``/``P`` PIL image, a batch ``[B, H, W]``). For
+        palettes with ``raw_ids`` (COCO-Stuff) an ``L``/``I`` image of raw values is the data
+        set's label PNG and is read as :meth:`~symmflow.palettes.Palette.from_raw` reads it.
         Refused: masks in other colours (:data:`MAX_FOREIGN`) and masks of nothing but the
         palette's ignored class (background).
         """
@@ -326,7 +328,9 @@ class ImageProcessor:
             ids = np.asarray(item).astype(np.int64)  # a colour mask saved with our palette
         elif isinstance(item, Image.Image) and item.mode in ("L", "I", "I;16"):
             ids = np.asarray(item).astype(np.int64)
-            if ids.size and ids.max() >= palette.num_classes:  # not class ids: a grey picture of a mask
+            if palette.raw_ids is not None and set(np.unique(ids).tolist()) <= set(palette.raw_ids):
+                ids = palette.from_raw(ids)  # a data set's label PNG (COCO: raw stuffthingmaps ids, 255 unlabeled)
+            elif ids.size and ids.max() >= palette.num_classes:  # not class ids: a grey picture of a mask
                 ids = read_painted_mask(load_rgb(item), palette, max_foreign=MAX_FOREIGN)
         else:
             ids = read_painted_mask(_mask_rgb(item, self.max_pixels), palette, max_foreign=MAX_FOREIGN)

@@ -9,6 +9,8 @@ from PIL import Image
 from symmflow.codecs import PaletteCodec
 from symmflow.data.datasets import read_label_map
 from symmflow.data.folders import CocoStuff
+from symmflow.pipeline_config import PipelineConfig
+from symmflow.processing import ImageProcessor
 from symmflow.palettes import (
     CELEBAMASK_HQ,
     COCO_STUFF,
@@ -122,3 +124,13 @@ def test_authors_evaluation_decoding(vectors):
     assert recode_class_map(np.array([3, 7]), "celebamask_hq", "authors").tolist() == [3, 7]
     with pytest.raises(ValueError, match=r"class ids must lie in \[0, 171\] for palette 'coco_stuff'"):
         recode_class_map(np.array([172]), "coco_stuff", "authors")
+
+
+def test_pipeline_inputs_read_coco_label_pngs_as_raw_ids(tmp_path):
+    processor = ImageProcessor(PipelineConfig(task="segmentation", image_size=8, palette="coco_stuff"))
+    raw = np.array([[12, 181], [255, 0]], np.uint8)  # stop sign, wood, unlabeled, person
+    Image.fromarray(raw).save(tmp_path / "label.png")
+    assert processor.read_mask(tmp_path / "label.png").tolist() == [[11, 170], [171, 0]]
+    colours = COCO_STUFF.colorize(processor.read_mask(Image.fromarray(raw)))
+    assert colours.tolist() == coco_stuff_colour(raw).tolist()  # painted in the colours of the raw ids
+    assert processor.read_mask(np.array([[11, 170]])).tolist() == [[11, 170]]  # arrays hold class ids
