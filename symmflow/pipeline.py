@@ -39,7 +39,7 @@ from symmflow.palettes import get_palette
 from symmflow.pipeline_config import PipelineConfig
 from symmflow.pipeline_folder import check_network, load_pipeline_folder, save_pipeline_folder
 from symmflow.processing import ImageProcessor, read_rgb
-from symmflow.solver import SOLVER_METHODS, TIME_SPAN, ODESolver, SolverState
+from symmflow.solver import SOLVER_METHODS, TIME_SPAN, Constraint, ODESolver, SolverState
 from symmflow.validation import check_seed, check_steps
 
 __all__ = ["ClassificationOutput", "ClassificationPipeline", "FlowFrame", "GenerationOutput",
@@ -136,10 +136,10 @@ class SymmFlowPipeline:
         self, labels: Any, *, steps: int | None = None, seed: int | None = None,
         generator: torch.Generator | Sequence[torch.Generator] | None = None, solver: str = "euler",
         num_images_per_label: int = 1, output_type: OutputType = "pil", noise: torch.Tensor | None = None,
-        previews: bool = True,
+        previews: bool = True, constraint: Constraint | None = None,
     ) -> Iterator[FlowFrame]:
-        """Like :meth:`generate`, yielding a :class:`FlowFrame` of the image half per step
-        (``previews=False``: intermediate frames carry no images, the cheapest run)."""
+        """Like :meth:`generate`, yielding a :class:`FlowFrame` of the image half per step (``previews=False``: no
+        images on intermediate frames; ``constraint``: see :meth:`ODESolver.iterate` and :mod:`symmflow.editing`)."""
         steps = check_steps(self.default_steps["generate"] if steps is None else steps)
         _check_options(solver, output_type)
         if isinstance(num_images_per_label, bool) or not isinstance(num_images_per_label, int) or num_images_per_label < 1:
@@ -157,7 +157,7 @@ class SymmFlowPipeline:
             if tuple(noise.shape) != shape:
                 raise ValueError(f"noise must have shape {list(shape)}, got {list(noise.shape)}")
             x0 = noise.to(self.device, torch.float32)
-        for state in ODESolver(self.model, solver).iterate(x0, y0, *TIME_SPAN["image"], steps):
+        for state in ODESolver(self.model, solver).iterate(x0, y0, *TIME_SPAN["image"], steps, constraint=constraint):
             if not (state.is_final or previews):
                 yield FlowFrame(state.step, steps, state.t, [], state.nfe)
                 continue

@@ -28,10 +28,13 @@ import torch
 
 from symmflow.validation import check_finite, check_same_batch, check_steps, check_time
 
-__all__ = ["ODESolver", "SolverState", "TIME_SPAN", "VelocityModel", "SOLVER_METHODS", "time_grid"]
+__all__ = ["Constraint", "ODESolver", "SolverState", "TIME_SPAN", "VelocityModel", "SOLVER_METHODS", "time_grid"]
 
 VelocityModel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 """``v(x_t [B, ...], y_t [B, ...], t [B]) -> (v_x, v_y)`` with the shapes of ``x_t`` and ``y_t``."""
+
+Constraint = Callable[[torch.Tensor, torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
+"""``(x_t, y_t, t) -> (x_t, y_t)``: a projection of the state at time ``t`` (a float), same shapes."""
 
 TIME_SPAN: dict[str, tuple[float, float]] = {"image": (0.0, 1.0), "label": (1.0, 0.0)}
 """``(t_start, t_end)`` of the flow that produces each half: images flow up, labels flow down."""
@@ -101,7 +104,8 @@ class ODESolver:
 
     @torch.no_grad()
     def iterate(
-        self, x: torch.Tensor, y: torch.Tensor, t_start: float, t_end: float, steps: int
+        self, x: torch.Tensor, y: torch.Tensor, t_start: float, t_end: float, steps: int,
+        constraint: Constraint | None = None,
     ) -> Iterator[SolverState]:
         """Integrate from ``t_start`` to ``t_end`` in ``steps`` equal steps, yielding each state.
 
@@ -111,6 +115,10 @@ class ODESolver:
         Args:
             x: image half at ``t_start``. Shape ``[B, *image_shape]``.
             y: label half at ``t_start``. Shape ``[B, *label_shape]``.
+            constraint: ``(x, y, t) -> (x, y)``, applied to every state (the initial one, each
+                Heun predictor and each state after a step) before it is yielded or integrated
+                from: e.g. :class:`symmflow.editing.PinnedPath`, which holds the unedited part
+                of an image on its known path. ``None``: the whole state moves freely.
 
         Raises:
             ValueError: on mismatched batch sizes, ``steps < 1``, times outside ``[0, 1]``
@@ -119,7 +127,9 @@ class ODESolver:
         check_same_batch(x=x, y=y)
         check_finite(x=x, y=y)
         grid = time_grid(t_start, t_end, steps).tolist()
+        constrain = constraint or (lambda x_, y_, t_: (x_, y_))
         nfe = 0
+        x, y = constrain(x, y, grid[0])
         yield SolverState(0, steps, grid[0], x, y, nfe)
         for i in range(steps):
             t0, t1 = grid[i], grid[i + 1]
@@ -127,11 +137,11 @@ class ODESolver:
             v_x, v_y = self._eval(x, y, t0)
             nfe += 1
             if self.method == "heun":
-                x_e, y_e = x + dt * v_x, y + dt * v_y
+                x_e, y_e = constrain(x + dt * v_x, y + dt * v_y, t1)
                 v_x2, v_y2 = self._eval(x_e, y_e, t1)
                 nfe += 1
                 v_x, v_y = 0.5 * (v_x + v_x2), 0.5 * (v_y + v_y2)
-            x, y = x + dt * v_x, y + dt * v_y
+            x, y = constrain(x + dt * v_x, y + dt * v_y, t1)
             yield SolverState(i + 1, steps, t1, x, y, nfe)
 
     def solve(
