@@ -9,12 +9,13 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from demo.models import MODEL_LOCK, ROOT, app_processor, digits_pipeline, locked_steps
-from demo.ui import SeedNumber, SketchFiles, check_count, check_seed, editor_image
+from demo.models import LIGHT_LOCK, ROOT, app_processor, digits_pipeline, locked_steps
+from demo.ui import InputError, SeedNumber, SketchFiles, check_count, check_seed, editor_image, shown_steps
 
 MAX_STEPS = 25
 STEP_ROW = (1, 2, 5, 10, 25)
 VIEW_SIZE = 160
+DIGITS_QUEUE = "digits"
 EXAMPLES = sorted((ROOT / "assets" / "digits").glob("*.png"))
 
 INTRO = """
@@ -40,8 +41,8 @@ def classify_drawing(drawing: Any, steps: float) -> tuple[dict[str, float], np.n
     try:  # the same preprocessing as `symmflow classify`
         x, digits = app_processor(pipe).preprocess_drawings(image)
     except (ValueError, FileNotFoundError) as err:
-        raise gr.Error(f"This drawing cannot be read: {err}") from None
-    with MODEL_LOCK:
+        raise InputError(f"This drawing cannot be read: {err}") from None
+    with LIGHT_LOCK:
         main = pipe.classify(x, steps=steps_i, seed=0)
         rows = {s: pipe.classify(x, steps=s, seed=0) for s in STEP_ROW}
     scores = {pipe.class_names[k]: float(v) for k, v in enumerate(main.scores[0])}
@@ -52,13 +53,15 @@ def classify_drawing(drawing: Any, steps: float) -> tuple[dict[str, float], np.n
 
 
 def generate_digit(digit: str, steps: float, seed: float) -> Iterator[np.ndarray]:
-    """Yield the image half at every step of the forward flow, enlarged."""
+    """Yield the image half as the forward flow runs (at most 11 steps of it, :func:`shown_steps`), enlarged."""
     steps_i = check_count(steps, 1, MAX_STEPS)
     pipe = digits_pipeline()
     if digit not in pipe.class_names:
-        raise gr.Error(f"Pick a digit from 0 to 9, not {digit!r}.")
-    for frame in locked_steps(pipe.generate_stream(digit, steps=steps_i, seed=check_seed(seed))):
-        yield _enlarge(frame.images[0])
+        raise InputError(f"Pick a digit from 0 to 9, not {digit!r}.")
+    shown = shown_steps(steps_i)
+    for frame in locked_steps(pipe.generate_stream(digit, steps=steps_i, seed=check_seed(seed)), LIGHT_LOCK):
+        if frame.step in shown:  # each frame sent is a file in Gradio's cache
+            yield _enlarge(frame.images[0])
 
 
 def build(blocks: gr.Blocks) -> None:
@@ -79,11 +82,14 @@ def build(blocks: gr.Blocks) -> None:
             scores = gr.Label(num_top_classes=3, label="class scores")
             view = gr.Image(label="what the model sees (8x8)", type="numpy", interactive=False, height=VIEW_SIZE, width=VIEW_SIZE)
             table = gr.Markdown()
-    classify.click(classify_drawing, [canvas, steps], [scores, view, table], api_name="classify_digit")
+    # the digit model's own queue: never behind portraits (two at once: a request takes milliseconds)
+    classify.click(classify_drawing, [canvas, steps], [scores, view, table], api_name="classify_digit",
+                   concurrency_id=DIGITS_QUEUE, concurrency_limit=2)
     with gr.Row():
         digit = gr.Dropdown([str(k) for k in range(10)], value="7", label="generate a")
         gen_steps = gr.Slider(1, MAX_STEPS, value=25, step=1, label="ODE steps")
         seed = SeedNumber(value=0, precision=0, minimum=0, label="seed")
         generate = gr.Button("Generate", variant="primary")
     generated = gr.Image(label="new digit", type="numpy", interactive=False, height=VIEW_SIZE, width=VIEW_SIZE)
-    generate.click(generate_digit, [digit, gen_steps, seed], generated, api_name="generate_digit")
+    generate.click(generate_digit, [digit, gen_steps, seed], generated, api_name="generate_digit",
+                   concurrency_id=DIGITS_QUEUE, concurrency_limit=2)

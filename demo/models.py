@@ -28,16 +28,19 @@ SPIRAL_ENV = "SYMMFLOW_SPIRAL_CHECKPOINT"
 DIGITS_ENV = "SYMMFLOW_DIGITS_CHECKPOINT"
 FACES_ENV = "SYMMFLOW_FACES_CHECKPOINT"
 
-# One lock for every model: PyTorch's intra-op thread pool is shared by all of them, and a
-# free Space has 2 cores, so one flow at a time keeps each step fast when sessions overlap.
+# One lock for the face model: PyTorch's intra-op thread pool is shared by every flow, and a
+# free Space has 2 cores, so one face flow at a time keeps each step fast when sessions overlap.
 MODEL_LOCK = threading.Lock()
+# The light models (digits, spiral: milliseconds a step) share another, so a digit or spiral
+# request never waits for a portrait's step.
+LIGHT_LOCK = threading.Lock()
 
 
-def locked_steps(stream: Iterator[T]) -> Iterator[T]:
-    """Advance a flow one step at a time under :data:`MODEL_LOCK`, yielding outside it, so a
-    slow or vanished client never holds the models while its frame is being sent."""
+def locked_steps(stream: Iterator[T], lock: threading.Lock = MODEL_LOCK) -> Iterator[T]:
+    """Advance a flow one step at a time under ``lock``, yielding outside it, so a slow or
+    vanished client never holds the model while its frame is being sent."""
     while True:
-        with MODEL_LOCK:
+        with lock:
             item = next(stream, _DONE)
         if item is _DONE:
             return
@@ -54,6 +57,26 @@ def on_zero_gpu() -> bool:
 
 if on_zero_gpu():
     import spaces  # noqa: F401  (ZeroGPU must be imported before anything touches CUDA)
+
+
+def shown_name(checkpoint: str | os.PathLike) -> str:
+    """How the page names a checkpoint, never by a server path: a hub repo id as it is, a
+    folder of this checkout by its path in the repository (``checkpoints/faces``), any other
+    folder by its name."""
+    path = Path(checkpoint)
+    if not path.exists() and not path.is_absolute():
+        return str(checkpoint)  # a hub repo id (or a missing folder, named as the user gave it)
+    resolved = path.resolve()
+    return resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else resolved.name
+
+
+def public_message(message: str, checkpoint: str | os.PathLike) -> str:
+    """``message`` (e.g. a :class:`~symmflow.models.CheckpointError`'s) with the checkpoint's
+    server path, and this checkout's, replaced by names fit for the page."""
+    for path in {str(checkpoint), str(Path(checkpoint).resolve())}:
+        if os.path.isabs(path):
+            message = message.replace(path, shown_name(checkpoint))
+    return message.replace(str(ROOT) + os.sep, "").replace(str(ROOT), ".")
 
 
 def spiral_checkpoint() -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
-import time
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -13,19 +11,23 @@ import numpy as np
 import torch
 from PIL import Image
 
+from demo.cache import cache_folder
 from demo.models import ROOT, app_processor, faces_pipeline, gpu, locked_steps
-from demo.ui import SOLVER_CHOICES, EditorFiles, FramePacer, SeedNumber, check_count, check_seed, check_solver, editor_image, palette_legend
+from demo.ui import SOLVER_CHOICES, EditorFiles, FramePacer, InputError, SeedNumber, check_count, check_seed, check_solver, editor_image, palette_legend
 from symmflow.animation import save_gif, tile
 from symmflow.painted_masks import OffPaletteError
 from symmflow.processing import EmptyMaskError
 
 MAX_STEPS = 50
 MAX_SAMPLES = 4
+FACES_QUEUE = "faces"
+"""The ``concurrency_id`` of every event that runs the face model (paint and segment tabs)."""
 VIEW = 256
 CANVAS = 256
 EXAMPLES = sorted((ROOT / "assets" / "faces").glob("mask_*.png"))
-GIF_DIR = Path(tempfile.mkdtemp(prefix="symmflow-gifs-"))
-GIF_MAX_AGE = 3600.0  # seconds; Gradio serves its own copy, so older files only fill the disk
+GIF_FOLDER = "symmflow-gifs"
+"""Trajectory GIFs are written in Gradio's cache (this subfolder), which then serves them without
+a copy and deletes them with the rest of the app's files (age, size bound, server exit)."""
 
 
 def _hex(rgb) -> str:
@@ -45,14 +47,14 @@ def mask_ids(editor_value: Any) -> np.ndarray:
     try:
         return app_processor(faces_pipeline()).read_mask(image)
     except OffPaletteError as err:
-        raise gr.Error(
+        raise InputError(
             f"This mask is not painted in the model's class colours: {err}. Paint with the brush colours "
             "(listed under the canvas) or upload a mask in those colours."
         ) from None
     except EmptyMaskError:
-        raise gr.Error("The canvas holds only background: paint a face (or pick an example mask).") from None
+        raise InputError("The canvas holds only background: paint a face (or pick an example mask).") from None
     except (ValueError, FileNotFoundError) as err:
-        raise gr.Error(f"This canvas cannot be used as a mask: {err}") from None
+        raise InputError(f"This canvas cannot be used as a mask: {err}") from None
 
 
 def generate_portraits(
@@ -93,14 +95,7 @@ def trajectory_gif(trajectory: list[np.ndarray] | None) -> str | None:
     """Every frame of the last generation as an animated GIF (a file path), or None."""
     if not trajectory:
         return None
-    GIF_DIR.mkdir(exist_ok=True)  # a temp cleaner may have removed it on a long-running server
-    now = time.time()
-    for old in GIF_DIR.glob("*.gif"):
-        if now - old.stat().st_mtime > GIF_MAX_AGE:
-            old.unlink(missing_ok=True)
-    with tempfile.NamedTemporaryFile(dir=GIF_DIR, prefix="portrait-", suffix=".gif", delete=False) as f:
-        path = f.name
-    return str(save_gif(trajectory, path, min_size=VIEW))
+    return str(save_gif(trajectory, cache_folder() / GIF_FOLDER / f"portrait-{uuid.uuid4().hex}.gif", min_size=VIEW))
 
 
 def _edit_noise(pipe, ids: np.ndarray, recovered: dict | None, seed: int, count: int) -> torch.Tensor | None:
@@ -175,7 +170,10 @@ def build(blocks: gr.Blocks, recovered: gr.State) -> gr.ImageEditor:
         [canvas, steps, seed, solver, samples, recovered],
         [live, gallery, trajectory],
         api_name="generate_portrait",
-    ).success(trajectory_gif, trajectory, gif, api_name=False)
+        # portraits and segmentations share the face model: one flow at a time, the rest queue
+        # apart from the light tabs' events
+        concurrency_id=FACES_QUEUE, concurrency_limit=1,
+    ).success(trajectory_gif, trajectory, gif, api_name=False, concurrency_id="trajectory-gif", concurrency_limit=1)
     # an uploaded mask is a new picture: forget the photo's noise (painting over a mask sent by
     # the segment tab keeps it, which is the point of the round trip)
     canvas.upload(lambda: None, None, recovered, api_name=False)

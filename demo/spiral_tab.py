@@ -9,8 +9,8 @@ import gradio as gr
 import numpy as np
 import torch
 
-from demo.models import MODEL_LOCK, spiral_model
-from demo.ui import SOLVER_CHOICES, SeedNumber, check_count, check_seed, check_solver
+from demo.models import LIGHT_LOCK, spiral_model
+from demo.ui import SOLVER_CHOICES, SeedNumber, check_count, check_seed, check_solver, shown_steps
 from symmflow.spiral import accuracy_by_steps, classify_flow, generate_flow, make_spirals
 from symmflow.spiral.plot import accuracy_figure, figure_to_array, frame_figure
 
@@ -18,6 +18,8 @@ PAPER_ROW = {"1": 100.0, "2": 92.0, "5": 87.0, "10": 83.6, "20": 82.6, "50": 82.
 MAX_STEPS = 50
 FORWARD_POINTS = 1000
 REVERSE_POINTS = 2000
+SPIRAL_QUEUE = "spiral"
+FRAMES = 7  # at most, per run: the start, the end and evenly spaced steps between
 
 INTRO = """
 **One network, two opposite flows.** The same 17k-parameter network moves Gaussian noise onto
@@ -30,7 +32,7 @@ paper's table (below).
 
 
 def run_flows(steps: float, seed: float, solver: str) -> Iterator[tuple[np.ndarray, str]]:
-    """Yield one side-by-side frame per ODE step, then a summary.
+    """Yield one side-by-side frame per ODE step (at most :data:`FRAMES`, :func:`~demo.ui.shown_steps`), then a summary.
 
     Returns frames as RGB ``uint8`` arrays and a Markdown status line.
     """
@@ -40,10 +42,14 @@ def run_flows(steps: float, seed: float, solver: str) -> Iterator[tuple[np.ndarr
     model = spiral_model()
     labels = torch.arange(2).repeat_interleave(FORWARD_POINTS // 2)
     points, true = make_spirals(REVERSE_POINTS, generator=gen)
-    with MODEL_LOCK:
+    with LIGHT_LOCK:
         forward = list(generate_flow(model, labels, steps_i, method=method, generator=gen))
         reverse = list(classify_flow(model, points, steps_i, method=method, generator=gen))
+    # each frame is a matplotlib drawing (0.1 s) and a file in Gradio's cache: 7 show the flow
+    shown = shown_steps(steps_i, most=FRAMES - 1)
     for fwd, rev in zip(forward, reverse):
+        if fwd.step not in shown:
+            continue
         frame = figure_to_array(frame_figure(fwd, labels, rev, points, true))
         status = f"t = {fwd.t:.2f} (forward) / {rev.t:.2f} (reverse), step {fwd.step} of {steps_i}"
         yield frame, status
@@ -57,7 +63,7 @@ def run_flows(steps: float, seed: float, solver: str) -> Iterator[tuple[np.ndarr
 @lru_cache(maxsize=1)
 def accuracy_curve() -> np.ndarray:
     """Accuracy vs steps of the served model (4,000 fresh points) against the paper's row."""
-    with MODEL_LOCK:
+    with LIGHT_LOCK:
         acc = accuracy_by_steps(spiral_model(), test_size=4000, seed=2024)["classification"]
     ours = {str(k): v for k, v in acc.items()}
     return figure_to_array(accuracy_figure(ours, PAPER_ROW))
@@ -74,7 +80,10 @@ def build(blocks: gr.Blocks) -> None:
     frame = gr.Image(label="forward flow (left) and reverse flow (right)", type="numpy", interactive=False)
     status = gr.Markdown()
     curve = gr.Image(label="accuracy vs number of steps", type="numpy", interactive=False, height=320)
-    run.click(run_flows, [steps, seed, solver], [frame, status], api_name="spiral_flows")
-    steps.release(run_flows, [steps, seed, solver], [frame, status], api_name=False)
+    # the toy's own queue, never behind portraits; two at once (the model is tiny, drawing dominates)
+    run.click(run_flows, [steps, seed, solver], [frame, status], api_name="spiral_flows",
+              concurrency_id=SPIRAL_QUEUE, concurrency_limit=2)
+    steps.release(run_flows, [steps, seed, solver], [frame, status], api_name=False,
+                  concurrency_id=SPIRAL_QUEUE, concurrency_limit=2)
     # Measured once per process on first page load, then served from the cache.
     blocks.load(accuracy_curve, None, curve, api_name="spiral_accuracy")

@@ -10,6 +10,7 @@ broken file would surface as Gradio's generic error.
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 import time
@@ -21,6 +22,9 @@ from gradio.data_classes import FileData
 
 from symmflow.processing import NamedFile
 from symmflow.solver import SOLVER_METHODS
+from symmflow.validation import MAX_SEED
+
+log = logging.getLogger("symmflow.app")
 
 _SOLVER_LABELS = {"euler": "Euler (1 network call per step)", "heun": "Heun (2nd order, 2 calls per step)"}
 SOLVER_CHOICES = [(_SOLVER_LABELS.get(m, m), m) for m in SOLVER_METHODS]
@@ -31,6 +35,18 @@ MAX_PIXELS = 16_000_000
 """The pixel limit of every image the app reads (photos, masks, drawings): 16 megapixels,
 checked before decoding. The models work at 8-512 px; a larger upload only costs memory."""
 
+MAX_UPLOAD = "25mb"
+"""The largest file the app accepts (``launch(max_file_size=...)``): a 16-megapixel photo fits."""
+
+
+class InputError(gr.Error):
+    """A user's input refused: the message goes to the user, and one line to the server's log
+    (``symmflow.app``), not a traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, print_exception=False)
+        log.warning("input refused: %s", message)
+
 
 def _named(file: Any) -> NamedFile | None:
     """An uploaded ``FileData`` (or the bytes of a chunked upload) -> a :class:`NamedFile`,
@@ -39,7 +55,7 @@ def _named(file: Any) -> NamedFile | None:
         return None
     if isinstance(file, FileData) or hasattr(file, "path"):  # FileData, ImageData
         if file.path is None:
-            raise gr.Error("The upload arrived without a file.")
+            raise InputError("The upload arrived without a file.")
         return NamedFile(str(file.path), Path(file.orig_name).name if file.orig_name else "the upload")
     with tempfile.NamedTemporaryFile(delete=False, suffix=".png") as f:  # a blob the editor streamed in
         f.write(bytes(file))
@@ -87,7 +103,7 @@ class SeedNumber(gr.Number):
 
     def preprocess(self, payload: float | None) -> float | int | None:
         if payload is not None and not math.isfinite(payload):
-            raise gr.Error(f"The seed must be a whole number; got {payload}.")
+            raise InputError(f"The seed must be a whole number; got {payload}.")
         return super().preprocess(payload)
 
     def get_block_name(self) -> str:
@@ -101,9 +117,9 @@ def check_count(steps: float | int | None, low: int, high: int, what: str = "num
     try:
         value = int(steps)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise gr.Error(f"The {what} must be a whole number between {low} and {high}.") from None
+        raise InputError(f"The {what} must be a whole number between {low} and {high}.") from None
     if value != steps or not low <= value <= high:
-        raise gr.Error(f"The {what} must be a whole number between {low} and {high}; got {steps}.")
+        raise InputError(f"The {what} must be a whole number between {low} and {high}; got {steps}.")
     return value
 
 
@@ -111,15 +127,15 @@ def check_seed(seed: float | int | None) -> int:
     try:
         value = int(seed) if seed is not None else 0
     except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite seed sent through the API
-        raise gr.Error("The seed must be a whole number.") from None
-    if not 0 <= value < 2**31:
-        raise gr.Error(f"The seed must lie between 0 and {2**31 - 1}; got {seed}.")
+        raise InputError("The seed must be a whole number.") from None
+    if not 0 <= value <= MAX_SEED:
+        raise InputError(f"The seed must lie between 0 and {MAX_SEED}; got {seed}.")
     return value
 
 
 def check_solver(value: str) -> str:
     if value not in SOLVER_METHODS:
-        raise gr.Error(f"Unknown solver {value!r}; choose one of {', '.join(SOLVER_METHODS)}.")
+        raise InputError(f"Unknown solver {value!r}; choose one of {', '.join(SOLVER_METHODS)}.")
     return value
 
 
@@ -145,8 +161,17 @@ def editor_image(value: Any, empty: str) -> Any:
     :class:`NamedFile` from the app, an array or PIL image from Python), or ``gr.Error(empty)``."""
     image = value.get("composite") if isinstance(value, dict) else value
     if image is None:
-        raise gr.Error(empty)
+        raise InputError(empty)
     return image
+
+
+def shown_steps(steps: int, most: int = 10) -> set[int]:
+    """The steps of a ``steps``-step flow worth a frame: the start, the end and at most
+    ``most - 1`` in between, evenly spaced (every step when there are few). Each frame sent
+    is a file in Gradio's cache; a fast flow gains nothing from more."""
+    if steps < most:
+        return set(range(steps + 1))
+    return {round(k * steps / most) for k in range(most + 1)}
 
 
 class FramePacer:

@@ -3,20 +3,89 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from symmflow.pipeline_folder import default_checkpoint
 from symmflow.solver import SOLVER_METHODS
+from symmflow.validation import MAX_SEED
 
 __all__ = ["main"]
 
 DEFAULT_SPIRAL_CHECKPOINT = default_checkpoint("spiral")
 DEFAULT_FACES_CHECKPOINT = default_checkpoint("faces")
 DEFAULT_DIGITS_CHECKPOINT = default_checkpoint("digits")
+
+TRACEBACK_ENV = "SYMMFLOW_TRACEBACK"
+"""Set to 1 to see the traceback of a failure instead of its one-line message."""
+
+
+def _seed(text: str) -> int:
+    """A seed, in the app's range: a whole number in ``[0, MAX_SEED]``."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number between 0 and {MAX_SEED}, got {text!r}")
+    return value
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}")
+        return value
+
+    parse.__name__ = f"whole number >= {low}"
+    return parse
+
+
+_positive, _count = _at_least(1), _at_least(0)
+
+
+def _check_device(device: str | None) -> str | None:
+    """The ``--device`` value if this machine has it, else ``ValueError`` naming what it has."""
+    if device is None:
+        return None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {device!r}; accepted: cpu, cuda, cuda:N, mps") from None
+    if dev.type == "cuda":
+        if torch.version.cuda is None:
+            raise ValueError(f"--device {device}: this torch build ({torch.__version__}) has no CUDA support; use --device cpu")
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: no CUDA GPU is visible; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s), cuda:0 to "
+                             f"cuda:{torch.cuda.device_count() - 1}")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {device}: MPS is not available here; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"--device {device}: not supported; accepted: cpu, cuda, cuda:N, mps")
+    return device
+
+
+def _read_inputs(paths: Sequence, read: Callable[[Any], object], what: str = "input") -> list:
+    """``read`` every input before anything is written; a failure names its position on the
+    command line (``input 3 of 4 (name)``)."""
+    items = []
+    for k, path in enumerate(paths, 1):
+        try:
+            items.append(read(path))
+        except (ValueError, OSError) as err:
+            raise type(err)(f"{what} {k} of {len(paths)} ({path}): {err}") from None
+    return items
 
 
 def _spiral_train(args: argparse.Namespace) -> int:
@@ -27,6 +96,9 @@ def _spiral_train(args: argparse.Namespace) -> int:
     from symmflow.spiral.presets import SPIRAL_PRESETS
 
     preset = SPIRAL_PRESETS[args.preset]
+    args.out = args.out or Path("runs") / f"spiral-{args.preset}"
+    if (args.out / "config.json").exists() and not args.overwrite:
+        raise ValueError(f"{args.out} already holds a checkpoint; pass --overwrite to replace it, or another --out")
     overrides = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
     config = replace(preset.train, **overrides)
     torch.manual_seed(config.seed)
@@ -71,7 +143,7 @@ def _spiral_plot(args: argparse.Namespace) -> int:
 def _load_pipeline(args: argparse.Namespace):
     from symmflow.pipeline import SymmFlowPipeline
 
-    device = args.device
+    device = _check_device(args.device)
     if device is None and torch.cuda.is_available() and torch.distributed.is_initialized():
         device = f"cuda:{torch.cuda.current_device()}"  # one GPU per process under accelerate launch
     return SymmFlowPipeline.from_pretrained(args.checkpoint, device=device)
@@ -87,11 +159,13 @@ def _generate(args: argparse.Namespace) -> int:
     from symmflow.animation import save_gif, tile
 
     pipe = _load_pipeline(args)
-    args.out.mkdir(parents=True, exist_ok=True)
     if pipe.task == "classification":
-        jobs = [(f"class_{label}", [int(label) if label.isdigit() else label]) for label in args.inputs]
-    else:
-        jobs = [(Path(p).stem, str(p)) for p in args.inputs]
+        labels = [[int(label) if label.isdigit() else label] for label in args.inputs]
+        _read_inputs(args.inputs, lambda label: pipe.processor.class_ids(int(label) if label.isdigit() else label), "label")
+        jobs = [(f"class_{label}", ids) for label, ids in zip(args.inputs, labels)]
+    else:  # masks read (and refused) before anything is written
+        jobs = list(zip((Path(p).stem for p in args.inputs), _read_inputs(args.inputs, pipe.processor.read_mask, "mask")))
+    args.out.mkdir(parents=True, exist_ok=True)
     steps = args.steps or pipe.default_steps["generate"]
     for stem, labels in jobs:
         frames = []
@@ -122,6 +196,7 @@ def _segment(args: argparse.Namespace) -> int:
     from symmflow.alignment import draw_faces, segment_photo
     from symmflow.processing import read_rgb
 
+    _read_inputs(args.inputs, lambda p: read_rgb(p, pipe.processor.max_pixels), "photo")  # all readable before any write
     args.out.mkdir(parents=True, exist_ok=True)
     steps = args.steps or pipe.default_steps["segment"]
     for path in args.inputs:
@@ -158,10 +233,10 @@ def _classify(args: argparse.Namespace) -> int:
     pipe = _load_pipeline(args)
     if pipe.task != "classification":
         raise ValueError(f"symmflow classify needs a classification model; {args.checkpoint} segments (use symmflow segment)")
-    paths = [str(p) for p in args.inputs]
     drawing = pipe.image_channels == 1 if args.drawing is None else args.drawing
     # drawings go through the app's digit preprocessing (crop, centre, 8x8 counts as in training)
-    images = pipe.processor.preprocess_drawings(paths)[0] if drawing else paths
+    read = (lambda p: pipe.processor.preprocess_drawings(p)[0]) if drawing else (lambda p: pipe.processor.preprocess(p)[0])
+    images = torch.cat(_read_inputs(args.inputs, read, "image"))
     out = pipe.classify(images, steps=args.steps, seed=args.seed, solver=args.solver)
     for path, label, scores in zip(args.inputs, out.labels, out.scores):
         print(f"{path}: {out.class_names[label]} (score {scores[label]:.3f})")
@@ -288,7 +363,7 @@ def _add_segmentation_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", choices=[d for d in DATASETS if d != "digits"], default="procedural_faces",
                         help="segmentation data (default: held-out procedural faces)")
     parser.add_argument("--root", type=Path, help="the data set's folder (real data sets)")
-    parser.add_argument("--count", type=int, default=None,
+    parser.add_argument("--count", type=_positive, default=None,
                         help="at most this many images / masks (default: all; 200 procedural faces)")
 
 
@@ -341,10 +416,10 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_inference_options(parser: argparse.ArgumentParser, checkpoint: Path) -> None:
     parser.add_argument("--checkpoint", default=str(checkpoint), help="pipeline folder or hub repo id")
-    parser.add_argument("--steps", type=int, default=None, help="ODE steps (default: the model's default_steps)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=_positive, default=None, help="ODE steps (default: the model's default_steps)")
+    parser.add_argument("--seed", type=_seed, default=0, help=f"0 to {MAX_SEED}, as in the app")
     parser.add_argument("--solver", choices=SOLVER_METHODS, default=SOLVER_METHODS[0])
-    parser.add_argument("--device", default=None, help="e.g. cuda; default: CPU")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps; default: CPU")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -355,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="label -> image: masks (or class labels) to new images")
     generate.add_argument("inputs", nargs="+", help="mask files (colour or class-id PNGs), or class ids/names")
     _add_inference_options(generate, DEFAULT_FACES_CHECKPOINT)
-    generate.add_argument("--num-images", type=int, default=1, help="samples per input")
+    generate.add_argument("--num-images", type=_positive, default=1, help="samples per input")
     _add_output_options(generate)
     generate.set_defaults(func=_generate)
 
@@ -384,15 +459,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--checkpoint", default=str(DEFAULT_DIGITS_CHECKPOINT))
     evaluate.add_argument("--split", default=None, help="digits: train, test (default) or all; data sets: their "
                           "split (default: CelebAMask-HQ val, COCO-Stuff val2017)")
-    evaluate.add_argument("--steps", type=int, nargs="+", default=None,
+    evaluate.add_argument("--steps", type=_positive, nargs="+", default=None,
                           help="step counts (default: 1 2 5 25 for classifiers, the model's segment steps)")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--seed", type=_seed, default=0)
     evaluate.add_argument("--device", default=None)
     evaluate.add_argument("--confusion", type=Path, help="classifiers: also save the confusion matrix as a PNG")
     evaluate.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     _add_segmentation_data_args(evaluate)
-    evaluate.add_argument("--cycle", type=int, default=0, metavar="N", help="cycle mIoU on the first N masks")
-    evaluate.add_argument("--diversity", type=int, default=0, metavar="N", help="sample diversity on the first N masks")
+    evaluate.add_argument("--cycle", type=_count, default=0, metavar="N", help="cycle mIoU on the first N masks")
+    evaluate.add_argument("--diversity", type=_count, default=0, metavar="N", help="sample diversity on the first N masks")
     evaluate.add_argument("--diversity-distance", choices=("l1", "lpips"), default="l1",
                           help="pixel L1 (default) or LPIPS (needs pip install lpips and its AlexNet weights)")
     evaluate.set_defaults(func=_eval)
@@ -400,10 +475,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="K portraits of every mask of a data set, as PNGs (the FID protocol)")
     sample.add_argument("--checkpoint", default=str(DEFAULT_FACES_CHECKPOINT))
     sample.add_argument("--out", type=Path, required=True, help="folder of <mask>_<k>.png; rerun to resume")
-    sample.add_argument("--per-mask", type=int, default=17, help="samples per mask (paper: CelebA 17, COCO 10)")
-    sample.add_argument("--steps", type=int, default=None)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--batch-size", type=int, default=16)
+    sample.add_argument("--per-mask", type=_positive, default=17, help="samples per mask (paper: CelebA 17, COCO 10)")
+    sample.add_argument("--steps", type=_positive, default=None)
+    sample.add_argument("--seed", type=_seed, default=0)
+    sample.add_argument("--batch-size", type=_positive, default=16)
     sample.add_argument("--device", default=None)
     sample.add_argument("--split", default=None, help="the data set's split (default: CelebAMask-HQ val, COCO-Stuff val2017)")
     sample.add_argument("--quiet", action="store_true")
@@ -437,37 +512,58 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = spiral.add_parser("train", help="train a spiral model and save it as a checkpoint")
     train.add_argument("--preset", choices=sorted(SPIRAL_PRESETS), default="fast")
-    train.add_argument("--out", type=Path, default=DEFAULT_SPIRAL_CHECKPOINT)
-    train.add_argument("--steps", type=int, help="override the preset's number of training steps")
-    train.add_argument("--seed", type=int, help="override the preset's seed")
+    train.add_argument("--out", type=Path, default=None,
+                       help="checkpoint folder (default: runs/spiral-PRESET; the shipped one is only replaced with --overwrite)")
+    train.add_argument("--overwrite", action="store_true", help="replace a checkpoint already at --out")
+    train.add_argument("--steps", type=_positive, help="override the preset's number of training steps")
+    train.add_argument("--seed", type=_seed, help="override the preset's seed")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_spiral_train)
 
     evaluate = spiral.add_parser("eval", help="accuracy of both flows on a fresh test set")
     evaluate.add_argument("--checkpoint", default=str(DEFAULT_SPIRAL_CHECKPOINT))
-    evaluate.add_argument("--steps", type=int, nargs="+", default=[1, 2, 5, 10, 20, 50])
-    evaluate.add_argument("--test-size", type=int, default=10_000)
-    evaluate.add_argument("--seed", type=int, default=1234)
+    evaluate.add_argument("--steps", type=_positive, nargs="+", default=[1, 2, 5, 10, 20, 50])
+    evaluate.add_argument("--test-size", type=_positive, default=10_000)
+    evaluate.add_argument("--seed", type=_seed, default=1234)
     evaluate.add_argument("--solver", choices=SOLVER_METHODS, default=SOLVER_METHODS[0])
     evaluate.set_defaults(func=_spiral_eval)
 
     plot = spiral.add_parser("plot", help="draw both flows (matplotlib) to an image file")
     plot.add_argument("--checkpoint", default=str(DEFAULT_SPIRAL_CHECKPOINT))
     plot.add_argument("--out", type=Path, default=Path("assets/spiral_flows.png"))
-    plot.add_argument("--steps", type=int, default=50)
-    plot.add_argument("--seed", type=int, default=0)
-    plot.add_argument("--dpi", type=int, default=120)
+    plot.add_argument("--steps", type=_positive, default=50)
+    plot.add_argument("--seed", type=_seed, default=0)
+    plot.add_argument("--dpi", type=_positive, default=120)
     plot.set_defaults(func=_spiral_plot)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run a command. Exit codes: 0 done; 2 refused (arguments, input files, checkpoint,
+    device: nothing was written); 1 failed while running. Errors are one line on stderr
+    (``SYMMFLOW_TRACEBACK=1`` shows the traceback instead)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # argparse: usage and exit code 2 for a malformed command line
+    if getattr(args, "device", None) is not None:
+        try:
+            _check_device(args.device)
+        except ValueError as err:
+            parser.error(str(err))
     try:
         return args.func(args)
     except (ValueError, OSError, ImportError) as err:  # bad input, file or checkpoint: one readable line, not a traceback
+        if os.environ.get(TRACEBACK_ENV) == "1":
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 1
+    except Exception as err:  # noqa: BLE001 - anything else failed while running: still one line
+        if os.environ.get(TRACEBACK_ENV) == "1":
+            raise
+        print(f"error: {type(err).__name__}: {err} (set {TRACEBACK_ENV}=1 for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

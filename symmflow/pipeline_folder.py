@@ -62,13 +62,17 @@ def load_pipeline_folder(
     if model_cls is None:
         raise CheckpointError(f"{folder / PIPELINE_CONFIG_NAME} names network {config.model_class!r}; known: {', '.join(MODEL_CLASSES)}")
     dtype = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
+    if not (folder / "model").is_dir():
+        raise CheckpointError(f"the pipeline folder {str(path_or_repo_id)!r} has no model/ subfolder (a pipeline folder holds "
+                              f"{PIPELINE_CONFIG_NAME} and model/ with config.json and diffusion_pytorch_model.safetensors)")
     model = model_cls.from_pretrained(folder / "model", **dtype)
     vae = None
     if (folder / "vae").is_dir():
         from diffusers import AutoencoderKL
+        from diffusers.utils import is_accelerate_available
 
         try:
-            autoencoder = AutoencoderKL.from_pretrained(folder / "vae", **dtype)
+            autoencoder = AutoencoderKL.from_pretrained(folder / "vae", low_cpu_mem_usage=is_accelerate_available(), **dtype)
             preview = LatentPreview.from_dict(config.preview) if config.preview is not None else None
         except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
             raise CheckpointError(f"could not load the VAE from {folder / 'vae'} or its preview map: {err}") from err

@@ -6,7 +6,11 @@ import numbers
 
 import torch
 
-__all__ = ["check_finite", "check_same_batch", "check_seed", "check_steps", "check_time"]
+__all__ = ["MAX_SEED", "check_finite", "check_same_batch", "check_seed", "check_steps", "check_time"]
+
+MAX_SEED = 2**31 - 1
+"""The largest seed the app and the CLI accept (seeds are whole numbers in ``[0, MAX_SEED]``):
+the same range in both, exact in a browser's number box; the library takes any seed below 2**63."""
 
 
 def check_same_batch(**tensors: torch.Tensor) -> None:

@@ -36,10 +36,11 @@ def _deterministic():
 def served_app():
     """The app of app.py, served on a free loopback port for the whole test session."""
     from app import demo
+    from demo.app import LAUNCH
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **LAUNCH)
     yield f"http://127.0.0.1:{port}/"
     demo.close()

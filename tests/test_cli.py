@@ -186,3 +186,119 @@ def test_broken_data_stops_every_training_process(tmp_path):
     assert done.returncode != 0
     assert done.stderr.count("error: this SegmentationFolder cannot be trained on (1 broken item(s))") == 2
     assert "item 'd'" in done.stderr and not (tmp_path / "run").exists()
+
+
+# -- exits (issue 20): 0 done, 2 refused before anything is written, 1 failed while running
+
+
+def _refused(args, capsys) -> str:
+    """The command exits 2 through argparse and prints one error line, no traceback."""
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(("device", "message"), [("foo", "unknown device 'foo'; accepted: cpu, cuda, cuda:N, mps"),
+                                                   ("cuda", "--device cuda: "), ("cuda:7", "--device cuda:7: ")])
+def test_unusable_devices_are_refused_before_anything_is_written(pipes, tmp_path, capsys, device, message):
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has the GPU asked for")
+    mask = tmp_path / "face.png"
+    Image.fromarray(CELEBAMASK_HQ.colorize(face_ids(16))).save(mask)
+    line = _refused(["generate", str(mask), "--checkpoint", str(pipes / "faces"), "--device", device,
+                     "--out", str(tmp_path / "out")], capsys)
+    assert message in line and not (tmp_path / "out").exists()
+
+
+def test_numbers_are_checked_by_the_parser_with_the_apps_seed_range(pipes, tmp_path, capsys):
+    from symmflow.validation import MAX_SEED
+
+    base = ["generate", "b", "--checkpoint", str(pipes / "digits"), "--steps", "1", "--quiet", "--out", str(tmp_path / "o")]
+    assert "a seed is a whole number between 0 and 2147483647, got '18446744073709551616'" in _refused(
+        base + ["--seed", str(2**64)], capsys)
+    assert "got '-1'" in _refused(base + ["--seed", "-1"], capsys)
+    assert "--batch-size: expected a whole number >= 1, got '0'" in _refused(
+        ["sample", "--out", str(tmp_path / "s"), "--batch-size", "0"], capsys)
+    assert "--num-images" in _refused(base + ["--num-images", "0"], capsys)
+    assert "--steps" in _refused(["eval", "--steps", "1", "0"], capsys)
+    assert not (tmp_path / "o").exists() and not (tmp_path / "s").exists()
+    assert cli_main(base + ["--seed", str(MAX_SEED)]) == 0  # the app's largest seed works here too
+
+
+def test_a_bad_later_input_is_named_by_its_position_and_nothing_is_written(pipes, tmp_path, capsys):
+    good = tmp_path / "good.png"
+    Image.fromarray(CELEBAMASK_HQ.colorize(face_ids(16))).save(good)
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "out"
+    assert cli_main(["generate", str(good), str(good), str(tmp_path / "broken.png"), "--checkpoint", str(pipes / "faces"),
+                     "--steps", "1", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: mask 3 of 3 ({tmp_path / 'broken.png'}): ") and "\n" not in err
+    assert not out.exists()
+    assert cli_main(["generate", "a", "z", "--checkpoint", str(pipes / "digits"), "--out", str(out)]) == 2
+    assert "label 2 of 2 (z): unknown class 'z'" in capsys.readouterr().err and not out.exists()
+    assert cli_main(["segment", str(good), str(tmp_path / "broken.png"), "--checkpoint", str(pipes / "faces"),
+                     "--out", str(out), "--quiet"]) == 2
+    assert "photo 2 of 2" in capsys.readouterr().err and not out.exists()
+    assert cli_main(["classify", str(good), str(tmp_path / "nothing.png"), "--checkpoint", str(pipes / "digits")]) == 2
+    assert "image 2 of 2" in capsys.readouterr().err
+
+
+def test_a_failure_while_running_exits_1_with_one_line(pipes, tmp_path, capsys, monkeypatch):
+    from symmflow.pipeline import SegmentationPipeline
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("out of memory")
+        yield
+
+    monkeypatch.setattr(SegmentationPipeline, "generate_stream", broken)
+    mask = tmp_path / "face.png"
+    Image.fromarray(CELEBAMASK_HQ.colorize(face_ids(16))).save(mask)
+    assert cli_main(["generate", str(mask), "--checkpoint", str(pipes / "faces"), "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: RuntimeError: out of memory (set SYMMFLOW_TRACEBACK=1 for the traceback)\n"
+    monkeypatch.setenv("SYMMFLOW_TRACEBACK", "1")
+    with pytest.raises(RuntimeError, match="out of memory"):
+        cli_main(["generate", str(mask), "--checkpoint", str(pipes / "faces"), "--out", str(tmp_path / "o"), "--quiet"])
+
+
+def test_spiral_training_never_replaces_a_checkpoint_unless_asked(tmp_path, capsys):
+    from symmflow.cli import build_parser
+
+    assert build_parser().parse_args(["spiral", "train"]).out is None  # -> runs/spiral-PRESET, not checkpoints/
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "config.json").write_text("{}")
+    assert cli_main(["spiral", "train", "--out", str(tmp_path / "ckpt"), "--steps", "1", "--quiet"]) == 2
+    assert "already holds a checkpoint; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "ckpt" / "config.json").read_text() == "{}"
+
+
+def test_a_missing_model_subfolder_is_named_not_blamed_on_the_hub(pipes, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(pipes / "faces", tmp_path / "faces")
+    shutil.rmtree(tmp_path / "faces" / "model")
+    assert cli_main(["segment", str(tmp_path / "x.png"), "--checkpoint", str(tmp_path / "faces")]) == 2
+    err = capsys.readouterr().err
+    assert "has no model/ subfolder" in err and "hub" not in err.split("(")[0]
+    from symmflow.models import CheckpointError, ResidualMLP
+
+    with pytest.raises(CheckpointError, match="no ResidualMLP checkpoint folder at"):
+        ResidualMLP.from_pretrained(str(tmp_path / "nowhere" / "spiral"))
+
+
+def test_loading_without_accelerate_prints_no_warning(pipes, capfd, monkeypatch):
+    import diffusers.models.modeling_utils as modeling_utils
+
+    import symmflow.models.base as base
+
+    monkeypatch.setattr(modeling_utils, "is_accelerate_available", lambda: False)
+    monkeypatch.setattr(base, "is_accelerate_available", lambda: False)
+    capfd.readouterr()
+    SymmFlowPipeline.from_pretrained(pipes / "faces")
+    captured = capfd.readouterr()
+    assert "accelerate" not in captured.out + captured.err

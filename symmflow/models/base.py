@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from diffusers import ConfigMixin, ModelMixin
+from diffusers.utils import is_accelerate_available
 
 from symmflow.io import atomic_directory, write_json_atomic
 
@@ -65,6 +66,12 @@ class SymmFlowModel(ModelMixin, ConfigMixin):
                 names a different model class.
         """
         source = str(pretrained_model_name_or_path)
+        if not Path(source).is_dir() and (Path(source).exists() or looks_local(source)):
+            raise CheckpointError(f"no {cls.__name__} checkpoint folder at {source!r} (a folder holding config.json and "
+                                  "diffusion_pytorch_model.safetensors, or a hub repo id like 'user/name')")
+        # diffusers loads with low_cpu_mem_usage through accelerate, and warns on every load where
+        # accelerate is not installed (the app's requirements): ask for it only where it is there
+        kwargs.setdefault("low_cpu_mem_usage", is_accelerate_available())
         try:
             config = cls.load_config(source, **{k: v for k, v in kwargs.items() if k in _CONFIG_KWARGS})
         except (OSError, ValueError, json.JSONDecodeError) as err:
@@ -90,6 +97,11 @@ class SymmFlowModel(ModelMixin, ConfigMixin):
         """The ``training.json`` of a local checkpoint folder, or ``{}`` if it has none."""
         info = Path(path) / TRAINING_INFO_NAME
         return json.loads(info.read_text()) if info.is_file() else {}
+
+
+def looks_local(source: str) -> bool:
+    """Whether ``source`` names a local path rather than a hub repo id (``user/name``)."""
+    return source.startswith((".", "/", "~")) or source.count("/") != 1 or "\\" in source or os.path.isabs(source)
 
 
 _CONFIG_KWARGS = {"cache_dir", "force_download", "local_files_only", "token", "revision", "subfolder"}
