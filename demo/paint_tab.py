@@ -8,13 +8,13 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
-import torch
 from PIL import Image
 
 from demo.cache import cache_folder
 from demo.models import ROOT, app_processor, faces_pipeline, gpu, locked_steps
 from demo.ui import SOLVER_CHOICES, EditorFiles, FramePacer, InputError, SeedNumber, check_count, check_seed, check_solver, editor_image, palette_legend
 from symmflow.animation import save_gif, tile
+from symmflow.editing import changed_region, regenerate_stream
 from symmflow.painted_masks import OffPaletteError
 from symmflow.processing import EmptyMaskError
 
@@ -69,9 +69,10 @@ def generate_portraits(
     complete. Intermediate frames are paced (:class:`FramePacer`); the trajectory (every step,
     at model resolution) is for :func:`trajectory_gif`, which runs once the portrait is shown.
 
-    ``recovered`` (set by the segment tab's "edit this mask" button) holds the noise that
-    regenerates the segmented photo and its class map: it is reused wherever the painted mask
-    is unchanged, so the photo stays put outside the edited region.
+    ``recovered`` (set by the segment tab's "edit this mask" button) holds the aligned face photo
+    (``crop``), the noise that regenerates it and its class map: wherever the painted mask is
+    unchanged the portrait is held on the path from that noise to the photo at every step
+    (:mod:`symmflow.editing`, as the authors' GUI), so it ends as the photo there.
     """
     steps_i = check_count(steps, 1, MAX_STEPS)
     seed_i = check_seed(seed)
@@ -79,10 +80,14 @@ def generate_portraits(
     count = check_count(samples, 1, MAX_SAMPLES, what="number of portraits")
     ids = mask_ids(editor_value)
     pipe = faces_pipeline()
-    noise = _edit_noise(pipe, ids, recovered, seed_i, count)
     trajectory = []
     pacer = FramePacer()
-    stream = pipe.generate_stream(ids, steps=steps_i, seed=seed_i, solver=method, num_images_per_label=count, noise=noise)
+    options = dict(steps=steps_i, seed=seed_i, solver=method, num_images_per_label=count)
+    if _editing(recovered):
+        edit = changed_region(ids, recovered["class_map"])
+        stream = regenerate_stream(pipe, ids, recovered["crop"], recovered["noise"], edit, **options)
+    else:
+        stream = pipe.generate_stream(ids, **options)
     for frame in locked_steps(stream):
         trajectory.append(tile(frame.images))
         if not frame.is_final and pacer.due():
@@ -98,25 +103,9 @@ def trajectory_gif(trajectory: list[np.ndarray] | None) -> str | None:
     return str(save_gif(trajectory, cache_folder() / GIF_FOLDER / f"portrait-{uuid.uuid4().hex}.gif", min_size=VIEW))
 
 
-def _edit_noise(pipe, ids: np.ndarray, recovered: dict | None, seed: int, count: int) -> torch.Tensor | None:
-    """Recovered photo noise outside the edited region, fresh noise inside (or None: all fresh)."""
-    if not recovered or count != 1:
-        return None
-    noise = recovered.get("noise")
-    old_ids = recovered.get("class_map")
-    if noise is None or old_ids is None:
-        return None
-    size = pipe.image_size
-    # the same reduction the pipeline applies to the mask it is given
-    new_small = pipe.processor.resize_class_map(ids)
-    old_small = pipe.processor.resize_class_map(np.asarray(old_ids))
-    changed = torch.from_numpy(new_small != old_small)[None, None].float()
-    if noise.shape[-1] != size:  # latent noise: compare the masks at latent resolution
-        changed = torch.nn.functional.adaptive_max_pool2d(changed, noise.shape[-2:])
-    # grow the edit a little: the flow mixes neighbouring pixels
-    changed = torch.nn.functional.max_pool2d(changed, 5, stride=1, padding=2)
-    fresh = torch.randn(noise.shape, generator=torch.Generator().manual_seed(seed))
-    return torch.where(changed.bool(), fresh, noise)
+def _editing(recovered: dict | None) -> bool:
+    """Whether the segment tab handed over a photo to edit (its crop, noise and class map)."""
+    return bool(recovered) and all(recovered.get(key) is not None for key in ("noise", "class_map", "crop"))
 
 
 def build(blocks: gr.Blocks, recovered: gr.State) -> gr.ImageEditor:

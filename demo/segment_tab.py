@@ -9,13 +9,14 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from demo.models import ROOT, faces_pipeline, gpu, locked_steps
+from demo.models import MODEL_LOCK, ROOT, faces_pipeline, gpu, locked_steps
 from demo.paint_tab import CANVAS
 from demo.ui import MAX_PIXELS, FramePacer, ImageFile, SeedNumber, check_count, check_seed
 from symmflow.alignment import NoFaceError, align_photo, draw_faces
 from symmflow.animation import tile
 from symmflow.data.images import resize_labels, resize_rgb
 from symmflow.processing import read_rgb
+from symmflow.uncertainty import SAMPLE_STEPS, disagreement, heat_map, paste_uncertainty, sample_masks
 
 MAX_STEPS = 20
 MIN_SIDE = 16  # a smaller "photo" holds no face: segmenting it would return nonsense
@@ -28,6 +29,7 @@ ALIGN = {  # what the user picks -> symmflow.alignment's mode
     "whole image, no alignment": "whole",
 }
 EXAMPLES = sorted((ROOT / "assets" / "faces").glob("image_*.png"))
+MAX_UNCERTAINTY_SAMPLES = 16
 
 
 def _photo(image: Any) -> np.ndarray:
@@ -47,11 +49,18 @@ def _photo(image: Any) -> np.ndarray:
     return rgb
 
 
-def segment_photo(image: Any, steps: float, seed: float, align: str = next(iter(ALIGN))) -> Iterator[tuple[Any, ...]]:
+def segment_photo(
+    image: Any, steps: float, seed: float, align: str = next(iter(ALIGN)), uncertainty: float = 0,
+) -> Iterator[tuple[Any, ...]]:
     """Yield (emerging masks of the aligned faces, final mask, overlay with the faces found,
-    classes found, state) as the flow runs."""
+    classes found, state) as the flow runs.
+
+    ``uncertainty``: ``K`` posterior samples of each face (0: none; else 2..16), drawn in one batch
+    at ``steps`` (at least 2) Euler steps; their per-pixel disagreement on the whole photo goes
+    into ``state["uncertainty"]`` as a heat map (:func:`show_uncertainty` shows it)."""
     steps_i = check_count(steps, 1, MAX_STEPS)
     seed_i = check_seed(seed)
+    samples = 0 if uncertainty in (0, None) else check_count(uncertainty, 2, MAX_UNCERTAINTY_SAMPLES, what="number of uncertainty samples")
     if align not in ALIGN:
         raise gr.Error(f"Alignment must be one of: {'; '.join(ALIGN)}.")
     photo = _photo(image)
@@ -78,8 +87,19 @@ def segment_photo(image: Any, steps: float, seed: float, align: str = next(iter(
     found = {pipe.class_names[k]: float(a) for k, a in enumerate(areas) if a > 0 and k != pipe.palette.ignore_index}
     # the edit round trip works on the first (largest) face's aligned crop: its mask and the
     # photo noise the reverse flow recovered there
-    state = {"noise": out.image_noise[:1], "class_map": out.class_maps[0], "crop": aligned.crops[0]}
+    state = {"noise": out.image_noise[:1], "class_map": out.class_maps[0], "crop": aligned.crops[0], "uncertainty": None}
+    if samples:
+        # more than one step samples the posterior (one step returns its mean, the same every time)
+        with MODEL_LOCK:
+            drawn, _ = sample_masks(pipe, list(aligned.crops), samples, steps=steps_i if steps_i > 1 else SAMPLE_STEPS, seed=seed_i)
+        spread = paste_uncertainty(np.stack([disagreement(m) for m in drawn]), aligned.matrices, photo.shape, samples)
+        state["uncertainty"] = heat_map(spread, samples)
     yield tile(frame.images), mask, overlay, found, state
+
+
+def show_uncertainty(state: dict | None) -> np.ndarray | None:
+    """The last segmentation's uncertainty heat map (black: its samples agree), or None."""
+    return (state or {}).get("uncertainty")
 
 
 def send_to_paint(state: dict | None) -> tuple[dict, dict, Any]:
@@ -99,8 +119,9 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
         "Upload a photo: its faces are found (green boxes, red eyes) and each is aligned as the model's training "
         "faces were (CelebA-HQ's framing); the reverse flow turns label noise into a **colour mask** of each face "
         "(t = 1 -> 0) while the photo dissolves, and the masks go back onto the whole photo. Then *Edit this mask*: "
-        "the first face's aligned mask goes to the paint tab, where one regenerated portrait reuses the photo's "
-        "recovered noise wherever you did not repaint, so it stays close to the photo there."
+        "the first face's aligned mask goes to the paint tab; where you did not repaint, the regenerated portrait is held "
+        "at every step on the path from the photo's recovered noise to the photo, so it ends as the photo there. "
+        "The uncertainty map shows where posterior samples of the mask (more than one step each) disagree."
     )
     last = gr.State(None)
     with gr.Row():
@@ -113,6 +134,10 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
             )
             seed = SeedNumber(value=0, precision=0, minimum=0, label="seed")
             align = gr.Radio(list(ALIGN), value=next(iter(ALIGN)), label="faces")
+            uncertainty = gr.Slider(
+                0, MAX_UNCERTAINTY_SAMPLES, value=8, step=1, label="uncertainty samples (0: off)",
+                info=f"posterior samples of each face, at the ODE steps above ({SAMPLE_STEPS} if 1); the map shows where they disagree",
+            )
             run = gr.Button("Segment", variant="primary", elem_id="segment-run")
             if EXAMPLES:
                 gr.Examples([[str(p)] for p in EXAMPLES], inputs=[photo], label="example portraits", examples_per_page=8)
@@ -121,7 +146,13 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
             with gr.Row():
                 final = gr.Image(label="segmentation", type="numpy", interactive=False, height=VIEW, elem_id="segment-final")
                 overlay = gr.Image(label="overlay, faces found", type="numpy", interactive=False, height=VIEW)
+                spread = gr.Image(
+                    label="uncertainty (black: the samples agree; bright: they disagree)", type="numpy", interactive=False,
+                    height=VIEW, elem_id="segment-uncertainty",
+                )
             found = gr.Label(label="classes found (share of the image)", num_top_classes=19)
             edit = gr.Button("Edit this mask in the paint tab")
-    run.click(gpu(segment_photo), [photo, steps, seed, align], [live, final, overlay, found, last], api_name="segment_photo")
+    run.click(
+        gpu(segment_photo), [photo, steps, seed, align, uncertainty], [live, final, overlay, found, last], api_name="segment_photo",
+    ).success(show_uncertainty, last, spread, api_name=False)
     edit.click(send_to_paint, [last], [canvas, recovered, tabs], api_name=False)
