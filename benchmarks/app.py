@@ -14,31 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from report import ROOT, machine, write_results
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+from served import connect, free_port, rss_mb, start
 
 
 def main() -> None:
@@ -47,32 +29,23 @@ def main() -> None:
     args = parser.parse_args()
     from gradio_client import Client, handle_file
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    start = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = time.perf_counter()
+    server = start(ROOT, env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak = [0.0]
     stop = threading.Event()
 
     def sample_rss():
         while not stop.is_set():
-            peak[0] = max(peak[0], _rss_mb(server.pid))
+            peak[0] = max(peak[0], rss_mb(server.pid))
             time.sleep(0.2)
 
     threading.Thread(target=sample_rss, daemon=True).start()
     url = f"http://127.0.0.1:{port}/"
-    client = None
     try:
-        while client is None:
-            if server.poll() is not None:
-                raise SystemExit("the app exited during startup")
-            if time.perf_counter() - start > 300:
-                raise SystemExit("the app did not start within 300 s")
-            try:
-                client = Client(url, verbose=False)
-            except Exception:
-                time.sleep(0.5)
-        startup = time.perf_counter() - start
+        client = connect(url, server, started)
+        startup = time.perf_counter() - started
 
         mask = handle_file(str(ROOT / "assets" / "faces" / "mask_0.png"))
         editor = {"background": mask, "layers": [], "composite": mask, "id": None}

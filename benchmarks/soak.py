@@ -10,6 +10,9 @@ then ``--clients`` concurrent gradio_client clients send ``--requests`` mixed re
 max, seconds from submit to result, queueing included), failures, the cache's files and
 bytes and the server's RSS after the warm-up and after the soak, the tracebacks in the
 server's log, and what is left in its cache and temp folders after it is stopped (SIGTERM).
+Then isolation: the same clients keep the face model busy (2/3 portraits, 1/3 segmentations,
+in a loop) while one more client sends ``--probes`` spiral and digit requests one at a time,
+as a user of the light tabs would: their latency is what waiting behind portraits costs.
 
 ``--app-dir`` runs another copy of the app (e.g. ``git archive`` of an older commit) for a
 before/after comparison; ``--label`` names the run in ``results/soak_<label>.json`` and in
@@ -31,28 +34,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from report import ROOT, machine, write_results
+from served import connect, free_port, rss_mb, start
 
 KINDS = ("portrait", "segment", "digit", "spiral")
 MIX = ("portrait",) * 4 + ("segment",) * 2 + ("digit",) * 2 + ("spiral",) * 2
 """Per 10 requests: 4 portraits and 2 segmentations (the face model, the issue's 2:1), 2 digits, 2 spiral."""
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def _tree(folder: Path) -> tuple[int, int]:
@@ -81,6 +67,7 @@ def main() -> None:
     parser.add_argument("--app-dir", type=Path, default=ROOT)
     parser.add_argument("--label", default="after", help="names the run: results/soak_<label>.json")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--probes", type=int, default=20, help="light requests sent one at a time while the face model is busy")
     args = parser.parse_args()
     from gradio_client import Client, handle_file
 
@@ -88,18 +75,19 @@ def main() -> None:
     cache, tmp = work / "gradio", work / "tmp"
     cache.mkdir()
     tmp.mkdir()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(cache), "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"}
     log_path = work / "server.log"
     log = log_path.open("w")
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=args.app_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    started = time.perf_counter()
+    server = start(args.app_dir, env, stdout=log, stderr=subprocess.STDOUT)
     peak = [0.0]
     stop = threading.Event()
 
     def sample_rss():
         while not stop.is_set():
-            peak[0] = max(peak[0], _rss_mb(server.pid))
+            peak[0] = max(peak[0], rss_mb(server.pid))
             time.sleep(0.2)
 
     threading.Thread(target=sample_rss, daemon=True).start()
@@ -121,24 +109,16 @@ def main() -> None:
             return "/generate_digit", client.predict(str(seed % 10), 25, seed, api_name="/generate_digit")
         return "/spiral_flows", client.predict(10, seed, "euler", api_name="/spiral_flows")
 
-    start = time.perf_counter()
+    probes: dict[str, list[float]] = {}
+    probe_failures: dict[str, int] = {}
     try:
-        client = None
-        while client is None:
-            if server.poll() is not None:
-                raise SystemExit(f"the app exited during startup; see {log_path}")
-            if time.perf_counter() - start > 300:
-                raise SystemExit("the app did not start within 300 s")
-            try:
-                client = Client(url, verbose=False)
-            except Exception:
-                time.sleep(0.5)
-        startup = time.perf_counter() - start
+        client = connect(url, server, started)
+        startup = time.perf_counter() - started
         for kind in KINDS:  # warm-up: every model loaded, every endpoint run once
             request(client, kind, 0)
             request(client, kind, len(MIX))
         files0, bytes0 = _tree(cache)
-        rss0 = _rss_mb(server.pid)
+        rss0 = rss_mb(server.pid)
         load_before = _load()
 
         rng = random.Random(args.seed)
@@ -173,7 +153,37 @@ def main() -> None:
         soak_seconds = time.perf_counter() - t0
         load_after = _load()
         files1, bytes1 = _tree(cache)
-        rss1 = _rss_mb(server.pid)
+        rss1 = rss_mb(server.pid)
+
+        # isolation: the face model kept busy (2/3 of the clients asking for portraits, 1/3 for
+        # segmentations, in a loop) while one more user asks the light tabs, one request at a time
+        done = threading.Event()
+
+        def face_loop(c, kind: str, k: int) -> None:
+            n = 0
+            while not done.is_set():
+                try:
+                    request(c, kind, 10_000 + 100 * k + n)
+                except Exception:  # noqa: BLE001 - the server stops under the last ones
+                    return
+                n += 1
+
+        faces = ThreadPoolExecutor(args.clients)
+        for i, c in enumerate(clients):
+            faces.submit(face_loop, c, "portrait" if i < 2 * args.clients // 3 else "segment", i)
+        time.sleep(10)  # the faces' queue fills
+        probe_client = Client(url, verbose=False)
+        for k in range(args.probes):
+            kind, seed = ("spiral", "digit")[k % 2], 20_000 + k * len(MIX) + (k // 2) % 2 * len(MIX)
+            t0 = time.perf_counter()
+            try:
+                name, _ = request(probe_client, kind, seed)
+                probes.setdefault(name, []).append(time.perf_counter() - t0)
+            except Exception as err:  # noqa: BLE001 - counted and reported
+                probe_failures[kind] = probe_failures.get(kind, 0) + 1
+                print(f"probe {kind} failed: {err}", file=sys.stderr)
+        done.set()
+        faces.shutdown(wait=False, cancel_futures=True)
     finally:
         stop.set()
         server.send_signal(signal.SIGTERM)
@@ -189,9 +199,12 @@ def main() -> None:
 
     rows = {name: {"requests": len(v), "p50_s": round(_percentile(v, 0.5), 2), "p95_s": round(_percentile(v, 0.95), 2),
                    "max_s": round(max(v), 2)} for name, v in sorted(latencies.items())}
+    probe_rows = {name: {"requests": len(v), "p50_s": round(_percentile(v, 0.5), 2), "p95_s": round(_percentile(v, 0.95), 2),
+                         "max_s": round(max(v), 2)} for name, v in sorted(probes.items())}
     result = {
         "label": args.label, "requests": args.requests, "clients": args.clients, "startup_seconds": round(startup, 1),
         "soak_seconds": round(soak_seconds, 1), "failures": failures, "latency": rows,
+        "probe_latency_while_faces_queue": probe_rows, "probe_failures": probe_failures,
         "cache_files_before": files0, "cache_mb_before": round(bytes0 / 1e6, 2),
         "cache_files_after": files1, "cache_mb_after": round(bytes1 / 1e6, 2),
         "rss_mb_before": round(rss0, 1), "rss_mb_after": round(rss1, 1), "peak_rss_mb": round(peak[0], 1),
@@ -200,10 +213,13 @@ def main() -> None:
         "load_before": load_before, "load_after": load_after, "machine": machine(),
     }
     for k, v in result.items():
-        if k != "latency":
+        if k not in ("latency", "probe_latency_while_faces_queue"):
             print(f"{k:<28}{v}")
     print(f"\n{'endpoint':<20}{'n':>4}{'p50 s':>8}{'p95 s':>8}{'max s':>8}")
     for name, row in rows.items():
+        print(f"{name:<20}{row['requests']:>4}{row['p50_s']:>8}{row['p95_s']:>8}{row['max_s']:>8}")
+    print("light requests, one at a time, while the face model's queue is full:")
+    for name, row in probe_rows.items():
         print(f"{name:<20}{row['requests']:>4}{row['p50_s']:>8}{row['p95_s']:>8}{row['max_s']:>8}")
     md = [
         f"## The app under traffic: {args.label}",
@@ -218,6 +234,14 @@ def main() -> None:
         "| endpoint | requests | p50 s | p95 s | max s |",
         "|---|---:|---:|---:|---:|",
         *[f"| `{name}` | {r['requests']} | {r['p50_s']} | {r['p95_s']} | {r['max_s']} |" for name, r in rows.items()],
+        "",
+        f"Then the face model kept busy ({2 * args.clients // 3} clients asking for portraits and "
+        f"{args.clients - 2 * args.clients // 3} for segmentations, in a loop) while one more user sends {args.probes} light "
+        f"requests one at a time (spiral and digits in turn); failures: {sum(probe_failures.values())}:",
+        "",
+        "| endpoint, while portraits queue | requests | p50 s | p95 s | max s |",
+        "|---|---:|---:|---:|---:|",
+        *[f"| `{name}` | {r['requests']} | {r['p50_s']} | {r['p95_s']} | {r['max_s']} |" for name, r in probe_rows.items()],
         "",
         "| figure | after warm-up | after the soak |",
         "|---|---:|---:|",

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from demo.models import LIGHT_LOCK, ROOT, app_processor, digits_pipeline, locked_steps
-from demo.ui import InputError, SeedNumber, SketchFiles, check_count, check_seed, editor_image, shown_steps
+from demo.ui import Dropdown, InputError, SeedNumber, SketchFiles, Slider, check_count, check_seed, editor_image, shown_steps
 
 MAX_STEPS = 25
 STEP_ROW = (1, 2, 5, 10, 25)
@@ -74,7 +74,7 @@ def build(blocks: gr.Blocks) -> None:
                 canvas_size=(280, 280),
                 brush=gr.Brush(default_size=22, colors=["#000000"], default_color="#000000", color_mode="fixed"),
             )
-            steps = gr.Slider(1, MAX_STEPS, value=1, step=1, label="ODE steps (1 is best for classification)")
+            steps = Slider(1, MAX_STEPS, value=1, step=1, label="ODE steps (1 is best for classification)")
             classify = gr.Button("Classify", variant="primary")
             if EXAMPLES:
                 gr.Examples([[str(p)] for p in EXAMPLES], inputs=[canvas], label="test digits (never seen in training)")
@@ -86,8 +86,8 @@ def build(blocks: gr.Blocks) -> None:
     classify.click(classify_drawing, [canvas, steps], [scores, view, table], api_name="classify_digit",
                    concurrency_id=DIGITS_QUEUE, concurrency_limit=2)
     with gr.Row():
-        digit = gr.Dropdown([str(k) for k in range(10)], value="7", label="generate a")
-        gen_steps = gr.Slider(1, MAX_STEPS, value=25, step=1, label="ODE steps")
+        digit = Dropdown([str(k) for k in range(10)], value="7", label="generate a")
+        gen_steps = Slider(1, MAX_STEPS, value=25, step=1, label="ODE steps")
         seed = SeedNumber(value=0, precision=0, minimum=0, label="seed")
         generate = gr.Button("Generate", variant="primary")
     generated = gr.Image(label="new digit", type="numpy", interactive=False, height=VIEW_SIZE, width=VIEW_SIZE)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from demo.cache import cache_folder
 from demo.models import ROOT, app_processor, faces_pipeline, gpu, locked_steps
-from demo.ui import SOLVER_CHOICES, EditorFiles, FramePacer, InputError, SeedNumber, check_count, check_seed, check_solver, editor_image, palette_legend
+from demo.ui import SOLVER_CHOICES, EditorFiles, FramePacer, InputError, Radio, SeedNumber, Slider, check_count, check_seed, check_solver, editor_image, palette_legend
 from symmflow.animation import save_gif, tile
 from symmflow.editing import changed_region, regenerate_stream
 from symmflow.painted_masks import OffPaletteError
@@ -143,11 +143,11 @@ def build(blocks: gr.Blocks, recovered: gr.State) -> gr.ImageEditor:
                 )
         with gr.Column(scale=1):
             with gr.Row():
-                steps = gr.Slider(1, MAX_STEPS, value=pipe.default_steps["generate"], step=1, label="ODE steps")
+                steps = Slider(1, MAX_STEPS, value=pipe.default_steps["generate"], step=1, label="ODE steps")
                 seed = SeedNumber(value=0, precision=0, minimum=0, label="seed")
             with gr.Row():
-                solver = gr.Radio(SOLVER_CHOICES, value="euler", label="solver")
-                samples = gr.Slider(1, MAX_SAMPLES, value=1, step=1, label="portraits (different noise)")
+                solver = Radio(SOLVER_CHOICES, value="euler", label="solver")
+                samples = Slider(1, MAX_SAMPLES, value=1, step=1, label="portraits (different noise)")
             run = gr.Button("Generate", variant="primary", elem_id="paint-generate")
             live = gr.Image(label="the portrait emerging", type="numpy", interactive=False, height=VIEW, elem_id="paint-live")
             gallery = gr.Gallery(label="results", columns=MAX_SAMPLES, height=VIEW // 2 + 40, elem_id="paint-gallery")

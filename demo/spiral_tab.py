@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from demo.models import LIGHT_LOCK, spiral_model
-from demo.ui import SOLVER_CHOICES, SeedNumber, check_count, check_seed, check_solver, shown_steps
+from demo.ui import SOLVER_CHOICES, Radio, SeedNumber, Slider, check_count, check_seed, check_solver, shown_steps
 from symmflow.spiral import accuracy_by_steps, classify_flow, generate_flow, make_spirals
 from symmflow.spiral.plot import accuracy_figure, figure_to_array, frame_figure
 
@@ -73,9 +73,9 @@ def build(blocks: gr.Blocks) -> None:
     """Add the tab's components and events to ``blocks`` (inside its ``gr.Tab``)."""
     gr.Markdown(INTRO)
     with gr.Row():
-        steps = gr.Slider(1, MAX_STEPS, value=10, step=1, label="ODE steps")
+        steps = Slider(1, MAX_STEPS, value=10, step=1, label="ODE steps")
         seed = SeedNumber(value=0, precision=0, label="Seed", minimum=0)
-        solver = gr.Radio(SOLVER_CHOICES, value="euler", label="Solver")
+        solver = Radio(SOLVER_CHOICES, value="euler", label="Solver")
         run = gr.Button("Run both flows", variant="primary")
     frame = gr.Image(label="forward flow (left) and reverse flow (right)", type="numpy", interactive=False)
     status = gr.Markdown()

@@ -20,6 +20,7 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import FileData
 
+from demo.cache import cache_folder
 from symmflow.processing import NamedFile
 from symmflow.solver import SOLVER_METHODS
 from symmflow.validation import MAX_SEED
@@ -57,7 +58,9 @@ def _named(file: Any) -> NamedFile | None:
         if file.path is None:
             raise InputError("The upload arrived without a file.")
         return NamedFile(str(file.path), Path(file.orig_name).name if file.orig_name else "the upload")
-    with tempfile.NamedTemporaryFile(delete=False, suffix=".png") as f:  # a blob the editor streamed in
+    # a blob the editor streamed in, kept in Gradio's cache: bounded and deleted with the rest
+    (cache_folder() / "symmflow-blobs").mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(delete=False, suffix=".png", dir=cache_folder() / "symmflow-blobs") as f:
         f.write(bytes(file))
     return NamedFile(f.name, "the canvas")
 
@@ -98,7 +101,32 @@ class SketchFiles(_EditorFiles, gr.Sketchpad):
     pass
 
 
-class SeedNumber(gr.Number):
+class _QuietChecks:
+    """Gradio's own checks of an input (a slider's bounds, a radio's or dropdown's choices, sent
+    through the API) refused like the app's: an :class:`InputError`, one log line."""
+
+    def preprocess(self, payload: Any) -> Any:
+        try:
+            return super().preprocess(payload)  # type: ignore[misc]
+        except InputError:
+            raise
+        except gr.Error as err:
+            raise InputError(err.message) from None
+
+
+class Slider(_QuietChecks, gr.Slider):
+    pass
+
+
+class Radio(_QuietChecks, gr.Radio):
+    pass
+
+
+class Dropdown(_QuietChecks, gr.Dropdown):
+    pass
+
+
+class SeedNumber(_QuietChecks, gr.Number):
     """A seed box that names NaN and infinite seeds (Gradio's own rounding would fail without a word)."""
 
     def preprocess(self, payload: float | None) -> float | int | None:

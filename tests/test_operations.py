@@ -130,7 +130,12 @@ def test_a_refused_input_is_one_log_line_not_a_traceback(served_app, capfd, capl
     with caplog.at_level(logging.WARNING, logger="symmflow.app"):
         with pytest.raises(Exception, match="seed must lie between 0 and 2147483647"):
             client.predict(3, 2**31, "euler", api_name="/spiral_flows")
+        with pytest.raises(Exception, match="greater than maximum value 50"):  # Gradio's own check, as quiet
+            client.predict(500, 1, "euler", api_name="/spiral_flows")
+        with pytest.raises(Exception, match="rk45"):
+            client.predict(3, 1, "rk45", api_name="/spiral_flows")
     logged = capfd.readouterr()
     assert "Traceback" not in logged.out + logged.err
-    assert [r.getMessage() for r in caplog.records if r.name == "symmflow.app"] == [
-        "input refused: The seed must lie between 0 and 2147483647; got 2147483648."]
+    messages = [r.getMessage() for r in caplog.records if r.name == "symmflow.app"]
+    assert len(messages) == 3 and messages[0] == "input refused: The seed must lie between 0 and 2147483647; got 2147483648."
+    assert "greater than maximum value 50" in messages[1] and "rk45" in messages[2]
