@@ -16,7 +16,7 @@ from symmflow.alignment import NoFaceError, align_photo, draw_faces
 from symmflow.animation import tile
 from symmflow.data.images import resize_labels, resize_rgb
 from symmflow.processing import read_rgb
-from symmflow.uncertainty import SAMPLE_STEPS, disagreement, heat_map, paste_uncertainty, sample_masks
+from symmflow.uncertainty import SAMPLE_STEPS, heat_map, photo_uncertainty
 
 MAX_STEPS = 20
 MIN_SIDE = 16  # a smaller "photo" holds no face: segmenting it would return nonsense
@@ -91,8 +91,8 @@ def segment_photo(
     if samples:
         # more than one step samples the posterior (one step returns its mean, the same every time)
         with MODEL_LOCK:
-            drawn, _ = sample_masks(pipe, list(aligned.crops), samples, steps=steps_i if steps_i > 1 else SAMPLE_STEPS, seed=seed_i)
-        spread = paste_uncertainty(np.stack([disagreement(m) for m in drawn]), aligned.matrices, photo.shape, samples)
+            spread = photo_uncertainty(pipe, aligned.crops, aligned.matrices, photo.shape, samples,
+                                       steps=steps_i if steps_i > 1 else SAMPLE_STEPS, seed=seed_i)
         state["uncertainty"] = heat_map(spread, samples)
     yield tile(frame.images), mask, overlay, found, state
 

@@ -226,7 +226,21 @@ def _segment(args: argparse.Namespace) -> int:
         print(f"{stem} ({how}): " + ", ".join(found))
         for message in result.messages:
             print(f"{stem}: {message}")
+        if args.uncertainty:
+            _write_uncertainty(args, pipe, photo, result, steps, args.out / f"{stem}_uncertainty.png")
     return 0
+
+
+def _write_uncertainty(args: argparse.Namespace, pipe, photo, result, steps: int, path: Path) -> None:
+    """``--uncertainty K``: K posterior samples of each crop; their disagreement as a heat map."""
+    from PIL import Image
+
+    from symmflow.uncertainty import SAMPLE_STEPS, heat_map, photo_uncertainty
+
+    k, sample_steps = args.uncertainty, steps if steps > 1 else SAMPLE_STEPS  # 1 step is the mean, not a sample
+    spread = photo_uncertainty(pipe, result.crops, result.matrices, photo.shape, k, steps=sample_steps, seed=args.seed, solver=args.solver)
+    Image.fromarray(heat_map(spread, k)).save(path)
+    print(f"{path.stem}: {k} samples at {sample_steps} steps disagree on {100 * (spread > 0).mean():.1f}% of the photo")
 
 
 def _classify(args: argparse.Namespace) -> int:
@@ -441,6 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--align", choices=MODES, default="auto",
                          help="auto: find the faces, align each to the model's framing and segment it, or the whole "
                               "image when none is found; align: refuse photos without a face; whole: never align")
+    segment.add_argument("--uncertainty", type=_at_least(2), default=None, metavar="K",
+                         help="also write <stem>_uncertainty.png: where K posterior samples of the mask (at --steps, "
+                              "or 5 if 1) disagree; the mask stays the usual answer")
     _add_inference_options(segment, DEFAULT_FACES_CHECKPOINT)
     _add_output_options(segment)
     segment.set_defaults(func=_segment)

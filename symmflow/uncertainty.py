@@ -28,7 +28,7 @@ from symmflow.solver import SOLVER_METHODS, TIME_SPAN, ODESolver
 from symmflow.validation import check_seed, check_steps
 
 __all__ = ["MAX_SAMPLES", "SAMPLE_STEPS", "UncertaintyOutput", "disagreement", "heat_map", "paste_uncertainty",
-           "sample_masks", "segment_with_uncertainty"]
+           "photo_uncertainty", "sample_masks", "segment_with_uncertainty"]
 
 SAMPLE_STEPS = 5
 """Default Euler steps of each posterior sample (at least 2: one step returns the mean, not a sample)."""
@@ -134,6 +134,17 @@ def paste_uncertainty(maps: np.ndarray, matrices: np.ndarray, shape: tuple[int, 
     k = _check_samples(samples)
     votes = np.rint(np.asarray(maps, np.float64) * k).astype(np.int64)  # exact: u = (K - votes) / K
     return (paste_labels(votes, matrices, shape) / k).astype(np.float32)
+
+
+def photo_uncertainty(
+    pipe: SegmentationPipeline, crops: np.ndarray, matrices: np.ndarray, shape: tuple[int, ...], samples: int = 8, *,
+    steps: int = SAMPLE_STEPS, seed: int = 0, solver: str = "euler",
+) -> np.ndarray:
+    """The disagreement of ``K`` posterior samples of a photo's aligned crops (``(N, S, S, 3)``
+    ``uint8``, with their photo -> crop ``matrices``, as :func:`~symmflow.alignment.align_photo`
+    gives them), on the whole photo of ``shape``: ``float32 (H, W)``, 0 outside every crop."""
+    drawn, _ = sample_masks(pipe, list(crops), samples, steps=steps, seed=seed, solver=solver)
+    return paste_uncertainty(np.stack([disagreement(m) for m in drawn]), matrices, shape, samples)
 
 
 _HEAT = np.array([[0, 0, 0], [90, 20, 120], [220, 60, 60], [255, 200, 40], [255, 255, 220]], np.float64)

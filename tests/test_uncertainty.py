@@ -103,3 +103,21 @@ def test_paste_and_heat_map():
     heat = heat_map(crop[0], k)
     assert heat.dtype == np.uint8 and heat.shape == (8, 8, 3)
     assert (heat[7, 7] == 0).all() and (heat[0, 0] == [255, 255, 220]).all()
+
+
+def test_cli_writes_the_uncertainty_map_beside_the_mask(pipe, tmp_path):
+    from PIL import Image
+
+    from symmflow.cli import main as cli_main
+
+    pipe.save_pretrained(tmp_path / "faces")
+    picture = tmp_path / "photo.png"
+    Image.fromarray(photos(1, size=40)[0][:, :30]).save(picture)
+    args = ["segment", str(picture), "--checkpoint", str(tmp_path / "faces"), "--align", "whole", "--steps", "1",
+            "--out", str(tmp_path / "out"), "--quiet"]
+    assert cli_main(args + ["--uncertainty", "3"]) == 0
+    heat = np.asarray(Image.open(tmp_path / "out" / "photo_uncertainty.png"))
+    mask = np.asarray(Image.open(tmp_path / "out" / "photo_mask.png"))
+    assert heat.shape == mask.shape == (40, 30, 3) and heat.any()
+    with pytest.raises(SystemExit):
+        cli_main(args + ["--uncertainty", "1"])  # one sample cannot disagree: refused by the parser
