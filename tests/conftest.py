@@ -18,6 +18,19 @@ def tiny_patched_unet(refine_channels=None, detail_channels=None):
                      down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
                      attention_head_dim=8, norm_num_groups=4,
                      refine_channels=refine_channels, detail_channels=detail_channels)
+
+
+def tiny_face_pipeline(size=16):
+    """A seeded, untrained 19-class colour-mask segmentation pipeline of ``size`` px (the "tiny" PixelUNet)."""
+    from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
+    from symmflow.pipeline import SymmFlowPipeline
+    from symmflow.pipeline_config import PipelineConfig
+
+    torch.manual_seed(0)
+    net = PixelUNet(image_channels=3, label_channels=3, sample_size=size, **PIXEL_UNET_PRESETS["tiny"])
+    return SymmFlowPipeline(net, PipelineConfig(task="segmentation", image_size=size, palette="celebamask_hq", beta=10))
+
+
 DATA = Path(__file__).resolve().parent / "data"
 
 

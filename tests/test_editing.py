@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_face_pipeline
 from symmflow.editing import PinnedPath, changed_region, edit_region, regenerate, regenerate_stream
 from symmflow.models.latent import LatentUNet
-from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
 from symmflow.models.vae import LatentSpace
 from symmflow.pipeline import SymmFlowPipeline
 from symmflow.pipeline_config import PipelineConfig
@@ -18,9 +18,7 @@ SIZE = 16
 
 @pytest.fixture(scope="module")
 def pipe():
-    torch.manual_seed(0)
-    net = PixelUNet(image_channels=3, label_channels=3, sample_size=SIZE, **PIXEL_UNET_PRESETS["tiny"])
-    return SymmFlowPipeline(net, PipelineConfig(task="segmentation", image_size=SIZE, palette="celebamask_hq", beta=10))
+    return tiny_face_pipeline(SIZE)
 
 
 def face_ids(size=32):

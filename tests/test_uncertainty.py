@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tiny_face_pipeline
 from symmflow.alignment import invert_affine, whole_matrix
-from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
 from symmflow.pipeline import SymmFlowPipeline
-from symmflow.pipeline_config import PipelineConfig
 from symmflow.uncertainty import disagreement, heat_map, paste_uncertainty, sample_masks, segment_with_uncertainty
 
 SIZE = 16
@@ -15,9 +14,7 @@ SIZE = 16
 
 @pytest.fixture(scope="module")
 def pipe():
-    torch.manual_seed(0)
-    net = PixelUNet(image_channels=3, label_channels=3, sample_size=SIZE, **PIXEL_UNET_PRESETS["tiny"])
-    return SymmFlowPipeline(net, PipelineConfig(task="segmentation", image_size=SIZE, palette="celebamask_hq", beta=10))
+    return tiny_face_pipeline(SIZE)
 
 
 def photos(count=2, size=24):
