@@ -118,3 +118,15 @@ def test_cli_writes_the_uncertainty_map_beside_the_mask(pipe, tmp_path):
     assert heat.shape == mask.shape == (40, 30, 3) and heat.any()
     with pytest.raises(SystemExit):
         cli_main(args + ["--uncertainty", "1"])  # one sample cannot disagree: refused by the parser
+
+
+def test_latent_models_draw_their_samples_in_one_batch_too():
+    from symmflow.models.latent import LatentUNet
+    from symmflow.models.vae import LatentSpace
+    from symmflow.pipeline_config import PipelineConfig
+    from test_latent import tiny_sd_unet, tiny_vae
+
+    model = LatentUNet.from_sd_unet(tiny_sd_unet(), torch.randn(1, 77, 32))
+    latent = SymmFlowPipeline(model, PipelineConfig(task="segmentation", image_size=16, palette="celebamask_hq"), vae=LatentSpace(tiny_vae()))
+    out = segment_with_uncertainty(latent, photos(2, size=20), 3, steps=2, seed=0)
+    assert out.nfe == 3 and out.samples[1].shape == (3, 20, 20) and out.uncertainty[0].shape == (20, 20)
