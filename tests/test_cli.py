@@ -287,7 +287,7 @@ def test_a_missing_model_subfolder_is_named_not_blamed_on_the_hub(pipes, tmp_pat
     assert "has no model/ subfolder" in err and "hub" not in err.split("(")[0]
     from symmflow.models import CheckpointError, ResidualMLP
 
-    with pytest.raises(CheckpointError, match="no ResidualMLP checkpoint folder at"):
+    with pytest.raises(CheckpointError, match="no readable ResidualMLP checkpoint at .*: no such folder"):
         ResidualMLP.from_pretrained(str(tmp_path / "nowhere" / "spiral"))
 
 

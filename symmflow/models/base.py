@@ -67,8 +67,8 @@ class SymmFlowModel(ModelMixin, ConfigMixin):
         """
         source = str(pretrained_model_name_or_path)
         if not Path(source).is_dir() and (Path(source).exists() or looks_local(source)):
-            raise CheckpointError(f"no {cls.__name__} checkpoint folder at {source!r} (a folder holding config.json and "
-                                  "diffusion_pytorch_model.safetensors, or a hub repo id like 'user/name')")
+            raise CheckpointError(f"no readable {cls.__name__} checkpoint at {source!r}: no such folder (expected a folder "
+                                  "holding config.json and diffusion_pytorch_model.safetensors, or a hub repo id like 'user/name')")
         # diffusers loads with low_cpu_mem_usage through accelerate, and warns on every load where
         # accelerate is not installed (the app's requirements): ask for it only where it is there
         kwargs.setdefault("low_cpu_mem_usage", is_accelerate_available())
