@@ -10,7 +10,7 @@ import gradio as gr
 import numpy as np
 
 from demo.models import MODEL_LOCK, ROOT, faces_pipeline, gpu, locked_steps
-from demo.paint_tab import CANVAS
+from demo.paint_tab import CANVAS, FACES_QUEUE
 from demo.ui import MAX_PIXELS, FramePacer, ImageFile, SeedNumber, check_count, check_seed
 from symmflow.alignment import NoFaceError, align_photo, draw_faces
 from symmflow.animation import tile
@@ -154,5 +154,6 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
             edit = gr.Button("Edit this mask in the paint tab")
     run.click(
         gpu(segment_photo), [photo, steps, seed, align, uncertainty], [live, final, overlay, found, last], api_name="segment_photo",
+        concurrency_id=FACES_QUEUE, concurrency_limit=1,  # the face model's queue, shared with portraits
     ).success(show_uncertainty, last, spread, api_name=False)
     edit.click(send_to_paint, [last], [canvas, recovered, tabs], api_name=False)

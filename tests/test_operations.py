@@ -95,7 +95,7 @@ def test_events_queue_per_model(served_app):
     from app import demo
 
     ids = {fn.api_name: (fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values() if fn.api_name}
-    assert ids["generate_portrait"] == ("faces", 1)
+    assert ids["generate_portrait"] == ids["segment_photo"] == ("faces", 1)  # one face flow at a time
     assert ids["classify_digit"][0] == ids["generate_digit"][0] == "digits"
     assert ids["spiral_flows"][0] == "spiral"
     assert len({ids[n][0] for n in ("generate_portrait", "classify_digit", "spiral_flows")}) == 3
