@@ -1,5 +1,7 @@
 """SymmFlow Studio: the Hugging Face Space entry point (``python app.py``)."""
 
+import atexit
+
 from demo import build_demo
 from demo.app import LAUNCH, stop_on_sigterm
 
@@ -11,3 +13,4 @@ if __name__ == "__main__":
         demo.launch(**LAUNCH)  # returns once stopped (Ctrl-C, SIGTERM)
     finally:
         demo.cache_cap.clear()  # nothing of this run stays in Gradio's cache
+        atexit.register(demo.cache_cap.clear)  # nor what requests still running wrote since

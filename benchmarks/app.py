@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from report import ROOT, machine, write_results
-from served import connect, free_port, rss_mb, start
+from served import PeakRSS, connect, free_port, start
 
 
 def main() -> None:
@@ -33,15 +32,7 @@ def main() -> None:
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
     started = time.perf_counter()
     server = start(ROOT, env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = [0.0]
-    stop = threading.Event()
-
-    def sample_rss():
-        while not stop.is_set():
-            peak[0] = max(peak[0], rss_mb(server.pid))
-            time.sleep(0.2)
-
-    threading.Thread(target=sample_rss, daemon=True).start()
+    peak = PeakRSS(server.pid)
     url = f"http://127.0.0.1:{port}/"
     try:
         client = connect(url, server, started)
@@ -80,7 +71,7 @@ def main() -> None:
             ok = list(pool.map(one, range(args.clients)))
         load_seconds = time.perf_counter() - t0
     finally:
-        stop.set()
+        peak.stop()
         server.terminate()
         server.wait(timeout=30)
 
@@ -93,7 +84,7 @@ def main() -> None:
         "concurrent_clients": args.clients,
         "concurrent_failures": ok.count(False),
         "concurrent_wall_seconds": round(load_seconds, 1),
-        "peak_rss_mb": round(peak[0], 1),
+        "peak_rss_mb": round(peak.peak, 1),
         "machine": machine(),
     }
     for k, v in result.items():

@@ -44,3 +44,22 @@ def connect(url: str, server: subprocess.Popen, started: float, timeout: float =
 def start(cwd: Path, env: dict, **popen) -> subprocess.Popen:
     """``python app.py`` in ``cwd``."""
     return subprocess.Popen([sys.executable, "app.py"], cwd=cwd, env=env, **popen)
+
+
+class PeakRSS:
+    """The peak resident memory of process ``pid`` in MB, sampled every 0.2 s by a daemon thread."""
+
+    def __init__(self, pid: int) -> None:
+        import threading
+
+        self.pid, self.peak = pid, 0.0
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb(self.pid))
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()

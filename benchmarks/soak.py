@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from report import ROOT, machine, write_results
-from served import connect, free_port, rss_mb, start
+from served import PeakRSS, connect, free_port, rss_mb, start
 
 KINDS = ("portrait", "segment", "digit", "spiral")
 MIX = ("portrait",) * 4 + ("segment",) * 2 + ("digit",) * 2 + ("spiral",) * 2
@@ -82,15 +82,7 @@ def main() -> None:
     log = log_path.open("w")
     started = time.perf_counter()
     server = start(args.app_dir, env, stdout=log, stderr=subprocess.STDOUT)
-    peak = [0.0]
-    stop = threading.Event()
-
-    def sample_rss():
-        while not stop.is_set():
-            peak[0] = max(peak[0], rss_mb(server.pid))
-            time.sleep(0.2)
-
-    threading.Thread(target=sample_rss, daemon=True).start()
+    peak = PeakRSS(server.pid)
     url = f"http://127.0.0.1:{port}/"
     mask = handle_file(str(ROOT / "assets" / "faces" / "mask_0.png"))
     editor = {"background": mask, "layers": [], "composite": mask, "id": None}
@@ -185,7 +177,7 @@ def main() -> None:
         done.set()
         faces.shutdown(wait=False, cancel_futures=True)
     finally:
-        stop.set()
+        peak.stop()
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=60)
@@ -207,7 +199,7 @@ def main() -> None:
         "probe_latency_while_faces_queue": probe_rows, "probe_failures": probe_failures,
         "cache_files_before": files0, "cache_mb_before": round(bytes0 / 1e6, 2),
         "cache_files_after": files1, "cache_mb_after": round(bytes1 / 1e6, 2),
-        "rss_mb_before": round(rss0, 1), "rss_mb_after": round(rss1, 1), "peak_rss_mb": round(peak[0], 1),
+        "rss_mb_before": round(rss0, 1), "rss_mb_after": round(rss1, 1), "peak_rss_mb": round(peak.peak, 1),
         "cache_files_left_at_exit": left_cache, "cache_mb_left_at_exit": round(left_cache_bytes / 1e6, 2),
         "temp_entries_left_at_exit": left_tmp, "server_exit_code": server.returncode, "server_tracebacks": tracebacks,
         "load_before": load_before, "load_after": load_after, "machine": machine(),

@@ -5,7 +5,8 @@ default ``/tmp/gradio``), and every upload too. Gradio deletes them by age only
 (``gr.Blocks(delete_cache=...)``: the files of this app older than :data:`MAX_AGE`, every
 :data:`SWEEP_EVERY` seconds, and all of them when the server stops). :class:`CacheCap` adds
 a size bound, so that a burst of traffic cannot fill a Space's disk within the hour: past
-:data:`MAX_FILES` files or :data:`MAX_BYTES` bytes, the oldest files go first, never one
+:data:`MAX_FILES` files or :data:`MAX_BYTES` bytes, the oldest files go first (outputs before
+uploads, which a user may send again without Gradio storing them anew), never one
 younger than :data:`MIN_AGE` seconds (a browser may still be fetching it), and never an
 example or initial value Gradio keeps for the page. It counts every file written in the cache
 folder since the app started (on a Space the app is alone there), not only those Gradio tracks:
@@ -60,15 +61,18 @@ class CacheCap:
         return len(entries), sum(size for _, size, _ in entries)
 
     def trim(self) -> int:
-        """Delete the oldest files until within the bounds; returns how many were deleted."""
-        entries = sorted(self._entries())
+        """Delete the oldest files until within the bounds, outputs before uploads (a user may
+        send the same upload again: Gradio then does not store it anew); returns how many
+        were deleted."""
+        uploads = set(getattr(self.blocks, "upload_file_set", ()))
+        entries = sorted(self._entries(), key=lambda e: (e[2] in uploads, e[0]))
         files, total = len(entries), sum(size for _, size, _ in entries)
         now, deleted = time.time(), 0
         for created, size, path in entries:
             if files <= self.max_files and total <= self.max_bytes:
                 break
             if now - created < self.min_age:
-                break
+                continue
             try:
                 os.remove(path)
             except FileNotFoundError:

@@ -52,13 +52,15 @@ def test_cache_cap_deletes_the_oldest_files_first_and_keeps_examples(tmp_path, m
         paths.append(str(folder / "image.webp"))
         time.sleep(0.02)  # distinct creation times
     image.keep_in_cache.add(paths[0])  # an example: never trimmed
+    blocks.upload_file_set.add(paths[1])  # an upload: trimmed after the outputs
     assert cap.usage() == (5, 5000)
     assert cap.trim() == 2
-    assert [os.path.exists(p) for p in paths] == [True, False, False, True, True, True]
-    assert not (tmp_path / "hash1").exists()  # the emptied hash folder goes too
+    assert [os.path.exists(p) for p in paths] == [True, True, False, False, True, True]
+    assert not (tmp_path / "hash2").exists()  # the emptied hash folder goes too
     assert cap.usage() == (3, 3000)
     cap.max_files, cap.max_bytes = 100, 1500
     assert cap.trim() == 2 and cap.usage() == (1, 1000)
+    assert os.path.exists(paths[1]) and not os.path.exists(paths[4])  # the upload outlives newer outputs
     cap.max_files = cap.max_bytes = 0
     cap.min_age = 3600
     assert cap.trim() == 0  # files a browser may still be fetching stay
@@ -139,3 +141,13 @@ def test_a_refused_input_is_one_log_line_not_a_traceback(served_app, capfd, capl
     messages = [r.getMessage() for r in caplog.records if r.name == "symmflow.app"]
     assert len(messages) == 3 and messages[0] == "input refused: The seed must lie between 0 and 2147483647; got 2147483648."
     assert "greater than maximum value 50" in messages[1] and "rk45" in messages[2]
+
+
+def test_a_vanished_upload_is_named_by_the_users_file_name(tmp_path):
+    from demo import segment_tab
+    from symmflow.processing import NamedFile
+
+    gone = NamedFile(str(tmp_path / "gradio" / "abc123" / "image_0.png"), "holiday.png")
+    with pytest.raises(gr.Error, match="holiday.png could not be opened") as err:
+        segment_tab._photo(gone)
+    assert str(tmp_path) not in str(err.value)

@@ -81,8 +81,11 @@ def open_image(
     except Image.DecompressionBombError as err:
         # Pillow's own guard (2x Image.MAX_IMAGE_PIXELS) fires before ours can when max_pixels is larger.
         raise ValueError(f"{what} is too large to open safely: {err}") from None
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
+        if name is None:
+            raise
+        # a file known by another name (an upload): say that name, never the server's path
+        raise type(err)(f"{name} could not be opened ({err.strerror}); upload it again") from None
     except OSError as err:  # e.g. a file cut off inside its header
         raise ValueError(f"{what} could not be read ({err}); the file may be truncated or corrupt") from None
     _check_size(image.width, image.height, max_pixels, what)
