@@ -72,7 +72,7 @@ class CacheCap:
             if files <= self.max_files and total <= self.max_bytes:
                 break
             if now - created < self.min_age:
-                continue
+                break  # the rest (and every upload, sorted last) waits for the next sweep
             try:
                 os.remove(path)
             except FileNotFoundError:
