@@ -315,7 +315,7 @@ _RANGES = {
     "mouth_width": (0.34, 0.45), "upper_lip": (0.05, 0.08), "lower_lip": (0.06, 0.1),
     "smile": (-0.01, 0.04), "mouth_open": (0.02, 0.05), "ear_v": (0.12, 0.28), "ear_size": (0.85, 1.2),
     # body
-    "neck_width": (0.55, 0.72), "shoulder_v": (1.04, 1.2), "shoulder_width": (1.9, 2.6),
+    "neck_width": (0.55, 0.72), "shoulder_v": (0.9, 1.15), "shoulder_width": (1.9, 2.6),
     "neckline_depth": (0.1, 0.35),
     # hair; volume and length are fractions of the style's own range
     "fringe_gap": (0.3, 0.42), "hairline": (-0.8, -0.6), "hair_volume": (0.0, 1.0),
@@ -1047,7 +1047,10 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
         jaw = np.zeros((s, s), np.float32)
         bottom = nose.y0 + nose.h
         _blob(jaw, nose.centre[0], bottom + 1.3 * nose.h, 2.2 * nose.w, 1.0 * nose.h, 1.0)
-        _blob(jaw, nose.centre[0], bottom + 0.15 * nose.h, 0.7 * nose.w, 0.1 * nose.h, 0.8)
+        # the moustache reaches down to the upper lip and the tuft under the lower lip up to it:
+        # dark hair touching the lips is skin, not an open mouth
+        _blob(jaw, nose.centre[0], bottom + 0.25 * nose.h, 0.8 * nose.w, 0.22 * nose.h, 0.9)
+        _blob(jaw, nose.centre[0], bottom + 0.95 * nose.h, 0.45 * nose.w, 0.2 * nose.h, 0.9)
         cover = np.where(_member(mask, (SKIN,)), np.clip(jaw, 0, 1) * p.beard, 0)
         cover *= 0.6 + 0.8 * _noise(rng, (s, s), 2)
         cover = np.clip(cover, 0, 1)[..., None]
@@ -1087,7 +1090,15 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
     if neck:
         # a cylinder: the normals turn across the neck only
         across = (px[:, neck.crop[1]] - neck.centre[0]) / (0.5 * neck.w)
-        paint(neck, 0.8 + 0.25 * _lambert(across, np.float32(0.2), light))
+        value = 0.8 + 0.25 * _lambert(across, np.float32(0.2), light)
+        # Portraits are lit from above: the jaw casts a shadow on the neck, darkest just under the
+        # jawline of each column and fading downwards. Without it a dark band under the chin is
+        # what only a necklace makes.
+        skin_rows = np.where(mask == SKIN, np.arange(s)[:, None], -1).max(axis=0)
+        jaw = np.where(skin_rows >= 0, skin_rows, fy + fb).astype(np.float32)[None, neck.crop[1]]
+        below = np.maximum(py[neck.crop[0]] - jaw, 0)
+        depth, reach = rng.uniform(0.15, 0.55), rng.uniform(0.02, 0.08) * s
+        paint(neck, value * (1 - depth * np.exp(-below / reach)) * rng.uniform(0.8, 1.0))
     for k in (HAIR, HAT):
         region = _Region(mask == k)
         if not region:
@@ -1203,14 +1214,13 @@ def _paint_details(p: FaceParams, mask: np.ndarray, img: np.ndarray, face_light:
 _SHADOWS = (
     ((HAIR, HAT), _FACIAL, 0.02, 0.2),
     ((NOSE,), (SKIN,), 0.012, 0.15),
-    # the jaw's shadow falls as a dark band across the top of the neck
-    (tuple(k for k in range(1, _NUM_CLASSES) if k not in _BODY), _BODY, 0.05, 0.45),
+    # (the jaw's shadow on the neck, of varying depth and reach, is drawn by _shade)
     (tuple(range(1, _NUM_CLASSES)), (BG,), 0.035, 0.2),
 )
 
 
 def _shadow_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Per class and shadow, ``float32`` ``[19, 4]`` each: whether the class casts it, and how
+    """Per class and shadow, ``float32`` ``[19, len(_SHADOWS)]`` each: whether the class casts it, and how
     dark the class gets under it."""
     casts = np.zeros((_NUM_CLASSES, len(_SHADOWS)), np.float32)
     darkens = np.zeros((_NUM_CLASSES, len(_SHADOWS)), np.float32)
