@@ -14,7 +14,7 @@ from demo.cache import cache_folder
 from demo.models import ROOT, app_processor, faces_pipeline, gpu, locked_steps
 from demo.ui import SOLVER_CHOICES, EditorFiles, FramePacer, InputError, Radio, SeedNumber, Slider, check_count, check_seed, check_solver, editor_image, palette_legend
 from symmflow.animation import save_gif, tile
-from symmflow.editing import changed_region, regenerate_stream
+from symmflow.editing import regenerate_stream, repainted_region
 from symmflow.painted_masks import OffPaletteError
 from symmflow.processing import EmptyMaskError
 
@@ -40,12 +40,13 @@ def _enlarge(image: np.ndarray, size: int = VIEW) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((size * image.shape[1] // image.shape[0], size), Image.Resampling.BICUBIC))
 
 
-def mask_ids(editor_value: Any) -> np.ndarray:
-    """The painted canvas -> class ids ``[H, W]``, read by the pipeline's input layer
-    (antialiased edges snap to their classes; the pixel limit is checked before decoding)."""
+def read_canvas(editor_value: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The painted canvas, decoded once -> (class ids ``int64 [H, W]``, its colours ``uint8 [H, W, 3]``),
+    read by the pipeline's input layer (antialiased edges snap to their classes; the pixel limit
+    is checked before decoding). The colours tell what was repainted (:func:`repainted_region`)."""
     image = editor_image(editor_value, "The canvas is empty: paint a face mask or pick an example.")
     try:
-        return app_processor(faces_pipeline()).read_mask(image)
+        return app_processor(faces_pipeline()).read_mask_colours(image)
     except OffPaletteError as err:
         raise InputError(
             f"This mask is not painted in the model's class colours: {err}. Paint with the brush colours "
@@ -70,21 +71,25 @@ def generate_portraits(
     at model resolution) is for :func:`trajectory_gif`, which runs once the portrait is shown.
 
     ``recovered`` (set by the segment tab's "edit this mask" button) holds the aligned face photo
-    (``crop``), the noise that regenerates it and its class map: wherever the painted mask is
-    unchanged the portrait is held on the path from that noise to the photo at every step
-    (:mod:`symmflow.editing`, as the authors' GUI), so it ends as the photo there.
+    (``crop``), the noise that regenerates it and its class map at the canvas's size (the mask
+    sent to the canvas, coloured): wherever the canvas keeps the colours sent to it the portrait
+    is held on the path from that noise to the photo at every step (:mod:`symmflow.editing`, as
+    the authors' GUI), so it ends as the photo there.
     """
     steps_i = check_count(steps, 1, MAX_STEPS)
     seed_i = check_seed(seed)
     method = check_solver(solver)
     count = check_count(samples, 1, MAX_SAMPLES, what="number of portraits")
-    ids = mask_ids(editor_value)
+    ids, colours = read_canvas(editor_value)
     pipe = faces_pipeline()
     trajectory = []
     pacer = FramePacer()
     options = dict(steps=steps_i, seed=seed_i, solver=method, num_images_per_label=count)
     if _editing(recovered):
-        edit = changed_region(ids, recovered["class_map"])
+        # repainted = the canvas's colours differ from the mask sent to it (the class map handed
+        # over, coloured): comparing the ids read back would count thin strips the reader snaps
+        # to a neighbour as repainted, and free them from the photo
+        edit = repainted_region(colours, pipe.palette.colorize(recovered["class_map"]))
         stream = regenerate_stream(pipe, ids, recovered["crop"], recovered["noise"], edit, **options)
     else:
         stream = pipe.generate_stream(ids, **options)

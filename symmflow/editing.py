@@ -32,7 +32,7 @@ from symmflow.data.images import resize_labels
 from symmflow.outputs import FlowFrame, GenerationOutput, OutputType
 from symmflow.pipeline import SymmFlowPipeline, _consume, _generator
 
-__all__ = ["EDIT_THRESHOLD", "PinnedPath", "changed_region", "edit_region", "regenerate", "regenerate_stream"]
+__all__ = ["EDIT_THRESHOLD", "PinnedPath", "changed_region", "edit_region", "regenerate", "regenerate_stream", "repainted_region"]
 
 EDIT_THRESHOLD = 0.2
 """A cell at model resolution is edited when more than this share of its pixels is (the authors' 0.2)."""
@@ -87,13 +87,34 @@ def edit_region(edit_mask: Any, size: int | tuple[int, int]) -> torch.Tensor:
 
 def changed_region(new_ids: np.ndarray, old_ids: np.ndarray) -> np.ndarray:
     """Where a repainted class map ``new_ids`` ``[H, W]`` differs from the one segmented,
-    ``old_ids`` (any size: taken to ``new_ids``' size by nearest neighbour). Returns bool ``[H, W]``."""
+    ``old_ids`` (any size: taken to ``new_ids``' size by nearest neighbour). Returns bool ``[H, W]``.
+    For a painted canvas compare its colours instead (:func:`repainted_region`)."""
     new, old = np.asarray(new_ids), np.asarray(old_ids)
     if new.ndim != 2 or old.ndim != 2:
         raise ValueError(f"class maps must be 2-D [H, W], got shapes {list(new.shape)} and {list(old.shape)}")
     if old.shape != new.shape:
         old = resize_labels(old, new.shape, mode="nearest")
     return new != old
+
+
+def repainted_region(canvas: np.ndarray, sent: np.ndarray) -> np.ndarray:
+    """Where a canvas was repainted: its colours ``uint8 [H, W, 3]`` (as read back, e.g.
+    :meth:`~symmflow.processing.ImageProcessor.read_mask_colours`) differ from the colour mask
+    ``sent`` to it, ``uint8 [h, w, 3]`` (any size: taken to the canvas's by nearest neighbour).
+    Returns bool ``[H, W]``.
+
+    The edit of a painted canvas, compared in colours rather than class ids: reading ids back
+    from colours reads a thin strip of one class between two others as an antialiased blend, so
+    :func:`changed_region` on the ids read would count such unrepainted pixels as edited (and
+    regeneration would free them); an unrepainted canvas differs from what was sent nowhere.
+    """
+    canvas, sent = np.asarray(canvas), np.asarray(sent)
+    for name, rgb in (("canvas", canvas), ("sent mask", sent)):
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape:
+            raise ValueError(f"the {name} must be RGB uint8 [H, W, 3], got {rgb.dtype} of shape {list(rgb.shape)}")
+    # one int per colour, so the sent mask is resized as a label map (nearest: no colour is blended)
+    packed = [(rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2] for rgb in (canvas, sent)]
+    return packed[0] != resize_labels(packed[1], canvas.shape[:2], mode="nearest")
 
 
 class PinnedPath:

@@ -312,9 +312,24 @@ class ImageProcessor:
 
     def read_mask(self, item: Any) -> np.ndarray:
         """One mask (see :meth:`class_maps`) -> class ids ``int64 [H, W]`` at its own size."""
+        return self._read_mask(item)[0]
+
+    def read_mask_colours(self, item: Any) -> tuple[np.ndarray, np.ndarray]:
+        """One mask, decoded once -> (class ids ``int64 [H, W]``, the colours read ``uint8 [H, W, 3]``).
+
+        The colours are the mask's own pixels (transparent ones black), not the palette colours
+        of the ids: a blend or a thin strip the reader snapped to another class keeps its colour,
+        so a canvas can be compared with what was painted on it. A mask given as class ids
+        (array, tensor, ``L``/``P`` image) has its ids' palette colours."""
+        ids, rgb = self._read_mask(item)
+        return ids, self.palette.colorize(ids) if rgb is None else rgb
+
+    def _read_mask(self, item: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`read_mask_colours`, with ``None`` for the colours of a mask given as class ids."""
         palette = self.palette
         if palette is None:
             raise ValueError("masks are labels of segmentation models; this model classifies")
+        rgb = None
         if isinstance(item, (str, os.PathLike, NamedFile)) or hasattr(item, "read"):
             path, name = _source(item)
             item = open_image(path, self.max_pixels, name=name)  # a class-id PNG must be read as ids
@@ -331,9 +346,11 @@ class ImageProcessor:
             if palette.raw_ids is not None and set(np.unique(ids).tolist()) <= set(palette.raw_ids):
                 ids = palette.from_raw(ids)  # a data set's label PNG (COCO: raw stuffthingmaps ids, 255 unlabeled)
             elif ids.size and ids.max() >= palette.num_classes:  # not class ids: a grey picture of a mask
-                ids = read_painted_mask(load_rgb(item), palette, max_foreign=MAX_FOREIGN)
+                rgb = load_rgb(item)
+                ids = read_painted_mask(rgb, palette, max_foreign=MAX_FOREIGN)
         else:
-            ids = read_painted_mask(_mask_rgb(item, self.max_pixels), palette, max_foreign=MAX_FOREIGN)
+            rgb = _mask_rgb(item, self.max_pixels)
+            ids = read_painted_mask(rgb, palette, max_foreign=MAX_FOREIGN)
         if ids.ndim != 2:
             raise ValueError(f"a class map must be 2-D [H, W], got shape {list(ids.shape)}")
         if ids.size == 0:
@@ -347,7 +364,7 @@ class ImageProcessor:
         if palette.ignore_index is not None and (ids == palette.ignore_index).all():
             name = palette.class_names[palette.ignore_index]
             raise EmptyMaskError(f"the mask holds only {name!r}: paint some classes (accepted: masks with at least one other class)")
-        return ids
+        return ids, rgb
 
     # -- class labels --------------------------------------------------------------------------
 

@@ -39,9 +39,7 @@ def test_a_repainted_region_changes_and_the_rest_stays_the_photo(segmented):
     photo = faces_pipeline().processor.preprocess(state["crop"])[0][0].permute(1, 2, 0).numpy() * 127.5 + 127.5
     # nothing repainted: the portrait is the photo (at the model's resolution: the last frame)
     *_, (_, _, trajectory) = paint_tab.generate_portraits(value, 10, 0, "euler", 1, recovered)
-    # the canvas round trip (class map resized to the canvas and back by majority) can flip a few
-    # border pixels, which then count as repainted; everywhere else the portrait is the photo
-    assert trajectory[-1].shape == (size, size, 3) and (np.abs(trajectory[-1] - photo) <= 1).mean() > 0.97
+    assert trajectory[-1].shape == (size, size, 3) and np.abs(trajectory[-1] - photo).max() <= 1
     # hair repainted as a hat: it changes there, and only there
     ids = recovered["class_map"].copy()
     assert (ids == 13).any()

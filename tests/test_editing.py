@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import tiny_face_pipeline
-from symmflow.editing import PinnedPath, changed_region, edit_region, regenerate, regenerate_stream
+from symmflow.editing import PinnedPath, changed_region, edit_region, regenerate, regenerate_stream, repainted_region
 from symmflow.models.latent import LatentUNet
 from symmflow.models.vae import LatentSpace
 from symmflow.pipeline import SymmFlowPipeline
@@ -65,6 +65,25 @@ def test_changed_region_compares_at_the_new_masks_size():
     assert not changed_region(new, old).any()
     new[0:4, 0:4] = 14
     assert changed_region(new, old).sum() == 16 and changed_region(new, old).shape == (32, 32)
+
+
+def test_an_unrepainted_one_pixel_palette_strip_is_not_an_edit(pipe):
+    """A genuine 1-px l_ear strip between neck and background: the class ids read back snap it to
+    a neighbour (it looks like an antialiased blend), but its canvas colours are the ones sent, so
+    nothing counts as repainted; a real stroke does."""
+    sent_ids = np.zeros((32, 32), dtype=np.int64)
+    sent_ids[:, 16:] = 17  # neck
+    sent_ids[8:24, 15] = 8  # l_ear (102, 51, 0), one pixel wide, between background and neck
+    sent = pipe.palette.colorize(sent_ids)
+    ids, colours = pipe.processor.read_mask_colours(sent)
+    assert changed_region(ids, sent_ids).sum() >= 6  # the premise: reading ids back loses the strip
+    assert np.array_equal(colours, sent) and not repainted_region(colours, sent).any()
+    assert not repainted_region(pipe.palette.colorize(face_ids(64)), pipe.palette.colorize(face_ids(32))).any()  # other sizes: nearest
+    canvas = sent.copy()
+    canvas[2:5, 2:6] = pipe.palette.colors[14]  # a hat stroke
+    assert repainted_region(canvas, sent).sum() == 12
+    with pytest.raises(ValueError, match=r"canvas must be RGB uint8 \[H, W, 3\]"):
+        repainted_region(sent_ids, sent)
 
 
 def test_the_constraint_is_applied_to_every_state():

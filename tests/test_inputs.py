@@ -154,7 +154,7 @@ def test_editor_junk_in_unused_fields_does_not_fail_a_valid_request(bad_files):
     Image.fromarray(CELEBAMASK_HQ.colorize(np.pad(np.ones((20, 20), np.int64), 6))).save(bad_files / "mask.png")
     value = EditorFiles().preprocess(EditorData(**_editor_payload(bad_files / "mask.png", bad_files / "notes.png")))
     assert value["composite"].name == "my mask.png"
-    assert paint_tab.mask_ids(value).shape == (32, 32)
+    assert paint_tab.read_canvas(value)[0].shape == (32, 32)
 
 
 def test_app_refuses_bombs_and_broken_uploads_with_the_users_file_name(bomb, bad_files):
@@ -168,7 +168,7 @@ def test_app_refuses_bombs_and_broken_uploads_with_the_users_file_name(bomb, bad
     for name in ("notes.png", "cut.png", "drawing.png", "empty.png"):
         value = EditorFiles().preprocess(EditorData(**_editor_payload(bad_files / name, bad_files / name)))
         with pytest.raises(gr.Error, match="my mask.png") as err:
-            paint_tab.mask_ids(value)
+            paint_tab.read_canvas(value)
         assert str(bad_files) not in str(err.value)
         with pytest.raises(gr.Error, match="my mask.png"):
             digits_tab.classify_drawing(value, 1)
@@ -176,7 +176,7 @@ def test_app_refuses_bombs_and_broken_uploads_with_the_users_file_name(bomb, bad
         with pytest.raises(gr.Error, match="me.jpg"):
             next(segment_tab.segment_photo(photo, 1, 0))
     value = EditorFiles().preprocess(EditorData(**_editor_payload(bomb, bomb)))
-    for handler in (paint_tab.mask_ids, lambda v: digits_tab.classify_drawing(v, 1)):
+    for handler in (paint_tab.read_canvas, lambda v: digits_tab.classify_drawing(v, 1)):
         with pytest.raises(gr.Error, match="megapixels"):
             handler(value)
     with pytest.raises(gr.Error, match=r"only 1x1 pixels: too small to hold a face"):
