@@ -69,7 +69,7 @@ def segment_photo(
         raise gr.Error(f"This photo is only {w}x{h} pixels: too small to hold a face (at least {MIN_SIDE}x{MIN_SIDE}).")
     pipe = faces_pipeline()
     try:
-        aligned = align_photo(photo, ALIGN[align], size=max(pipe.image_size, VIEW))
+        aligned = align_photo(photo, ALIGN[align], size=pipe.crop_size)
     except NoFaceError as err:
         raise gr.Error(f"{str(err)[0].upper()}{str(err)[1:]}.") from None
     for message in aligned.messages:

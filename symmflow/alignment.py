@@ -72,6 +72,10 @@ DETECT_SCALE_FACTOR = 1.15  # pyramid step: 1.2 missed 1-2 of ten 40 px faces, 1
 DETECT_FALLBACK_SCALE_FACTOR = 1.25
 DETECT_MIN_NEIGHBORS = 3
 MIN_FACE = 24  # px: the smallest face box (in the photo) that is aligned
+MIN_CROP = 256
+"""px: the smallest side of the aligned face crops a pipeline segments (its own image size when
+larger, ``SegmentationPipeline.crop_size``): labels are decoded at the crop's size, so borders
+pasted back onto a large photo stay smooth."""
 MAX_FACES = 10
 MODES = ("auto", "align", "whole")
 _EYE_ROI_WIDTH = 120  # px: face boxes are resized to this width to search their eyes

@@ -212,7 +212,7 @@ def _segment(args: argparse.Namespace) -> int:
                 bar.update()
             return np.stack(frame.output.class_maps)
 
-        result = segment_photo(photo, segment_fn, mode=args.align, size=max(pipe.image_size, 256))
+        result = segment_photo(photo, segment_fn, mode=args.align, size=pipe.crop_size)
         bar.close()
         Image.fromarray(pipe.palette.colorize(result.labels)).save(args.out / f"{stem}_mask.png")
         Image.fromarray(result.labels.astype("uint8")).save(args.out / f"{stem}_labels.png")

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from symmflow.alignment import PhotoSegmentation, segment_photo
+from symmflow.alignment import MIN_CROP, PhotoSegmentation, segment_photo
 from symmflow.codecs import PaletteCodec, build_codec
 from symmflow.models.base import CheckpointError, SymmFlowModel
 from symmflow.models.vae import LatentSpace
@@ -245,6 +245,7 @@ class SegmentationPipeline(SymmFlowPipeline):
     task = "segmentation"
     palette = property(lambda self: get_palette(self.config.palette))
     class_names = property(lambda self: list(self.palette.class_names))
+    crop_size = property(lambda self: max(self.image_size, MIN_CROP))  # side of the face crops of segment_photo
 
     def _encode_labels(self, labels: Any, generator: torch.Generator) -> tuple[torch.Tensor, list[Any]]:
         maps = self.processor.class_maps(labels)
@@ -308,8 +309,7 @@ class SegmentationPipeline(SymmFlowPipeline):
                 :class:`~symmflow.alignment.NoFaceError` when no face can be aligned.
                 ``"whole"``: never align.
             steps, seed: as in :meth:`segment`.
-            crop_size: crop side, default ``max(image_size, 256)``: labels are decoded at the crop's
-                size, so borders pasted back onto a large photo stay smooth.
+            crop_size: crop side, default :attr:`crop_size`, ``max(image_size, MIN_CROP)`` (:mod:`~symmflow.alignment`).
 
         Returns:
             :class:`~symmflow.alignment.PhotoSegmentation`: ``labels`` ``(H, W)`` int64 on the
@@ -321,7 +321,7 @@ class SegmentationPipeline(SymmFlowPipeline):
         def segment_fn(crops: np.ndarray) -> np.ndarray:
             return np.stack(self.segment(list(crops), steps=steps, seed=seed, output_type="np").class_maps)
 
-        return segment_photo(rgb, segment_fn, mode=align, size=crop_size or max(self.image_size, 256))
+        return segment_photo(rgb, segment_fn, mode=align, size=crop_size or self.crop_size)
 
     def _decode_at(self, mask: torch.Tensor, h: int, w: int) -> np.ndarray:
         """One label half ``[C, s, s]`` -> class ids ``[h, w]``: values are upsampled, then snapped

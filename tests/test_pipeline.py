@@ -123,6 +123,16 @@ def test_segment_returns_results_at_the_input_size(seg_pipe, tmp_path):
         assert set(map(tuple, np.asarray(out.color_masks[0]).reshape(-1, 3))) <= set(map(tuple, CELEBAMASK_HQ.colors))
 
 
+def test_face_crops_are_the_models_size_or_min_crop(seg_pipe):
+    """One crop side for the library, the CLI and the app: ``crop_size``, ``max(image_size, MIN_CROP)``."""
+    from symmflow.alignment import MIN_CROP
+
+    res = seg_pipe.segment_photo(np.full((40, 50, 3), 128, np.uint8), align="whole", steps=1, seed=0)
+    assert seg_pipe.crop_size == MIN_CROP == 256 and res.crops.shape == (1, 256, 256, 3)
+    big = SymmFlowPipeline(tiny_unet(), PipelineConfig(task="segmentation", image_size=512, palette="celebamask_hq", beta=10))
+    assert big.crop_size == 512
+
+
 def test_segment_batch_and_stream(seg_pipe):
     batch = torch.rand(3, 3, SIZE, SIZE) * 2 - 1
     frames = list(seg_pipe.segment_stream(batch, steps=3, seed=1))
