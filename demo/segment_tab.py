@@ -11,7 +11,7 @@ import numpy as np
 
 from demo.models import MODEL_LOCK, ROOT, faces_pipeline, gpu, locked_steps
 from demo.paint_tab import CANVAS, FACES_QUEUE
-from demo.ui import MAX_PIXELS, FramePacer, ImageFile, SeedNumber, check_count, check_seed
+from demo.ui import MAX_PIXELS, FramePacer, ImageFile, InputError, SeedNumber, check_count, check_seed
 from symmflow.alignment import NoFaceError, align_photo, draw_faces
 from symmflow.animation import tile
 from symmflow.data.images import resize_labels, resize_rgb
@@ -37,11 +37,11 @@ def _photo(image: Any) -> np.ndarray:
     ``uint8``, at most :data:`MAX_SIDE` on its long side. The input layer checks the size from
     the header and converts palette, CMYK and 16-bit images properly."""
     if image is None:
-        raise gr.Error("Upload a photo (or pick an example) first.")
+        raise InputError("Upload a photo (or pick an example) first.")
     try:
         rgb = read_rgb(image, max_pixels=MAX_PIXELS)
     except (ValueError, FileNotFoundError) as err:
-        raise gr.Error(f"This file cannot be used as a photo: {err}") from None
+        raise InputError(f"This file cannot be used as a photo: {err}") from None
     h, w = rgb.shape[:2]
     if max(h, w) > MAX_SIDE:
         scale = MAX_SIDE / max(h, w)
@@ -62,16 +62,16 @@ def segment_photo(
     seed_i = check_seed(seed)
     samples = 0 if uncertainty in (0, None) else check_count(uncertainty, 2, MAX_UNCERTAINTY_SAMPLES, what="number of uncertainty samples")
     if align not in ALIGN:
-        raise gr.Error(f"Alignment must be one of: {'; '.join(ALIGN)}.")
+        raise InputError(f"Alignment must be one of: {'; '.join(ALIGN)}; got {align!r}.")
     photo = _photo(image)
     if min(photo.shape[:2]) < MIN_SIDE:
         h, w = photo.shape[:2]
-        raise gr.Error(f"This photo is only {w}x{h} pixels: too small to hold a face (at least {MIN_SIDE}x{MIN_SIDE}).")
+        raise InputError(f"This photo is only {w}x{h} pixels: too small to hold a face (at least {MIN_SIDE}x{MIN_SIDE}).")
     pipe = faces_pipeline()
     try:
         aligned = align_photo(photo, ALIGN[align], size=pipe.crop_size)
     except NoFaceError as err:
-        raise gr.Error(f"{str(err)[0].upper()}{str(err)[1:]}.") from None
+        raise InputError(f"{str(err)[0].upper()}{str(err)[1:]}.") from None
     for message in aligned.messages:
         gr.Warning(message)
     pacer = FramePacer()
@@ -105,7 +105,7 @@ def show_uncertainty(state: dict | None) -> np.ndarray | None:
 def send_to_paint(state: dict | None) -> tuple[dict, dict, Any]:
     """The segmentation as the paint tab's canvas (with the photo's noise kept for editing)."""
     if not state:
-        raise gr.Error("Segment a photo first, then send its mask to the paint tab.")
+        raise InputError("Segment a photo first, then send its mask to the paint tab.")
     ids = state["class_map"]
     if max(ids.shape) > CANVAS:  # the canvas is small; the noise keeps the photo's detail anyway
         scale = CANVAS / max(ids.shape)

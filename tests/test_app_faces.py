@@ -148,17 +148,32 @@ def test_segment_tab_aligns_the_faces_it_finds_and_says_when_there_is_none(monke
         next(segment_tab.segment_photo(flat, 1, 0, "sideways"))
 
 
-def test_segment_bad_uploads(tmp_path):
+def test_segment_bad_uploads(tmp_path, caplog):
+    """Every refusal of the segment tab is an InputError: the message to the user, one log line."""
+    import logging
+
+    from demo.ui import InputError
+
     text = tmp_path / "notes.png"
     text.write_text("I am not a picture")
-    with pytest.raises(gr.Error, match="cannot be used as a photo"):
-        next(segment_tab.segment_photo(str(text), 5, 0))
-    with pytest.raises(gr.Error, match="megapixels"):
-        next(segment_tab.segment_photo(Image.new("RGB", (10_000, 10_000)), 5, 0))
-    with pytest.raises(gr.Error, match="Upload a photo"):
-        next(segment_tab.segment_photo(None, 5, 0))
-    with pytest.raises(gr.Error, match="between 1 and 20"):
-        next(segment_tab.segment_photo(np.zeros((8, 8, 3), np.uint8), 21, 0))
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    refusals = {
+        "cannot be used as a photo": lambda: next(segment_tab.segment_photo(str(text), 5, 0)),
+        "megapixels": lambda: next(segment_tab.segment_photo(Image.new("RGB", (10_000, 10_000)), 5, 0)),
+        "Upload a photo": lambda: next(segment_tab.segment_photo(None, 5, 0)),
+        "between 1 and 20": lambda: next(segment_tab.segment_photo(np.zeros((8, 8, 3), np.uint8), 21, 0)),
+        "only 8x8 pixels: too small": lambda: next(segment_tab.segment_photo(np.zeros((8, 8, 3), np.uint8), 1, 0)),
+        "Alignment must be one of: .*; got 'sideways'": lambda: next(segment_tab.segment_photo(flat, 1, 0, "sideways")),
+        "No face to align": lambda: next(segment_tab.segment_photo(flat, 1, 0, "faces only (refuse photos without one)")),
+        "Segment a photo first": lambda: segment_tab.send_to_paint(None),
+    }
+    with caplog.at_level(logging.WARNING, logger="symmflow.app"):
+        for message, refuse in refusals.items():
+            with pytest.raises(InputError, match=message):
+                refuse()
+    logged = [r.getMessage() for r in caplog.records if r.name == "symmflow.app"]
+    assert len(logged) == len(refusals) and all(line.startswith("input refused: ") for line in logged)
+    assert "Upload a photo (or pick an example) first." in logged[2]
 
 
 def test_round_trip_segment_edit_regenerate_keeps_the_photo():
