@@ -193,31 +193,31 @@ def _segment(args: argparse.Namespace) -> int:
     pipe = _load_pipeline(args)
     if pipe.task != "segmentation":
         raise ValueError(f"symmflow segment needs a segmentation model; {args.checkpoint} classifies (use symmflow classify)")
-    from symmflow.alignment import draw_faces, segment_photo
+    from symmflow.alignment import align_photo, draw_faces
     from symmflow.processing import read_rgb
 
-    _read_inputs(args.inputs, lambda p: read_rgb(p, pipe.processor.max_pixels), "photo")  # all readable before any write
+    def read_and_align(path):
+        return align_photo(read_rgb(path, pipe.processor.max_pixels), args.align, size=pipe.crop_size)
+
+    # every photo read and its faces found before anything is written: a later photo without a face
+    # under --align align is refused (exit 2, named by its position) with nothing half-written
+    photos = _read_inputs(args.inputs, read_and_align, "photo")
     args.out.mkdir(parents=True, exist_ok=True)
     steps = args.steps or pipe.default_steps["segment"]
-    for path in args.inputs:
+    for path, aligned in zip(args.inputs, photos):
         stem = Path(path).stem
-        photo = read_rgb(path, pipe.processor.max_pixels)
         frames = []
         bar = _progress(steps + 1, stem, args.quiet)
-
-        def segment_fn(crops: np.ndarray) -> np.ndarray:
-            # the faces' masks emerge side by side in the GIF
-            for frame in pipe.segment_stream(list(crops), steps=steps, seed=args.seed, solver=args.solver):
-                frames.append(tile(frame.images))
-                bar.update()
-            return np.stack(frame.output.class_maps)
-
-        result = segment_photo(photo, segment_fn, mode=args.align, size=pipe.crop_size)
+        # the faces' masks emerge side by side in the GIF
+        for frame in pipe.segment_stream(list(aligned.crops), steps=steps, seed=args.seed, solver=args.solver):
+            frames.append(tile(frame.images))
+            bar.update()
+        result = aligned.paste(np.stack(frame.output.class_maps))
         bar.close()
         Image.fromarray(pipe.palette.colorize(result.labels)).save(args.out / f"{stem}_mask.png")
         Image.fromarray(result.labels.astype("uint8")).save(args.out / f"{stem}_labels.png")
-        if result.faces:
-            Image.fromarray(draw_faces(photo, result.faces)).save(args.out / f"{stem}_faces.png")
+        if result.faces:  # read again rather than kept: many large photos need not sit in memory at once
+            Image.fromarray(draw_faces(read_rgb(path, pipe.processor.max_pixels), result.faces)).save(args.out / f"{stem}_faces.png")
         if args.gif:
             save_gif(frames, args.out / f"{stem}.gif")
         areas = np.bincount(result.labels.ravel(), minlength=pipe.num_classes)
@@ -227,18 +227,18 @@ def _segment(args: argparse.Namespace) -> int:
         for message in result.messages:
             print(f"{stem}: {message}")
         if args.uncertainty:
-            _write_uncertainty(args, pipe, photo, result, steps, args.out / f"{stem}_uncertainty.png")
+            _write_uncertainty(args, pipe, result, steps, args.out / f"{stem}_uncertainty.png")
     return 0
 
 
-def _write_uncertainty(args: argparse.Namespace, pipe, photo, result, steps: int, path: Path) -> None:
+def _write_uncertainty(args: argparse.Namespace, pipe, result, steps: int, path: Path) -> None:
     """``--uncertainty K``: K posterior samples of each crop; their disagreement as a heat map."""
     from PIL import Image
 
     from symmflow.uncertainty import SAMPLE_STEPS, heat_map, photo_uncertainty
 
     k, sample_steps = args.uncertainty, steps if steps > 1 else SAMPLE_STEPS  # 1 step is the mean, not a sample
-    spread = photo_uncertainty(pipe, result.crops, result.matrices, photo.shape, k, steps=sample_steps, seed=args.seed, solver=args.solver)
+    spread = photo_uncertainty(pipe, result.crops, result.matrices, result.labels.shape, k, steps=sample_steps, seed=args.seed, solver=args.solver)
     Image.fromarray(heat_map(spread, k)).save(path)
     print(f"{path.stem}: {k} samples at {sample_steps} steps disagree on {100 * (spread > 0).mean():.1f}% of the photo")
 

@@ -70,6 +70,22 @@ def test_segment_aligns_the_faces_of_a_photo(pipes, tmp_path, capsys):
     assert "flat (whole image)" in capsys.readouterr().out and (tmp_path / "seg3" / "flat_mask.png").is_file()
 
 
+def test_segment_align_refuses_a_later_photo_without_a_face_before_writing_anything(pipes, tmp_path, capsys):
+    """Several photos under --align align: every face is found before the first output is written,
+    so a photo without one is refused (exit 2, named) and nothing is left half-written."""
+    import matplotlib
+
+    hopper = os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (64, 48), (120, 120, 120)).save(flat)
+    out = tmp_path / "seg"
+    assert cli_main(["segment", hopper, str(flat), "--checkpoint", str(pipes / "faces"), "--steps", "1", "--align", "align",
+                     "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"photo 2 of 2 ({flat}): no face to align in this 64x48 photo" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
 def test_classify_and_class_generation(pipes, tmp_path, capsys):
     digit = tmp_path / "digit.png"
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(digit)
