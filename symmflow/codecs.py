@@ -243,28 +243,53 @@ class OneHotCodec(_MaskCodec):
     posterior mean a one-step readout returns decodes by argmax to the most likely class, where
     the mean of two palette colours can be a third class's colour.
 
+    A model trained with a class-balanced label loss (each pixel's error weighted by ``w_k`` of
+    its true class, :mod:`symmflow.training.balance`) reads out ``q_k = (y_k + 1) / 2``
+    proportional to ``p(k | image) w_k`` rather than to the posterior itself: rare classes are
+    over-predicted. ``decode_weights`` (``d_k``, e.g. ``w_k ** gamma``) divide ``q_k`` before the
+    argmax, shifting the prior back part of the way (logit adjustment); ``None`` is a plain argmax.
+
     Args:
         palette: the classes and their display colours (``"celebamask_hq"``, ``"coco_stuff"``).
         beta: dequantization strength in grey levels, as for :class:`PaletteCodec`:
             ``+-beta / 2 / 127.5`` of uniform noise on every channel.
+        decode_weights: ``K`` positive divisors of the readout before the argmax, or ``None``.
     """
+
+    def __init__(self, palette: str | Palette, beta: float = 10.0, decode_weights: Sequence[float] | None = None) -> None:
+        super().__init__(palette, beta)
+        self.decode_weights = None
+        if decode_weights is not None:
+            d = torch.as_tensor(decode_weights, dtype=torch.float32)
+            if d.shape != (self.num_classes,) or not (torch.isfinite(d).all() and (d > 0).all()):
+                raise ValueError(f"decode_weights must be {self.num_classes} finite numbers > 0 (one per class), got {list(d.shape)} values")
+            self.decode_weights = d
 
     @property
     def channels(self) -> int:
         """Channels of the encoded label half: one per class."""
         return self.num_classes
 
+    def class_scores(self, y: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Readout ``[B, C, H, W]`` of classes ``start .. start + C - 1`` -> scores whose argmax over
+        all ``K`` classes is the decoded class: ``y`` itself, or ``max(q, 1e-6) / d`` (above)."""
+        if self.decode_weights is None:
+            return y
+        d = self.decode_weights[start : start + y.shape[1]].to(y.device)
+        return ((y + 1.0) / 2.0).clamp_min(1e-6) / d[:, None, None]
+
     def _encode_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """Checked class ids ``[B, H, W]`` -> ``[B, K, H, W]`` with values ``+-1``."""
         return 2.0 * torch.nn.functional.one_hot(ids, self.num_classes).permute(0, 3, 1, 2).float() - 1.0
 
     def decode(self, y: torch.Tensor) -> torch.Tensor:
-        """Label half ``[B, K, H, W]`` (or ``[K, H, W]``) -> class ids ``[B, H, W]`` by argmax."""
+        """Label half ``[B, K, H, W]`` (or ``[K, H, W]``) -> class ids ``[B, H, W]`` by the argmax of
+        :meth:`class_scores`."""
         if y.dim() == 3:
             y = y[None]
         if y.dim() != 4 or y.shape[1] != self.num_classes:
             raise ValueError(f"a one-hot label half must have shape [B, {self.num_classes}, H, W], got {list(y.shape)}")
-        return y.argmax(dim=1)
+        return self.class_scores(y).argmax(dim=1)
 
     def to_colour_mask(self, y: torch.Tensor) -> torch.Tensor:
         """The label half as a colour mask ``[B, 3, H, W]`` in ``[-1, 1]``: each pixel in the
@@ -303,5 +328,6 @@ def build_codec(config: PipelineConfig) -> LabelCodec:
     """
     if config.task == "classification":
         return ClassCodec(config.num_classes, beta=config.beta, shape=(1, config.image_size, config.image_size))
-    codec_cls = OneHotCodec if config.label_encoding == "onehot" else PaletteCodec
-    return codec_cls(config.palette, beta=config.beta)
+    if config.label_encoding == "onehot":
+        return OneHotCodec(config.palette, beta=config.beta, decode_weights=config.decode_weights)
+    return PaletteCodec(config.palette, beta=config.beta)

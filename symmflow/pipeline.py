@@ -332,8 +332,8 @@ class SegmentationPipeline(SymmFlowPipeline):
         # one-hot: a running argmax over 8 channels at a time (never K full-size maps at once)
         best = ids = None
         for start in range(0, mask.shape[0], 8):
-            up = F.interpolate(mask[None, start : start + 8].float(), size=(h, w), mode="bilinear", align_corners=False)[0]
-            value, index = up.max(dim=0)
+            up = F.interpolate(mask[None, start : start + 8].float(), size=(h, w), mode="bilinear", align_corners=False)
+            value, index = self.codec.class_scores(up, start)[0].max(dim=0)
             if best is None:
                 best, ids = value, index
             else:

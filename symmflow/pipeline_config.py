@@ -58,6 +58,8 @@ class PipelineConfig:
         model_class: the network's class (``PixelUNet`` / ``LatentUNet``); set when saved.
         vae_scaling_factor, preview: latent models: the VAE's latent scale and the linear
             latent -> RGB preview map.
+        decode_weights: one-hot models trained with a class-balanced loss: ``K`` divisors of the
+            readout before the argmax (:class:`~symmflow.codecs.OneHotCodec`); ``None``: none.
     """
 
     task: str
@@ -74,6 +76,7 @@ class PipelineConfig:
     model_class: str | None = None
     vae_scaling_factor: float | None = None
     preview: dict[str, Any] | None = None
+    decode_weights: list[float] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -102,9 +105,11 @@ class PipelineConfig:
                 raise ValueError(f"unknown label_encoding {self.label_encoding!r}; choose one of {', '.join(LABEL_ENCODINGS)}")
             if self.num_classes is not None or self.class_names is not None:
                 raise ValueError("num_classes and class_names are for classification; a segmentation model's classes come from its palette")
+            if self.decode_weights is not None and self.label_encoding != "onehot":
+                raise ValueError("decode_weights are for one-hot labels (label_encoding 'onehot'); a colour mask decodes to the nearest colour")
         else:
-            if self.label_encoding not in (None, "palette") or self.palette is not None:
-                raise ValueError("palette and label_encoding are for segmentation; classifiers encode class levels")
+            if self.label_encoding not in (None, "palette") or self.palette is not None or self.decode_weights is not None:
+                raise ValueError("palette, label_encoding and decode_weights are for segmentation; classifiers encode class levels")
             self.label_encoding = None
             if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
                 raise ValueError(f"classification needs num_classes >= 2, got {self.num_classes!r}")

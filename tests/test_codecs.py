@@ -219,3 +219,27 @@ def test_onehot_colour_view_and_painted_masks_match_the_palette():
 def test_onehot_codec_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call(OneHotCodec("celebamask_hq"))
+
+
+def test_decode_weights_shift_the_prior_back():
+    """A readout of q = 0.45 rare (earring, weight 4) vs 0.55 common (skin, weight 1): the plain
+    argmax says skin; a class-balanced model's scores were inflated by the weight, so dividing
+    by w ** 0.5 (2 vs 1) gives skin the larger share of 0.275 vs 0.55; a readout of 0.7 vs 0.3
+    stays with the majority either way (weights only move close calls)."""
+    weights = torch.ones(19)
+    weights[15] = 4.0
+    plain, shifted = OneHotCodec("celebamask_hq"), OneHotCodec("celebamask_hq", decode_weights=weights**0.5)
+    y = -torch.ones(1, 19, 1, 2)
+    y[0, 15, 0, 0], y[0, 1, 0, 0] = 2 * 0.55 - 1, 2 * 0.45 - 1  # earring ahead: a close call
+    y[0, 15, 0, 1], y[0, 1, 0, 1] = 2 * 0.9 - 1, 2 * 0.1 - 1  # earring far ahead
+    assert plain.decode(y).tolist() == [[[15, 15]]]
+    assert shifted.decode(y).tolist() == [[[1, 15]]]
+    # the chunked scores the pipeline takes the running argmax of agree with decode
+    chunks = torch.cat([shifted.class_scores(y[:, s : s + 8], s) for s in range(0, 19, 8)], 1)
+    assert torch.equal(chunks.argmax(1), shifted.decode(y))
+
+
+@pytest.mark.parametrize("weights", [[1.0] * 18, [1.0] * 18 + [0.0], [1.0] * 18 + [float("nan")]])
+def test_decode_weights_bad_input(weights):
+    with pytest.raises(ValueError, match="19 finite numbers > 0"):
+        OneHotCodec("celebamask_hq", decode_weights=weights)

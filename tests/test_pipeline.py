@@ -360,3 +360,21 @@ def test_onehot_needs_a_pixel_segmentation_model_with_one_channel_per_class():
         SymmFlowPipeline(tiny_unet(1, 1), PipelineConfig(task="classification", image_size=SIZE, image_channels=1, num_classes=10, label_encoding="onehot"))
     with pytest.raises(ValueError, match="palette, onehot"):
         SymmFlowPipeline(tiny_unet(3, 19), PipelineConfig(task="segmentation", image_size=SIZE, label_encoding="bits"))
+
+
+def test_decode_weights_travel_with_the_config_and_apply_at_every_size(tmp_path):
+    weights = [1.0] * 19
+    weights[1] = 50.0  # skin needs a far larger share to win
+    config = PipelineConfig(task="segmentation", image_size=SIZE, palette="celebamask_hq", label_encoding="onehot",
+                            decode_weights=weights)
+    pipe = SymmFlowPipeline(tiny_unet(3, 19), config)
+    pipe.save_pretrained(tmp_path / "weighted")
+    loaded = SymmFlowPipeline.from_pretrained(tmp_path / "weighted")
+    assert loaded.config.decode_weights == weights and loaded.codec.decode_weights[1] == 50.0
+    scores = -torch.ones(19, SIZE, SIZE)
+    scores[1], scores[13] = 0.6, -0.2  # q: skin 0.8, hair 0.4; skin / 50 loses to hair / 1
+    assert (loaded._decode_at(scores, 37, 53) == 13).all()
+    assert (SymmFlowPipeline(tiny_unet(3, 19), PipelineConfig(**{**config.__dict__, "decode_weights": None}))
+            ._decode_at(scores, 37, 53) == 1).all()
+    with pytest.raises(ValueError, match="decode_weights are for one-hot"):
+        PipelineConfig(task="segmentation", image_size=SIZE, decode_weights=weights)

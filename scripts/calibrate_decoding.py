@@ -1,0 +1,80 @@
+"""Choose how far a class-balanced one-hot model's readout is shifted back to the plain prior.
+
+A model trained with ``train.class_balance`` (each pixel's label error weighted by
+``w_k = f_k ** -exponent`` of its true class) reads out scores proportional to
+``p(k | image) w_k``: rare classes are over-predicted, which costs precision where they are
+absent. Decoding the argmax of ``q_k / w_k ** gamma`` (:class:`symmflow.codecs.OneHotCodec`'s
+``decode_weights``) moves part of the way back; ``gamma = 1`` undoes the weighting entirely.
+
+This script rebuilds ``w`` exactly as the trainer did (the class frequencies of the training
+data named in ``model/training.json``), measures segmentation mIoU at 1 step on held-out
+procedural faces (``HELD_OUT_SEED``, never training data, never real photos) for each
+``gamma``, prints the table, and with ``--write`` stores the best ``w ** gamma`` as
+``decode_weights`` in the folder's ``pipeline.json``.
+
+    python scripts/calibrate_decoding.py checkpoints/faces --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from symmflow.data.procedural_faces import HELD_OUT_SEED, generate_faces  # noqa: E402
+from symmflow.evaluation import evaluate_segmentation  # noqa: E402
+from symmflow.pipeline import SymmFlowPipeline  # noqa: E402
+from symmflow.pipeline_config import PIPELINE_CONFIG_NAME  # noqa: E402
+from symmflow.training.balance import class_balance_weights, class_frequencies  # noqa: E402
+from symmflow.training.config import DataConfig  # noqa: E402
+from symmflow.training.trainer import build_dataset  # noqa: E402
+
+
+def trained_class_weights(folder: Path, num_classes: int) -> torch.Tensor:
+    """The ``w_k`` ``[K]`` the trainer weighted the label loss with, from ``model/training.json``."""
+    config = json.loads((folder / "model" / "training.json").read_text())["config"]
+    exponent = config["train"].get("class_balance", 0.0)
+    if not exponent:
+        raise SystemExit(f"{folder} was trained without class balancing: there is no prior shift to undo")
+    dataset = build_dataset(DataConfig(**config["data"]))
+    return class_balance_weights(class_frequencies(dataset, num_classes), exponent)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path, help="pipeline folder of a one-hot segmentation model")
+    parser.add_argument("--count", type=int, default=200, help="held-out procedural faces")
+    parser.add_argument("--gammas", default="0,0.25,0.5,0.75,1", help="comma-separated exponents in [0, 1]")
+    parser.add_argument("--write", action="store_true", help="store the best decode_weights in pipeline.json")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+
+    pipe = SymmFlowPipeline.from_pretrained(args.folder)
+    if pipe.config.label_encoding != "onehot":
+        raise SystemExit(f"{args.folder}: decode_weights apply to one-hot models, this one is {pipe.config.label_encoding!r}")
+    weights = trained_class_weights(args.folder, pipe.num_classes)
+    images, masks = generate_faces(args.count, size=pipe.image_size, seed=HELD_OUT_SEED)
+    rows = []
+    for gamma in (float(g) for g in args.gammas.split(",")):
+        pipe.codec.decode_weights = weights**gamma
+        rows.append((gamma, evaluate_segmentation(pipe, list(images), list(masks), steps=1)["miou"]))
+        print(f"gamma {gamma:4.2f}   mIoU at 1 step ({args.count} held-out faces) {rows[-1][1]:.4f}", flush=True)
+    gamma, best = max(rows, key=lambda r: r[1])
+    print(f"best: gamma {gamma:g} ({best:.4f}; plain argmax {dict(rows).get(0.0, float('nan')):.4f})")
+    if args.write:
+        path = args.folder / PIPELINE_CONFIG_NAME
+        data = json.loads(path.read_text())
+        data["decode_weights"] = [round(float(v), 5) for v in weights**gamma] if gamma else None
+        data = {k: v for k, v in data.items() if v is not None}
+        path.write_text(json.dumps(data, indent=2) + "\n")
+        print(f"wrote decode_weights (gamma {gamma:g}) to {path}")
+
+
+if __name__ == "__main__":
+    main()
