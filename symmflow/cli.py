@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from symmflow.palettes import DECODINGS
 from symmflow.pipeline_folder import default_checkpoint
 from symmflow.solver import SOLVER_METHODS
 from symmflow.validation import MAX_SEED
@@ -264,6 +265,8 @@ def _eval(args: argparse.Namespace) -> int:
         pipe = _load_pipeline(args)
         if pipe.task == "segmentation":
             return _eval_segmentation(args, pipe, main_process=rank == 0)
+        if args.decoding is not None:
+            raise ValueError("--decoding applies to segmentation models (how colour masks become class ids); this model classifies")
         if rank != 0:  # the digits test split takes a second: one process does it all
             return 0
         return _eval_classification(args, pipe)
@@ -302,15 +305,16 @@ def _eval_segmentation(args: argparse.Namespace, pipe, main_process: bool) -> in
 
     images, maps = segmentation_data(pipe, args.data, root=args.root, split=args.split, count=args.count)
     steps = args.steps or [pipe.default_steps["segment"]]
+    decoding = args.decoding or "classes"
     report = segmentation_report(pipe, images, maps, steps, seed=args.seed, cycle=args.cycle,
-                                 diversity=args.diversity, diversity_distance=args.diversity_distance)
+                                 diversity=args.diversity, diversity_distance=args.diversity_distance, decoding=decoding)
     report["data"] = args.data
     if main_process:
         for s, seg in report["segmentation"].items():
-            print(f"segmentation mIoU at {s} step(s), {len(images)} images: {seg['miou']:.4f}")
+            print(f"segmentation mIoU at {s} step(s), {len(images)} images, {decoding} decoding: {seg['miou']:.4f}")
             print("  " + ", ".join(f"{k} {v:.2f}" for k, v in seg["per_class"].items() if v is not None))
         if "cycle_miou" in report:
-            print(f"cycle mIoU (generate {pipe.default_steps['generate']} steps, segment {steps[0]}), "
+            print(f"cycle mIoU (generate {pipe.default_steps['generate']} steps, segment {steps[0]}, {decoding} decoding), "
                   f"{min(args.cycle, len(maps))} masks: {report['cycle_miou']:.4f}")
         if "diversity" in report:
             what = "mean |a - b|, 0..1" if args.diversity_distance == "l1" else "mean LPIPS"
@@ -487,6 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--diversity", type=_count, default=0, metavar="N", help="sample diversity on the first N masks")
     evaluate.add_argument("--diversity-distance", choices=("l1", "lpips"), default="l1",
                           help="pixel L1 (default) or LPIPS (needs pip install lpips and its AlexNet weights)")
+    evaluate.add_argument("--decoding", choices=DECODINGS, default=None,
+                          help="segmentation: predicted colours -> the nearest class (classes, default) or the nearest "
+                          "of the authors' evaluation colours (authors: COCO-Stuff's mIoU comparable with the paper's; "
+                          "CelebAMask-HQ is the same either way)")
     evaluate.set_defaults(func=_eval)
 
     sample = commands.add_parser("sample", help="K portraits of every mask of a data set, as PNGs (the FID protocol)")

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import torch
+
+from symmflow.codecs import PaletteCodec
+from symmflow.palettes import Palette, decoding_palette, recode_class_map
 
 __all__ = [
     "EVAL_SPLITS",
@@ -204,6 +207,36 @@ def evaluate_classification(
 # -- segmentation and generation ----------------------------------------------------------------
 
 
+def _decoded(pipe: Any, decoding: str) -> tuple[Callable[[list[Any], int, int], list[np.ndarray]], Palette]:
+    """How to score ``pipe``'s segmentations in ``decoding`` (:data:`~symmflow.palettes.DECODINGS`):
+    ``(segment, palette)``, where ``segment(images, steps, seed)`` returns class maps ``int64
+    [H, W]`` that are ids of ``palette`` (:func:`~symmflow.palettes.decoding_palette`), and the
+    ground truth is taken there by :func:`~symmflow.palettes.recode_class_map`.
+
+    Where the decoding colours are the palette's own (``"classes"``; CelebAMask-HQ either way)
+    that is ``pipe.segment``. COCO-Stuff ``"authors"`` decodes the predicted colour mask itself
+    to the authors' evaluation colours, as their ``masks.py`` does, not the class it was snapped
+    to (a colour nearest an unannotated thing's colour is that row, which no truth holds): the same
+    flow, through a pipeline sharing the network whose codec decodes to those colours (its colour
+    masks are not used). A one-hot model predicts classes, not colours: their colours are recoded.
+
+    Raises:
+        ValueError: an unknown decoding, naming the accepted ones.
+    """
+    target = decoding_palette(pipe.palette, decoding)
+    view = pipe
+    if target is not pipe.palette and isinstance(pipe.codec, PaletteCodec):
+        view = type(pipe)(pipe.model, pipe.config, pipe.vae)
+        view.codec, view.processor = PaletteCodec(target, pipe.beta), pipe.processor
+
+    def segment(images: list[Any], steps: int, seed: int) -> list[np.ndarray]:
+        maps = view.segment(images, steps=steps, seed=seed, output_type="np").class_maps
+        # the view's maps are ids of the target already; pipe's are recoded (identity in its own palette)
+        return maps if view is not pipe else [recode_class_map(m, pipe.palette, decoding) for m in maps]
+
+    return segment, target
+
+
 def evaluate_segmentation(
     pipe: Any,
     images: Sequence[Any],
@@ -211,22 +244,34 @@ def evaluate_segmentation(
     steps: int = 5,
     seed: int = 0,
     batch_size: int = 16,
+    decoding: str = "classes",
 ) -> dict[str, Any]:
     """mIoU of ``pipe.segment`` against ``class_maps`` (the paper's macro Jaccard, ignoring the
-    palette's ``ignore_index``). Returns ``{miou, per_class, seconds_per_image}``."""
-    acc = IoUAccumulator(pipe.num_classes, pipe.palette.ignore_index)
+    palette's ``ignore_index``).
+
+    ``decoding``: how predicted colour masks become ids, one of :data:`~symmflow.palettes.DECODINGS`:
+    ``"classes"`` (the palette's classes) or ``"authors"`` (the authors' evaluation colours: for
+    COCO-Stuff the figure comparable with the paper's; predictions and ``class_maps`` are then
+    both rows of :data:`~symmflow.palettes.COCO_STUFF_AUTHORS_EVAL`; CelebAMask-HQ is unchanged).
+
+    Returns ``{miou, per_class, decoding, seconds_per_image}``; ``per_class`` is keyed by the
+    decoding palette's class names.
+    """
+    segment, palette = _decoded(pipe, decoding)
+    acc = IoUAccumulator(palette.num_classes, palette.ignore_index)
     start = time.perf_counter()
     for i in process_batches(len(images), batch_size):
-        out = pipe.segment(list(images[i : i + batch_size]), steps=steps, seed=seed + i)
-        for predicted, true in zip(out.class_maps, class_maps[i : i + batch_size]):
-            acc.update(predicted, np.asarray(true))
+        predicted_maps = segment(list(images[i : i + batch_size]), steps, seed + i)
+        for predicted, true in zip(predicted_maps, class_maps[i : i + batch_size]):
+            acc.update(predicted, recode_class_map(np.asarray(true), pipe.palette, decoding))
     acc.intersection, acc.union = sum_over_processes(acc.intersection, acc.union)
     return {
         "miou": acc.mean(),
         "per_class": {  # the ignored class (CelebA: background) has no figure of its own
-            name: (None if np.isnan(v) or k == pipe.palette.ignore_index else round(float(v), 4))
-            for k, (name, v) in enumerate(zip(pipe.class_names, acc.per_class()))
+            name: (None if np.isnan(v) or k == palette.ignore_index else round(float(v), 4))
+            for k, (name, v) in enumerate(zip(palette.class_names, acc.per_class()))
         },
+        "decoding": decoding,
         "seconds_per_image": (time.perf_counter() - start) / max(len(images), 1),
     }
 
@@ -238,18 +283,21 @@ def evaluate_cycle(
     segment_steps: int = 5,
     seed: int = 0,
     batch_size: int = 16,
+    decoding: str = "classes",
 ) -> dict[str, Any]:
     """Cycle consistency of generation: generate from each mask, segment the result with the
-    same model, and score the recovered mask against the input (mIoU)."""
-    acc = IoUAccumulator(pipe.num_classes, pipe.palette.ignore_index)
+    same model, and score the recovered mask against the input (mIoU; ``decoding`` as in
+    :func:`evaluate_segmentation`). Returns ``{miou, decoding}``."""
+    segment, palette = _decoded(pipe, decoding)
+    acc = IoUAccumulator(palette.num_classes, palette.ignore_index)
     for i in process_batches(len(class_maps), batch_size):
         masks = [np.asarray(m) for m in class_maps[i : i + batch_size]]
         generated = pipe.generate(masks, steps=generate_steps, seed=seed + i, output_type="np").images
-        recovered = pipe.segment(list(generated), steps=segment_steps, seed=seed + i).class_maps
+        recovered = segment(list(generated), segment_steps, seed + i)
         for predicted, true in zip(recovered, masks):
-            acc.update(predicted, true)
+            acc.update(predicted, recode_class_map(true, pipe.palette, decoding))
     acc.intersection, acc.union = sum_over_processes(acc.intersection, acc.union)
-    return {"miou": acc.mean()}
+    return {"miou": acc.mean(), "decoding": decoding}
 
 
 def sample_diversity(
@@ -397,17 +445,20 @@ def evaluate_digits(pipe, split: str, steps_list: Sequence[int], seed: int = 0) 
 
 def segmentation_report(
     pipe, images: Sequence[np.ndarray], class_maps: Sequence[np.ndarray], steps: Sequence[int], seed: int = 0,
-    cycle: int = 0, diversity: int = 0, diversity_distance: str = "l1",
+    cycle: int = 0, diversity: int = 0, diversity_distance: str = "l1", decoding: str = "classes",
 ) -> dict[str, Any]:
     """What ``symmflow eval`` reports for a segmentation model: mIoU and per-class IoU at each
     step count; cycle mIoU on the first ``cycle`` masks (generated at the model's default
-    steps, segmented at ``steps[0]``); sample diversity on the first ``diversity`` masks."""
-    report: dict[str, Any] = {"images": len(images), "segmentation": {}}
+    steps, segmented at ``steps[0]``); sample diversity on the first ``diversity`` masks. Both
+    mIoUs decode predictions by ``decoding`` (:func:`evaluate_segmentation`), named in the report."""
+    decoding_palette(pipe.palette, decoding)  # an unknown decoding is refused before any work
+    report: dict[str, Any] = {"images": len(images), "decoding": decoding, "segmentation": {}}
     for s in steps:
-        seg = evaluate_segmentation(pipe, images, class_maps, steps=s, seed=seed)
+        seg = evaluate_segmentation(pipe, images, class_maps, steps=s, seed=seed, decoding=decoding)
         report["segmentation"][str(s)] = {"miou": round(seg["miou"], 4), "per_class": seg["per_class"]}
     if cycle:
-        result = evaluate_cycle(pipe, class_maps[:cycle], generate_steps=pipe.default_steps["generate"], segment_steps=steps[0], seed=seed)
+        result = evaluate_cycle(pipe, class_maps[:cycle], generate_steps=pipe.default_steps["generate"], segment_steps=steps[0],
+                                seed=seed, decoding=decoding)
         report["cycle_miou"] = round(result["miou"], 4)
     if diversity:
         value = sample_diversity(pipe, class_maps[:diversity], samples=4, steps=pipe.default_steps["generate"], seed=seed, distance=diversity_distance)

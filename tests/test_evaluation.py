@@ -92,3 +92,69 @@ def test_each_process_takes_every_nth_batch_and_sums_add_up(monkeypatch):
     monkeypatch.setattr(evaluation, "_process", lambda: (0, 1))
     a = np.array([1, 2])
     assert evaluation.sum_over_processes(a)[0] is a
+
+
+def coco_pipe_predicting(rgb):
+    """A 16 px COCO-Stuff colour-mask pipeline whose one-step segmentation ends at the colour ``rgb``
+    everywhere: its label velocity is ``y - c`` (one Euler step from t = 1 to 0 lands on ``c``)."""
+    pipe = SymmFlowPipeline(tiny_unet(), PipelineConfig(task="segmentation", image_size=16, palette="coco_stuff", beta=6))
+    c = torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1) / 127.5 - 1
+    pipe.model.forward = lambda x, y, t: (torch.zeros_like(x), y - c)
+    return pipe
+
+
+def test_coco_stuff_segmentation_in_both_decodings():
+    """The authors' decoding decodes the predicted colour itself to their evaluation colours (raw
+    value 11, an unannotated thing, for a colour 5 units from its colour), not the class the
+    colour was snapped to (raw 17, 45 units away); the truth is recoded to the same rows."""
+    from symmflow.evaluation import evaluate_segmentation
+    from symmflow.palettes import COCO_STUFF, COCO_STUFF_AUTHORS_EVAL
+
+    pipe = coco_pipe_predicting((0, 55, 250))  # raw 11: (0, 50, 250); raw 17: (0, 100, 250)
+    raw17 = COCO_STUFF.raw_ids.index(17)  # class 16
+    truth = np.full((16, 16), raw17)
+    truth[:, :4] = COCO_STUFF.ignore_index  # unlabeled: left out in both decodings
+    images = [np.random.default_rng(k).integers(0, 256, (16, 16, 3), dtype=np.uint8) for k in range(2)]
+    ours = evaluate_segmentation(pipe, images, [truth, truth], steps=1)
+    authors = evaluate_segmentation(pipe, images, [truth, truth], steps=1, decoding="authors")
+    assert ours["decoding"] == "classes" and ours["miou"] == 1.0
+    assert list(ours["per_class"]) == list(COCO_STUFF.class_names)
+    assert authors["decoding"] == "authors" and authors["miou"] == 0.0
+    assert list(authors["per_class"]) == list(COCO_STUFF_AUTHORS_EVAL.class_names)
+    names = COCO_STUFF_AUTHORS_EVAL.class_names
+    assert authors["per_class"][names[11]] == authors["per_class"][names[17]] == 0.0  # predicted row 11, truth row 17
+    with pytest.raises(ValueError, match="unknown decoding 'paper'; accepted: classes, authors"):
+        evaluate_segmentation(pipe, images, [truth, truth], steps=1, decoding="paper")
+
+
+def test_cli_eval_names_its_decoding_and_refuses_others(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from symmflow.cli import main as cli_main
+    from symmflow.palettes import COCO_STUFF
+
+    pipe = SymmFlowPipeline(tiny_unet(), PipelineConfig(task="segmentation", image_size=16, palette="coco_stuff", beta=6))
+    pipe.save_pretrained(tmp_path / "coco")
+    for sub in ("images", "labels"):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+    ids = np.zeros((16, 16), np.int64)
+    ids[4:12, 4:12] = COCO_STUFF.class_names.index("wood")  # raw 181: the authors' rows end at raw 170
+    for k in range(2):
+        Image.fromarray(np.random.default_rng(k).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(tmp_path / "data" / "images" / f"{k}.png")
+        Image.fromarray(COCO_STUFF.colorize(ids)).save(tmp_path / "data" / "labels" / f"{k}.png")
+    base = ["eval", "--checkpoint", str(tmp_path / "coco"), "--data", "folder", "--root", str(tmp_path / "data"), "--steps", "1"]
+    for decoding in ("classes", "authors"):
+        assert cli_main(base + ["--decoding", decoding, "--json", str(tmp_path / f"{decoding}.json")]) == 0
+        assert f"segmentation mIoU at 1 step(s), 2 images, {decoding} decoding: " in capsys.readouterr().out
+        report = json.loads((tmp_path / f"{decoding}.json").read_text())
+        assert report["decoding"] == decoding and 0.0 <= report["segmentation"]["1"]["miou"] <= 1.0
+        assert ("wood" in report["segmentation"]["1"]["per_class"]) == (decoding == "classes")
+    SymmFlowPipeline(tiny_unet(1, 1), PipelineConfig(task="classification", image_size=16, image_channels=1, num_classes=3,
+                                                    beta=4)).save_pretrained(tmp_path / "digits")
+    assert cli_main(["eval", "--checkpoint", str(tmp_path / "digits"), "--decoding", "authors"]) == 2
+    assert "--decoding applies to segmentation models" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(base + ["--decoding", "paper"])
+    assert exit_.value.code == 2 and "invalid choice: 'paper' (choose from classes, authors)" in capsys.readouterr().err.replace("'classes', 'authors'", "classes, authors")
