@@ -37,13 +37,36 @@ from symmflow.training.trainer import build_dataset  # noqa: E402
 
 
 def trained_class_weights(folder: Path, num_classes: int) -> torch.Tensor:
-    """The ``w_k`` ``[K]`` the trainer weighted the label loss with, from ``model/training.json``."""
-    config = json.loads((folder / "model" / "training.json").read_text())["config"]
+    """The ``w_k`` ``[K]`` the trainer weighted the label loss with: as ``model/training.json``
+    recorded them, or (runs older than that record) recounted on the data its config names, with a
+    warning, since the renderer may have changed since the model was trained."""
+    info = json.loads((folder / "model" / "training.json").read_text())
+    config = info["config"]
     exponent = config["train"].get("class_balance", 0.0)
     if not exponent:
         raise SystemExit(f"{folder} was trained without class balancing: there is no prior shift to undo")
+    if info.get("class_weights") is not None:
+        weights = torch.tensor(info["class_weights"], dtype=torch.float32)
+        if weights.shape != (num_classes,):
+            raise SystemExit(f"{folder}/model/training.json records {len(weights)} class weights for a {num_classes}-class model")
+        return weights
+    print(
+        f"warning: {folder}/model/training.json does not record its class weights; recounting them on "
+        "the data its config names, as the renderer draws it today", file=sys.stderr,
+    )
     dataset = build_dataset(DataConfig(**config["data"]))
     return class_balance_weights(class_frequencies(dataset, num_classes), exponent)
+
+
+def parse_gammas(text: str) -> list[float]:
+    """``"0,0.5,1"`` -> ``[0.0, 0.5, 1.0]``; anything else, or a value outside [0, 1], exits."""
+    try:
+        gammas = [float(g) for g in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"--gammas takes comma-separated numbers in [0, 1], e.g. 0,0.5,1; got {text!r}") from None
+    if not all(0 <= g <= 1 for g in gammas):
+        raise SystemExit(f"--gammas must lie in [0, 1] (0: plain argmax, 1: the weighting undone); got {text!r}")
+    return gammas
 
 
 def main() -> None:
@@ -55,13 +78,18 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
+    gammas = parse_gammas(args.gammas)
+    if args.count < 1:
+        raise SystemExit(f"--count must be at least 1, got {args.count}")
     pipe = SymmFlowPipeline.from_pretrained(args.folder)
     if pipe.config.label_encoding != "onehot":
         raise SystemExit(f"{args.folder}: decode_weights apply to one-hot models, this one is {pipe.config.label_encoding!r}")
+    if pipe.config.palette != "celebamask_hq":
+        raise SystemExit(f"{args.folder}: held-out procedural faces measure CelebAMask-HQ face models, this one's palette is {pipe.config.palette!r}")
     weights = trained_class_weights(args.folder, pipe.num_classes)
     images, masks = generate_faces(args.count, size=pipe.image_size, seed=HELD_OUT_SEED)
     rows = []
-    for gamma in (float(g) for g in args.gammas.split(",")):
+    for gamma in gammas:
         pipe.codec.decode_weights = weights**gamma
         rows.append((gamma, evaluate_segmentation(pipe, list(images), list(masks), steps=1)["miou"]))
         print(f"gamma {gamma:4.2f}   mIoU at 1 step ({args.count} held-out faces) {rows[-1][1]:.4f}", flush=True)

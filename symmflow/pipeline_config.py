@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from symmflow.palettes import get_palette
+
 __all__ = ["DEFAULT_STEPS", "LABEL_ENCODINGS", "PIPELINE_CONFIG_NAME", "TASKS", "PipelineConfig"]
 
 PIPELINE_CONFIG_NAME = "pipeline.json"
@@ -105,8 +107,10 @@ class PipelineConfig:
                 raise ValueError(f"unknown label_encoding {self.label_encoding!r}; choose one of {', '.join(LABEL_ENCODINGS)}")
             if self.num_classes is not None or self.class_names is not None:
                 raise ValueError("num_classes and class_names are for classification; a segmentation model's classes come from its palette")
-            if self.decode_weights is not None and self.label_encoding != "onehot":
-                raise ValueError("decode_weights are for one-hot labels (label_encoding 'onehot'); a colour mask decodes to the nearest colour")
+            if self.decode_weights is not None:
+                if self.label_encoding != "onehot":
+                    raise ValueError("decode_weights are for one-hot labels (label_encoding 'onehot'); a colour mask decodes to the nearest colour")
+                self.decode_weights = _check_decode_weights(self.decode_weights, get_palette(self.palette).num_classes)
         else:
             if self.label_encoding not in (None, "palette") or self.palette is not None or self.decode_weights is not None:
                 raise ValueError("palette, label_encoding and decode_weights are for segmentation; classifiers encode class levels")
@@ -173,3 +177,15 @@ class PipelineConfig:
 
             return get_palette(self.palette).num_classes
         return 3
+
+
+def _check_decode_weights(weights: Any, num_classes: int) -> list[float]:
+    """``decode_weights`` as ``num_classes`` finite floats > 0, or a ValueError saying what came."""
+    ok = isinstance(weights, (list, tuple)) and len(weights) == num_classes and all(
+        isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w > 0 for w in weights
+    )
+    if not ok:
+        got = f"{len(weights)} values" if isinstance(weights, (list, tuple)) else type(weights).__name__
+        raise ValueError(f"decode_weights must be a list of {num_classes} finite numbers > 0 (one per class of the palette), got {got}: {weights!r:.120}")
+    return [float(w) for w in weights]
+

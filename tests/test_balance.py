@@ -81,6 +81,9 @@ def test_trainer_weights_each_label_pixel_by_its_class(tmp_path):
     trainer.fit(progress=False)
     assert trainer.step == 2 and len(seen) == 2
     assert all(w is not None and w.shape == (4, 1, 16, 16) and w.min() < 1 < w.max() for w in seen)
+    # the weights are recorded with the model: the data they were counted on may change later
+    recorded = json.loads((tmp_path / "run" / "pipeline" / "model" / "training.json").read_text())["class_weights"]
+    torch.testing.assert_close(torch.tensor(recorded), expected, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize(

@@ -222,10 +222,10 @@ def test_onehot_codec_bad_input(call, message):
 
 
 def test_decode_weights_shift_the_prior_back():
-    """A readout of q = 0.45 rare (earring, weight 4) vs 0.55 common (skin, weight 1): the plain
-    argmax says skin; a class-balanced model's scores were inflated by the weight, so dividing
-    by w ** 0.5 (2 vs 1) gives skin the larger share of 0.275 vs 0.55; a readout of 0.7 vs 0.3
-    stays with the majority either way (weights only move close calls)."""
+    """A readout of q = 0.55 rare (earring, weight 4) vs 0.45 common (skin, weight 1): the plain
+    argmax says earring; a class-balanced model's scores were inflated by the weight, so dividing
+    by w ** 0.5 (2 vs 1) gives skin the larger score, 0.45 vs 0.275; a readout of 0.9 vs 0.1
+    stays with the earring either way (weights only move close calls)."""
     weights = torch.ones(19)
     weights[15] = 4.0
     plain, shifted = OneHotCodec("celebamask_hq"), OneHotCodec("celebamask_hq", decode_weights=weights**0.5)
@@ -237,6 +237,19 @@ def test_decode_weights_shift_the_prior_back():
     # the chunked scores the pipeline takes the running argmax of agree with decode
     chunks = torch.cat([shifted.class_scores(y[:, s : s + 8], s) for s in range(0, 19, 8)], 1)
     assert torch.equal(chunks.argmax(1), shifted.decode(y))
+
+
+def test_decode_weights_keep_the_readouts_order_where_every_class_undershoots():
+    """Readouts below -1 (q <= 0) are not clamped to one value, which would let the weights alone
+    pick the class: such a pixel keeps the plain argmax, and any positive q still beats them."""
+    weights = torch.ones(19)
+    weights[15] = 4.0
+    codec = OneHotCodec("celebamask_hq", decode_weights=weights)
+    y = torch.full((1, 19, 1, 2), -1.5)
+    y[0, 1, 0, 0], y[0, 15, 0, 0] = -1.01, -1.2  # skin undershoots least: skin, whatever the weights
+    y[0, 15, 0, 1] = -0.9  # one positive q among undershoots wins
+    assert codec.decode(y).tolist() == [[[1, 15]]]
+    assert OneHotCodec("celebamask_hq").decode(y).tolist() == [[[1, 15]]]
 
 
 @pytest.mark.parametrize("weights", [[1.0] * 18, [1.0] * 18 + [0.0], [1.0] * 18 + [float("nan")]])

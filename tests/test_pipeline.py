@@ -378,3 +378,8 @@ def test_decode_weights_travel_with_the_config_and_apply_at_every_size(tmp_path)
             ._decode_at(scores, 37, 53) == 1).all()
     with pytest.raises(ValueError, match="decode_weights are for one-hot"):
         PipelineConfig(task="segmentation", image_size=SIZE, decode_weights=weights)
+    # a pipeline.json with the wrong number of weights is refused on loading, naming the file
+    path = tmp_path / "weighted" / "pipeline.json"
+    path.write_text(path.read_text().replace('"decode_weights": [', '"decode_weights": [1.0, '))
+    with pytest.raises(CheckpointError, match=r"pipeline\.json.*19 finite numbers > 0.*got 20 values"):
+        SymmFlowPipeline.from_pretrained(tmp_path / "weighted")

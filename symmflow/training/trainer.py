@@ -243,6 +243,9 @@ class Trainer:
             "processes": self.accelerator.num_processes,
             "device": str(self.accelerator.device),
             "final_loss": self.losses[-1] if self.losses else None,
+            # the label loss's per-class weights (class_balance), recorded because the data they
+            # were counted on can change later: scripts/calibrate_decoding.py reads them from here
+            "class_weights": None if self.class_weights is None else [round(float(w), 6) for w in self.class_weights],
             "config": self.config.to_dict(),
         }
 
