@@ -157,6 +157,33 @@ def test_editor_junk_in_unused_fields_does_not_fail_a_valid_request(bad_files):
     assert paint_tab.read_canvas(value)[0].shape == (32, 32)
 
 
+def test_an_unedited_canvas_comes_back_through_the_editor_unrepainted(bad_files):
+    """The segment tab's round trip: the mask it sends to the canvas comes back as the browser's
+    RGBA PNG composite through the editor's preprocessing and the canvas reader; untouched, no
+    pixel counts as repainted (1-px strips included), and a stroke does."""
+    from gradio.components.image_editor import EditorData
+
+    from demo import paint_tab
+    from demo.ui import EditorFiles
+    from symmflow.editing import repainted_region
+
+    ids = np.pad(np.ones((40, 40), np.int64), 12)
+    ids[20:44, 30] = 8  # a one-pixel l_ear strip inside the skin
+    ids[30, 10:50] = 6  # a one-pixel brow line
+    sent = CELEBAMASK_HQ.colorize(ids)
+    for name, image in (("rgba.png", np.dstack([sent, np.full(ids.shape, 255, np.uint8)])), ("rgb.png", sent)):
+        Image.fromarray(image).save(bad_files / name)
+        value = EditorFiles().preprocess(EditorData(**_editor_payload(bad_files / name, bad_files / "notes.png")))
+        canvas_ids, colours = paint_tab.read_canvas(value)
+        assert not repainted_region(colours, sent).any(), name
+        assert np.array_equal(canvas_ids, ids), name
+    stroke = np.dstack([sent, np.full(ids.shape, 255, np.uint8)])
+    stroke[2:6, 2:8, :3] = CELEBAMASK_HQ.colors[14]
+    Image.fromarray(stroke).save(bad_files / "stroke.png")
+    value = EditorFiles().preprocess(EditorData(**_editor_payload(bad_files / "stroke.png", bad_files / "notes.png")))
+    assert repainted_region(paint_tab.read_canvas(value)[1], sent).sum() == 24
+
+
 def test_app_refuses_bombs_and_broken_uploads_with_the_users_file_name(bomb, bad_files):
     import gradio as gr
     from gradio.components.image_editor import EditorData
