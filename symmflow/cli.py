@@ -194,19 +194,32 @@ def _segment(args: argparse.Namespace) -> int:
     pipe = _load_pipeline(args)
     if pipe.task != "segmentation":
         raise ValueError(f"symmflow segment needs a segmentation model; {args.checkpoint} classifies (use symmflow classify)")
-    from symmflow.alignment import align_photo, draw_faces
+    from dataclasses import replace
+
+    from symmflow.alignment import align_photo, draw_faces, to_rgb, warp_crop
     from symmflow.processing import read_rgb
 
     def read_and_align(path):
-        return align_photo(read_rgb(path, pipe.processor.max_pixels), args.align, size=pipe.crop_size)
+        # only where the faces are and the photo -> crop matrices are kept: the crops are cut again
+        # from the photo read again below, so many large photos' crops never sit in memory at once
+        return replace(align_photo(read_rgb(path, pipe.processor.max_pixels), args.align, size=pipe.crop_size), crops=None)
 
     # every photo read and its faces found before anything is written: a later photo without a face
     # under --align align is refused (exit 2, named by its position) with nothing half-written
     photos = _read_inputs(args.inputs, read_and_align, "photo")
     args.out.mkdir(parents=True, exist_ok=True)
     steps = args.steps or pipe.default_steps["segment"]
-    for path, aligned in zip(args.inputs, photos):
+    for number, (path, found_faces) in enumerate(zip(args.inputs, photos), 1):
         stem = Path(path).stem
+        # read again and cut at the matrices found above: the same pixels align_photo cropped
+        try:
+            photo = to_rgb(read_rgb(path, pipe.processor.max_pixels))
+        except (ValueError, OSError) as err:  # earlier photos are written: a failure while running (exit 1)
+            raise RuntimeError(f"photo {number} of {len(photos)} ({path}) could not be read again: {err}") from None
+        if photo.shape[:2] != found_faces.shape:
+            raise RuntimeError(f"photo {number} of {len(photos)} ({path}) changed while the photos were segmented: "
+                               f"{found_faces.shape[1]}x{found_faces.shape[0]}, now {photo.shape[1]}x{photo.shape[0]}")
+        aligned = replace(found_faces, crops=np.stack([warp_crop(photo, m, pipe.crop_size) for m in found_faces.matrices]))
         frames = []
         bar = _progress(steps + 1, stem, args.quiet)
         # the faces' masks emerge side by side in the GIF
@@ -217,8 +230,8 @@ def _segment(args: argparse.Namespace) -> int:
         bar.close()
         Image.fromarray(pipe.palette.colorize(result.labels)).save(args.out / f"{stem}_mask.png")
         Image.fromarray(result.labels.astype("uint8")).save(args.out / f"{stem}_labels.png")
-        if result.faces:  # read again rather than kept: many large photos need not sit in memory at once
-            Image.fromarray(draw_faces(read_rgb(path, pipe.processor.max_pixels), result.faces)).save(args.out / f"{stem}_faces.png")
+        if result.faces:
+            Image.fromarray(draw_faces(photo, result.faces)).save(args.out / f"{stem}_faces.png")
         if args.gif:
             save_gif(frames, args.out / f"{stem}.gif")
         areas = np.bincount(result.labels.ravel(), minlength=pipe.num_classes)

@@ -86,6 +86,48 @@ def test_segment_align_refuses_a_later_photo_without_a_face_before_writing_anyth
     assert not out.exists()
 
 
+def test_segment_keeps_no_crops_between_its_two_passes(pipes, tmp_path, monkeypatch, capsys):
+    """The first pass (every photo read and its faces found) keeps the faces and their matrices, not
+    the crops: by the time the first photo is segmented, none of the crops align_photo cut is alive;
+    each photo's crops are cut again from it, pixel for pixel the same, just before it is segmented."""
+    import gc
+    import weakref
+
+    import matplotlib
+
+    from symmflow import alignment
+    from symmflow.pipeline import SegmentationPipeline
+
+    cut = []  # per photo: a weak reference to the crops align_photo returned, and a copy of them
+    align_photo, segment_stream = alignment.align_photo, SegmentationPipeline.segment_stream
+
+    def align(*args, **kwargs):
+        aligned = align_photo(*args, **kwargs)
+        cut.append((weakref.ref(aligned.crops), aligned.crops.copy()))
+        return aligned
+
+    segmented = []  # per photo segmented: which first-pass crops were still alive, and what was segmented
+
+    def stream(self, images, **kwargs):
+        gc.collect()
+        segmented.append(([ref() is not None for ref, _ in cut], np.stack(images)))
+        yield from segment_stream(self, images, **kwargs)
+
+    monkeypatch.setattr(alignment, "align_photo", align)
+    monkeypatch.setattr(SegmentationPipeline, "segment_stream", stream)
+    hopper = os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (64, 48), (120, 120, 120)).save(flat)
+    assert cli_main(["segment", hopper, str(flat), "--checkpoint", str(pipes / "faces"), "--steps", "1",
+                     "--out", str(tmp_path / "seg"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "grace_hopper (1 face(s) aligned)" in out and "flat (whole image)" in out
+    assert len(cut) == len(segmented) == 2
+    assert [alive for alive, _ in segmented] == [[False, False], [False, False]]
+    for (_, first), (_, again) in zip(cut, segmented):
+        assert again.shape == first.shape and np.array_equal(again, first)
+
+
 def test_classify_and_class_generation(pipes, tmp_path, capsys):
     digit = tmp_path / "digit.png"
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(digit)
