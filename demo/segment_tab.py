@@ -28,8 +28,11 @@ ALIGN = {  # what the user picks -> symmflow.alignment's mode
     "faces only (refuse photos without one)": "align",
     "whole image, no alignment": "whole",
 }
+ALIGN_LABEL = "faces"  # the radio buttons' label
 EXAMPLES = sorted((ROOT / "assets" / "faces").glob("image_*.png"))
-MAX_UNCERTAINTY_SAMPLES = 16
+# one posterior sample cannot disagree with itself (its map is black whatever the photo): 0 (off) or 2..16,
+# as symmflow segment --uncertainty takes 2 and more
+MIN_UNCERTAINTY_SAMPLES, MAX_UNCERTAINTY_SAMPLES = 2, 16
 
 
 def _photo(image: Any) -> np.ndarray:
@@ -49,6 +52,31 @@ def _photo(image: Any) -> np.ndarray:
     return rgb
 
 
+def _uncertainty_samples(value: Any) -> int:
+    """The uncertainty slider's value (a float, or anything through the API) -> ``K``: 0 (off) or
+    :data:`MIN_UNCERTAINTY_SAMPLES` .. :data:`MAX_UNCERTAINTY_SAMPLES`, else an InputError."""
+    if value is None or value == 0:
+        return 0
+    try:
+        k = int(value)
+    except (TypeError, ValueError, OverflowError):
+        k = None
+    if k is None or k != value or not MIN_UNCERTAINTY_SAMPLES <= k <= MAX_UNCERTAINTY_SAMPLES:
+        raise InputError(
+            f"The number of uncertainty samples must be 0 (off) or a whole number between {MIN_UNCERTAINTY_SAMPLES} "
+            f"and {MAX_UNCERTAINTY_SAMPLES} (one sample cannot disagree with itself); got {value}."
+        )
+    return k
+
+
+def _no_face(err: NoFaceError) -> InputError:
+    """The library's refusal of a photo without a face to align, naming the choices as the radio
+    buttons show them (the library names its modes, which the user never sees)."""
+    detail = str(err).split("; use mode")[0]
+    label = {mode: text for text, mode in ALIGN.items()}
+    return InputError(f"{detail[0].upper()}{detail[1:]}; pick \"{label['auto']}\" or \"{label['whole']}\" under \"{ALIGN_LABEL}\".")
+
+
 def segment_photo(
     image: Any, steps: float, seed: float, align: str = next(iter(ALIGN)), uncertainty: float = 0,
 ) -> Iterator[tuple[Any, ...]]:
@@ -60,7 +88,7 @@ def segment_photo(
     into ``state["uncertainty"]`` as a heat map (:func:`show_uncertainty` shows it)."""
     steps_i = check_count(steps, 1, MAX_STEPS)
     seed_i = check_seed(seed)
-    samples = 0 if uncertainty in (0, None) else check_count(uncertainty, 2, MAX_UNCERTAINTY_SAMPLES, what="number of uncertainty samples")
+    samples = _uncertainty_samples(uncertainty)
     if align not in ALIGN:
         raise InputError(f"Alignment must be one of: {'; '.join(ALIGN)}; got {align!r}.")
     photo = _photo(image)
@@ -71,7 +99,7 @@ def segment_photo(
     try:
         aligned = align_photo(photo, ALIGN[align], size=pipe.crop_size)
     except NoFaceError as err:
-        raise InputError(f"{str(err)[0].upper()}{str(err)[1:]}.") from None
+        raise _no_face(err) from None
     for message in aligned.messages:
         gr.Warning(message)
     pacer = FramePacer()
@@ -133,9 +161,9 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
                 info="1 step returns the most likely mask (the best score); more steps show it emerge",
             )
             seed = SeedNumber(value=0, precision=0, minimum=0, label="seed")
-            align = gr.Radio(list(ALIGN), value=next(iter(ALIGN)), label="faces")
-            uncertainty = gr.Slider(
-                0, MAX_UNCERTAINTY_SAMPLES, value=8, step=1, label="uncertainty samples (0: off)",
+            align = gr.Radio(list(ALIGN), value=next(iter(ALIGN)), label=ALIGN_LABEL)
+            uncertainty = gr.Slider(  # steps of 2 from 0: off, then 2, 4, .. 16, never the 1 refused
+                0, MAX_UNCERTAINTY_SAMPLES, value=8, step=MIN_UNCERTAINTY_SAMPLES, label="uncertainty samples (0: off)",
                 info=f"posterior samples of each face, at the ODE steps above ({SAMPLE_STEPS} if 1); the map shows where they disagree",
             )
             run = gr.Button("Segment", variant="primary", elem_id="segment-run")

@@ -54,6 +54,21 @@ def _at_least(low: int) -> Callable[[str], int]:
 _positive, _count = _at_least(1), _at_least(0)
 
 
+def _between(low: int, high: int, why: str = "") -> Callable[[str], int]:
+    """A whole number in ``[low, high]``; the refusal names the range (and ``why``, if given)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}{why}, got {text!r}")
+        return value
+
+    parse.__name__ = f"whole number from {low} to {high}"
+    return parse
+
+
 def _check_device(device: str | None) -> str | None:
     """The ``--device`` value if this machine has it, else ``ValueError`` naming what it has."""
     if device is None:
@@ -466,15 +481,17 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(func=_generate)
 
     from symmflow.alignment import MODES
+    from symmflow.uncertainty import MAX_SAMPLES
 
     segment = commands.add_parser("segment", help="image -> class-id map and colour mask")
     segment.add_argument("inputs", nargs="+", type=Path, help="image files")
     segment.add_argument("--align", choices=MODES, default="auto",
                          help="auto: find the faces, align each to the model's framing and segment it, or the whole "
                               "image when none is found; align: refuse photos without a face; whole: never align")
-    segment.add_argument("--uncertainty", type=_at_least(2), default=None, metavar="K",
-                         help="also write <stem>_uncertainty.png: where K posterior samples of the mask (at --steps, "
-                              "or 5 if 1) disagree; the mask stays the usual answer")
+    segment.add_argument("--uncertainty", default=None, metavar="K",
+                         type=_between(2, MAX_SAMPLES, " (one sample cannot disagree with itself)"),
+                         help=f"also write <stem>_uncertainty.png: where K (2 to {MAX_SAMPLES}) posterior samples of the "
+                              "mask (at --steps, or 5 if 1) disagree; the mask stays the usual answer")
     _add_inference_options(segment, DEFAULT_FACES_CHECKPOINT)
     _add_output_options(segment)
     segment.set_defaults(func=_segment)

@@ -142,10 +142,32 @@ def test_segment_tab_aligns_the_faces_it_finds_and_says_when_there_is_none(monke
     flat = np.full((200, 200, 3), 128, np.uint8)
     *_, (_, final, _, _, _) = segment_tab.segment_photo(flat, 1, 0)
     assert warned and "No face found" in warned[0]
-    with pytest.raises(gr.Error, match="No face to align"):
+    with pytest.raises(gr.Error, match="No face to align") as refused:
         next(segment_tab.segment_photo(flat, 1, 0, "faces only (refuse photos without one)"))
+    # the choices named as the radio buttons show them, not as the library's modes
+    message = refused.value.message
+    assert message.endswith('; pick "find faces and align each (whole image if none)" or "whole image, no alignment" '
+                            'under "faces".'), message
+    assert "'auto'" not in message and "'whole'" not in message and "mode" not in message
+    assert set(segment_tab.ALIGN) >= {"find faces and align each (whole image if none)", "whole image, no alignment"}
     with pytest.raises(gr.Error, match="Alignment must be one of"):
         next(segment_tab.segment_photo(flat, 1, 0, "sideways"))
+
+
+def test_the_uncertainty_slider_offers_only_what_the_tab_takes():
+    """0 is off; one sample cannot disagree with itself, so the slider never offers 1 (symmflow segment
+    --uncertainty refuses it too) and the tab refuses it through the API, naming what it takes."""
+    with gr.Blocks() as blocks, gr.Tabs() as tabs, gr.Tab("segment"):
+        segment_tab.build(blocks, gr.ImageEditor(), gr.State(), tabs)
+    (slider,) = [b for b in blocks.blocks.values() if isinstance(b, gr.Slider) and b.label.startswith("uncertainty samples")]
+    offered = np.arange(slider.minimum, slider.maximum + slider.step / 2, slider.step)
+    assert offered[0] == 0 and offered[-1] == segment_tab.MAX_UNCERTAINTY_SAMPLES and 1 not in offered
+    assert [segment_tab._uncertainty_samples(float(k)) for k in offered] == [int(k) for k in offered]
+    assert segment_tab._uncertainty_samples(None) == 0 and segment_tab._uncertainty_samples(3) == 3  # odd K via the API
+    for bad in (1, 1.0, 17, 2.5, -2, "x", float("inf"), float("nan")):
+        with pytest.raises(gr.Error, match=r"must be 0 \(off\) or a whole number between 2 and 16 \(one sample cannot "
+                                           r"disagree with itself\); got "):
+            segment_tab._uncertainty_samples(bad)
 
 
 def test_segment_bad_uploads(tmp_path, caplog):

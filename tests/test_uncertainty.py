@@ -102,7 +102,7 @@ def test_paste_and_heat_map():
     assert (heat[7, 7] == 0).all() and (heat[0, 0] == [255, 255, 220]).all()
 
 
-def test_cli_writes_the_uncertainty_map_beside_the_mask(pipe, tmp_path):
+def test_cli_writes_the_uncertainty_map_beside_the_mask(pipe, tmp_path, capsys):
     from PIL import Image
 
     from symmflow.cli import main as cli_main
@@ -116,8 +116,14 @@ def test_cli_writes_the_uncertainty_map_beside_the_mask(pipe, tmp_path):
     heat = np.asarray(Image.open(tmp_path / "out" / "photo_uncertainty.png"))
     mask = np.asarray(Image.open(tmp_path / "out" / "photo_mask.png"))
     assert heat.shape == mask.shape == (40, 30, 3) and heat.any()
-    with pytest.raises(SystemExit):
-        cli_main(args + ["--uncertainty", "1"])  # one sample cannot disagree: refused by the parser
+    # one sample cannot disagree (the segment tab's slider skips 1 too), and more than MAX_SAMPLES are not
+    # drawn: both refused by the parser, the range named, before anything is written
+    for k in ("1", "65"):
+        with pytest.raises(SystemExit) as exit_:
+            cli_main([*args[:-3], "--out", str(tmp_path / "refused"), "--quiet", "--uncertainty", k])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and f"--uncertainty: expected a whole number from 2 to 64 (one sample cannot disagree with itself), got '{k}'" in err
+        assert not (tmp_path / "refused").exists()
 
 
 def test_latent_models_draw_their_samples_in_one_batch_too():
