@@ -273,14 +273,14 @@ class OneHotCodec(_MaskCodec):
     def class_scores(self, y: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Readout ``[B, C, H, W]`` of classes ``start .. start + C - 1`` -> scores whose argmax over
         all ``K`` classes is the decoded class: ``y`` itself, or ``q / d`` with ``q = (y + 1) / 2``
-        (above). Where a readout undershoots to ``q <= 0`` it scores ``q * d`` instead: still
-        below every positive score and in the readout's own order, so a pixel whose classes all
-        undershoot keeps the plain argmax rather than being decided by the weights alone."""
+        (above). Where a readout undershoots to ``q <= 0`` it scores ``q`` itself, unweighted: below
+        every positive score and in the readout's own order, so a pixel whose classes all
+        undershoot keeps the plain argmax rather than being reordered by the weights."""
         if self.decode_weights is None:
             return y
         d = self.decode_weights[start : start + y.shape[1]].to(y.device)[:, None, None]
         q = (y + 1.0) / 2.0
-        return torch.where(q > 0, q / d, q * d)
+        return torch.where(q > 0, q / d, q)
 
     def _encode_ids(self, ids: torch.Tensor) -> torch.Tensor:
         """Checked class ids ``[B, H, W]`` -> ``[B, K, H, W]`` with values ``+-1``."""

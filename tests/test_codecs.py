@@ -248,8 +248,10 @@ def test_decode_weights_keep_the_readouts_order_where_every_class_undershoots():
     y = torch.full((1, 19, 1, 2), -1.5)
     y[0, 1, 0, 0], y[0, 15, 0, 0] = -1.01, -1.2  # skin undershoots least: skin, whatever the weights
     y[0, 15, 0, 1] = -0.9  # one positive q among undershoots wins
-    assert codec.decode(y).tolist() == [[[1, 15]]]
-    assert OneHotCodec("celebamask_hq").decode(y).tolist() == [[[1, 15]]]
+    y = torch.cat([y, torch.full((1, 19, 1, 1), -1.5)], 3)
+    y[0, 1, 0, 2], y[0, 15, 0, 2] = -1.04, -1.02  # earring undershoots least: weighting q * d would flip it
+    assert codec.decode(y).tolist() == [[[1, 15, 15]]]
+    assert OneHotCodec("celebamask_hq").decode(y).tolist() == [[[1, 15, 15]]]
 
 
 @pytest.mark.parametrize("weights", [[1.0] * 18, [1.0] * 18 + [0.0], [1.0] * 18 + [float("nan")]])
