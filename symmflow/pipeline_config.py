@@ -173,19 +173,23 @@ class PipelineConfig:
         if self.task == "classification":
             return 1
         if self.label_encoding == "onehot":
-            from symmflow.palettes import get_palette
-
             return get_palette(self.palette).num_classes
         return 3
 
 
 def _check_decode_weights(weights: Any, num_classes: int) -> list[float]:
     """``decode_weights`` as ``num_classes`` finite floats > 0, or a ValueError saying what came."""
-    ok = isinstance(weights, (list, tuple)) and len(weights) == num_classes and all(
-        isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) and w > 0 for w in weights
-    )
+    ok = isinstance(weights, (list, tuple)) and len(weights) == num_classes and all(map(_positive_finite, weights))
     if not ok:
         got = f"{len(weights)} values" if isinstance(weights, (list, tuple)) else type(weights).__name__
         raise ValueError(f"decode_weights must be a list of {num_classes} finite numbers > 0 (one per class of the palette), got {got}: {weights!r:.120}")
     return [float(w) for w in weights]
 
+
+def _positive_finite(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value) and value > 0
+    except OverflowError:  # a JSON integer too large for a float
+        return False
