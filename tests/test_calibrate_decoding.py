@@ -1,0 +1,81 @@
+"""scripts/calibrate_decoding.py: the class weights it undoes and the exponents it accepts."""
+
+import json
+import sys
+
+import pytest
+import torch
+
+from symmflow.models.unet import PIXEL_UNET_PRESETS, PixelUNet
+from symmflow.pipeline import SymmFlowPipeline
+from symmflow.pipeline_config import PipelineConfig
+from symmflow.training.balance import class_balance_weights, class_frequencies
+from symmflow.training.config import DataConfig
+from symmflow.training.trainer import build_dataset
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import calibrate_decoding  # noqa: E402
+
+DATA = {"dataset": "procedural_faces", "kwargs": {"length": 16, "size": 16, "seed": 0}}
+
+
+def _folder(tmp_path, class_weights="absent", class_balance=0.5):
+    """A one-hot 16 px face pipeline whose training.json says how it was trained."""
+    torch.manual_seed(0)
+    net = PixelUNet(image_channels=3, label_channels=19, sample_size=16, **PIXEL_UNET_PRESETS["tiny"])
+    config = PipelineConfig(task="segmentation", image_size=16, palette="celebamask_hq", label_encoding="onehot")
+    info = {"config": {"data": DATA, "train": {"class_balance": class_balance}}}
+    if class_weights != "absent":
+        info["class_weights"] = class_weights
+    SymmFlowPipeline(net, config).save_pretrained(tmp_path / "pipe")
+    (tmp_path / "pipe" / "model" / "training.json").write_text(json.dumps(info))
+    return tmp_path / "pipe"
+
+
+def test_the_recorded_class_weights_are_the_ones_undone(tmp_path, capsys):
+    recorded = [0.5 + k / 10 for k in range(19)]
+    weights = calibrate_decoding.trained_class_weights(_folder(tmp_path, recorded), 19)
+    torch.testing.assert_close(weights, torch.tensor(recorded))
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_a_run_without_recorded_weights_is_recounted_with_a_warning(tmp_path, capsys):
+    weights = calibrate_decoding.trained_class_weights(_folder(tmp_path), 19)
+    expected = class_balance_weights(class_frequencies(build_dataset(DataConfig(**DATA)), 19), 0.5)
+    torch.testing.assert_close(weights, expected)
+    assert "does not record its class weights" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"class_weights": [1.0] * 18}, "records 18 class weights for a 19-class model"),
+     ({"class_balance": 0.0}, "trained without class balancing")],
+)
+def test_weights_that_cannot_be_undone_are_refused(tmp_path, kwargs, message):
+    with pytest.raises(SystemExit, match=message):
+        calibrate_decoding.trained_class_weights(_folder(tmp_path, **kwargs), 19)
+
+
+def test_gammas():
+    assert calibrate_decoding.parse_gammas("0,0.5,1") == [0.0, 0.5, 1.0]
+    for text, message in [("a,b", "comma-separated numbers"), ("0,2", r"must lie in \[0, 1\]"),
+                          ("-0.5", r"must lie in \[0, 1\]"), ("nan", r"must lie in \[0, 1\]")]:
+        with pytest.raises(SystemExit, match=message):
+            calibrate_decoding.parse_gammas(text)
+
+
+def test_write_stores_the_best_exponent_of_the_recorded_weights(tmp_path, monkeypatch, capsys):
+    recorded = [1.0] * 19
+    recorded[1] = 4.0
+    folder = _folder(tmp_path, recorded)
+    monkeypatch.setattr(sys, "argv", ["calibrate_decoding.py", str(folder), "--count", "4", "--gammas", "0.5,1", "--write"])
+    with torch.enable_grad():  # main() switches autograd off for the whole process, as a script may
+        calibrate_decoding.main()
+    assert torch.is_grad_enabled()
+    out = capsys.readouterr().out
+    best = float(out.split("best: gamma ")[1].split(" ")[0])
+    stored = json.loads((folder / "pipeline.json").read_text())["decode_weights"]
+    assert stored[1] == pytest.approx(4.0**best) and stored[0] == 1.0
+    assert SymmFlowPipeline.from_pretrained(folder).codec.decode_weights[1] == pytest.approx(4.0**best)
