@@ -214,26 +214,35 @@ def _segment(args: argparse.Namespace) -> int:
     from symmflow.alignment import align_photo, draw_faces, to_rgb, warp_crop
     from symmflow.processing import read_rgb
 
+    def stamp(path) -> tuple[int, int]:
+        info = os.stat(path)
+        return info.st_size, info.st_mtime_ns
+
     def read_and_align(path):
-        # only where the faces are and the photo -> crop matrices are kept: the crops are cut again
-        # from the photo read again below, so many large photos' crops never sit in memory at once
-        return replace(align_photo(read_rgb(path, pipe.processor.max_pixels), args.align, size=pipe.crop_size), crops=None)
+        # only where the faces are and the photo -> crop matrices are kept (with the file's size and
+        # time, to see it unchanged): the crops are cut again from the photo read again below, so
+        # many large photos' crops never sit in memory at once
+        first = stamp(path)
+        return first, replace(align_photo(read_rgb(path, pipe.processor.max_pixels), args.align, size=pipe.crop_size), crops=None)
 
     # every photo read and its faces found before anything is written: a later photo without a face
     # under --align align is refused (exit 2, named by its position) with nothing half-written
     photos = _read_inputs(args.inputs, read_and_align, "photo")
     args.out.mkdir(parents=True, exist_ok=True)
     steps = args.steps or pipe.default_steps["segment"]
-    for number, (path, found_faces) in enumerate(zip(args.inputs, photos), 1):
+    for number, (path, (first, found_faces)) in enumerate(zip(args.inputs, photos), 1):
         stem = Path(path).stem
-        # read again and cut at the matrices found above: the same pixels align_photo cropped
+        # read again and cut at the matrices found above: the same pixels align_photo cropped, as
+        # long as the file is the one read then (earlier photos are written by now, so a failure
+        # here is one while running: exit 1)
         try:
-            photo = to_rgb(read_rgb(path, pipe.processor.max_pixels))
-        except (ValueError, OSError) as err:  # earlier photos are written: a failure while running (exit 1)
+            changed = stamp(path) != first
+            photo = None if changed else to_rgb(read_rgb(path, pipe.processor.max_pixels))
+        except (ValueError, OSError) as err:
             raise RuntimeError(f"photo {number} of {len(photos)} ({path}) could not be read again: {err}") from None
-        if photo.shape[:2] != found_faces.shape:
-            raise RuntimeError(f"photo {number} of {len(photos)} ({path}) changed while the photos were segmented: "
-                               f"{found_faces.shape[1]}x{found_faces.shape[0]}, now {photo.shape[1]}x{photo.shape[0]}")
+        if changed or photo.shape[:2] != found_faces.shape:
+            raise RuntimeError(f"photo {number} of {len(photos)} ({path}) changed on disk while the photos were segmented; "
+                               "its faces were found in the file as it was: run the command again")
         aligned = replace(found_faces, crops=np.stack([warp_crop(photo, m, pipe.crop_size) for m in found_faces.matrices]))
         frames = []
         bar = _progress(steps + 1, stem, args.quiet)

@@ -86,6 +86,41 @@ def test_segment_align_refuses_a_later_photo_without_a_face_before_writing_anyth
     assert not out.exists()
 
 
+@pytest.mark.parametrize("change", ["rewritten", "deleted"])
+def test_segment_refuses_a_photo_changed_between_its_two_passes(pipes, tmp_path, monkeypatch, capsys, change):
+    """The second pass cuts the crops at the faces found in the first: a photo rewritten (same
+    size, other pixels) or deleted in between is named and the command fails (exit 1), with the
+    earlier photo's outputs written."""
+    import time
+
+    from symmflow.pipeline import SegmentationPipeline
+
+    photos = []
+    for k in range(2):
+        photos.append(tmp_path / f"p{k}.png")
+        Image.new("RGB", (64, 48), (100 + 20 * k,) * 3).save(photos[-1])
+    segment_stream = SegmentationPipeline.segment_stream
+
+    def stream(self, images, **kwargs):
+        if len(list((tmp_path / "seg").glob("*"))) == 0:  # while photo 1 is segmented
+            time.sleep(0.01)  # a later modification time even on coarse clocks
+            if change == "deleted":
+                photos[1].unlink()
+            else:
+                Image.new("RGB", (64, 48), (10, 200, 10)).save(photos[1])
+        yield from segment_stream(self, images, **kwargs)
+
+    monkeypatch.setattr(SegmentationPipeline, "segment_stream", stream)
+    code = cli_main(["segment", *map(str, photos), "--checkpoint", str(pipes / "faces"), "--steps", "1", "--align", "whole",
+                     "--out", str(tmp_path / "seg"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    expected = "changed on disk" if change == "rewritten" else "could not be read again"
+    assert f"photo 2 of 2 ({photos[1]})" in err and expected in err, err
+    assert sorted(f.name for f in (tmp_path / "seg").iterdir() if f.stem.startswith("p1")) == []
+    assert any(f.stem.startswith("p0") for f in (tmp_path / "seg").iterdir())
+
+
 def test_segment_keeps_no_crops_between_its_two_passes(pipes, tmp_path, monkeypatch, capsys):
     """The first pass (every photo read and its faces found) keeps the faces and their matrices, not
     the crops: by the time the first photo is segmented, none of the crops align_photo cut is alive;
