@@ -33,6 +33,7 @@ EXAMPLES = sorted((ROOT / "assets" / "faces").glob("image_*.png"))
 # one posterior sample cannot disagree with itself (its map is black whatever the photo): 0 (off) or 2..16,
 # as symmflow segment --uncertainty takes 2 and more
 MIN_UNCERTAINTY_SAMPLES, MAX_UNCERTAINTY_SAMPLES = 2, 16
+assert MAX_UNCERTAINTY_SAMPLES % MIN_UNCERTAINTY_SAMPLES == 0  # the slider steps by MIN and must reach MAX
 
 
 def _photo(image: Any) -> np.ndarray:
@@ -64,7 +65,7 @@ def _uncertainty_samples(value: Any) -> int:
     if k is None or k != value or not MIN_UNCERTAINTY_SAMPLES <= k <= MAX_UNCERTAINTY_SAMPLES:
         raise InputError(
             f"The number of uncertainty samples must be 0 (off) or a whole number between {MIN_UNCERTAINTY_SAMPLES} "
-            f"and {MAX_UNCERTAINTY_SAMPLES} (one sample cannot disagree with itself); got {value}."
+            f"and {MAX_UNCERTAINTY_SAMPLES} (one sample cannot disagree with itself); got {value!r}."
         )
     return k
 
@@ -162,7 +163,8 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
             )
             seed = SeedNumber(value=0, precision=0, minimum=0, label="seed")
             align = gr.Radio(list(ALIGN), value=next(iter(ALIGN)), label=ALIGN_LABEL)
-            uncertainty = gr.Slider(  # steps of 2 from 0: off, then 2, 4, .. 16, never the 1 refused
+            # steps of MIN from 0: off, then 2, 4, .. 16, never the 1 refused (MAX is a multiple of MIN)
+            uncertainty = gr.Slider(
                 0, MAX_UNCERTAINTY_SAMPLES, value=8, step=MIN_UNCERTAINTY_SAMPLES, label="uncertainty samples (0: off)",
                 info=f"posterior samples of each face, at the ODE steps above ({SAMPLE_STEPS} if 1); the map shows where they disagree",
             )

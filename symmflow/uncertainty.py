@@ -85,7 +85,9 @@ def sample_masks(
 
     Args:
         images: as :meth:`~symmflow.pipeline.SegmentationPipeline.segment`.
-        samples: ``K``, 1..:data:`MAX_SAMPLES`.
+        samples: ``K``, 1..:data:`MAX_SAMPLES`. One sample is a mask drawn from the posterior
+            (useful in itself); its disagreement map is zero everywhere, which is why the app and
+            the CLI ask for at least 2 when they show uncertainty.
         steps: Euler steps per sample, at least 2 (one step returns the posterior mean, the same
             for every seed).
 
