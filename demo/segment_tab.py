@@ -73,7 +73,7 @@ def _uncertainty_samples(value: Any) -> int:
 def _no_face(err: NoFaceError) -> InputError:
     """The library's refusal of a photo without a face to align, naming the choices as the radio
     buttons show them (the library names its modes, which the user never sees)."""
-    detail = str(err).split("; use mode")[0]
+    detail = err.detail
     label = {mode: text for text, mode in ALIGN.items()}
     return InputError(f"{detail[0].upper()}{detail[1:]}; pick \"{label['auto']}\" or \"{label['whole']}\" under \"{ALIGN_LABEL}\".")
 

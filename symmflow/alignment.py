@@ -82,7 +82,13 @@ _EYE_ROI_WIDTH = 120  # px: face boxes are resized to this width to search their
 
 
 class NoFaceError(ValueError):
-    """``mode="align"`` was asked but the photo has no face large enough to align."""
+    """``mode="align"`` was asked but the photo has no face large enough to align. ``detail``: what
+    was searched for, without the advice on modes (callers with their own names for the modes,
+    such as the app's buttons, give their own)."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"{detail}; use mode 'auto' or 'whole'")
 
 
 @dataclass
@@ -565,7 +571,7 @@ def align_photo(
             if mode == "align":
                 raise NoFaceError(
                     f"no face to align in this {w}x{h} photo (faces are found from about {smallest} px "
-                    f"and aligned from {min_face} px, upright or turned 90 degrees); use mode 'auto' or 'whole'"
+                    f"and aligned from {min_face} px, upright or turned 90 degrees)"
                 )
             what = "No face large enough to align" if too_small else "No face found"
             msg = (

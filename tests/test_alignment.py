@@ -210,8 +210,9 @@ def test_face_under_24_px_is_reported_not_aligned(astronaut):
         res = al.segment_photo(small, _fake_segment)
     assert res.faces == [] and len(res.too_small) == 1 and res.mode == "whole"
     assert "face too small" in res.messages[0] and f"minimum is {al.MIN_FACE} px" in res.messages[0]
-    with pytest.raises(al.NoFaceError, match="no face to align"):
+    with pytest.raises(al.NoFaceError, match="no face to align.*; use mode 'auto' or 'whole'$") as err:
         al.segment_photo(small, _fake_segment, mode="align")
+    assert err.value.detail.startswith("no face to align") and "use mode" not in err.value.detail
 
 
 def test_photo_without_face():
