@@ -37,36 +37,25 @@ def _seed(text: str) -> int:
     return value
 
 
-def _at_least(low: int) -> Callable[[str], int]:
+def _whole(low: int, high: int | None = None, why: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number ``>= low`` (and ``<= high`` if given); the refusal names
+    the range (and ``why``, if given)."""
+    span = f">= {low}" if high is None else f"from {low} to {high}"
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or value < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}")
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected a whole number {span}{why}, got {text!r}")
         return value
 
-    parse.__name__ = f"whole number >= {low}"
+    parse.__name__ = f"whole number {span}"
     return parse
 
 
-_positive, _count = _at_least(1), _at_least(0)
-
-
-def _between(low: int, high: int, why: str = "") -> Callable[[str], int]:
-    """A whole number in ``[low, high]``; the refusal names the range (and ``why``, if given)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}{why}, got {text!r}")
-        return value
-
-    parse.__name__ = f"whole number from {low} to {high}"
-    return parse
+_positive, _count = _whole(1), _whole(0)
 
 
 def _check_device(device: str | None) -> str | None:
@@ -498,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="auto: find the faces, align each to the model's framing and segment it, or the whole "
                               "image when none is found; align: refuse photos without a face; whole: never align")
     segment.add_argument("--uncertainty", default=None, metavar="K",
-                         type=_between(2, MAX_SAMPLES, " (one sample cannot disagree with itself)"),
+                         type=_whole(2, MAX_SAMPLES, " (one sample cannot disagree with itself)"),
                          help=f"also write <stem>_uncertainty.png: where K (2 to {MAX_SAMPLES}) posterior samples of the "
                               "mask (at --steps, or 5 if 1) disagree; the mask stays the usual answer")
     _add_inference_options(segment, DEFAULT_FACES_CHECKPOINT)
