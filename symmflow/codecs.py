@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from symmflow.palettes import Palette, decoding_palette, get_palette
+from symmflow.pipeline_config import check_decode_weights
 
 if TYPE_CHECKING:
     from symmflow.pipeline_config import PipelineConfig
@@ -260,10 +261,8 @@ class OneHotCodec(_MaskCodec):
         super().__init__(palette, beta)
         self.decode_weights = None
         if decode_weights is not None:
-            d = torch.as_tensor(decode_weights, dtype=torch.float32)
-            if d.shape != (self.num_classes,) or not (torch.isfinite(d).all() and (d > 0).all()):
-                raise ValueError(f"decode_weights must be {self.num_classes} finite numbers > 0 (one per class), got {list(d.shape)} values")
-            self.decode_weights = d
+            weights = decode_weights.tolist() if hasattr(decode_weights, "tolist") else list(decode_weights)  # tensors, arrays
+            self.decode_weights = torch.tensor(check_decode_weights(weights, self.num_classes), dtype=torch.float32)
 
     @property
     def channels(self) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 
 from symmflow.palettes import get_palette
 
-__all__ = ["DEFAULT_STEPS", "LABEL_ENCODINGS", "PIPELINE_CONFIG_NAME", "TASKS", "PipelineConfig"]
+__all__ = ["DEFAULT_STEPS", "LABEL_ENCODINGS", "PIPELINE_CONFIG_NAME", "TASKS", "PipelineConfig", "check_decode_weights"]
 
 PIPELINE_CONFIG_NAME = "pipeline.json"
 TASKS = ("segmentation", "classification")
@@ -110,7 +111,7 @@ class PipelineConfig:
             if self.decode_weights is not None:
                 if self.label_encoding != "onehot":
                     raise ValueError("decode_weights are for one-hot labels (label_encoding 'onehot'); a colour mask decodes to the nearest colour")
-                self.decode_weights = _check_decode_weights(self.decode_weights, get_palette(self.palette).num_classes)
+                self.decode_weights = check_decode_weights(self.decode_weights, get_palette(self.palette).num_classes)
         else:
             if self.label_encoding not in (None, "palette") or self.palette is not None or self.decode_weights is not None:
                 raise ValueError("palette, label_encoding and decode_weights are for segmentation; classifiers encode class levels")
@@ -177,8 +178,9 @@ class PipelineConfig:
         return 3
 
 
-def _check_decode_weights(weights: Any, num_classes: int) -> list[float]:
-    """``decode_weights`` as ``num_classes`` finite floats > 0, or a ValueError saying what came."""
+def check_decode_weights(weights: Any, num_classes: int) -> list[float]:
+    """``decode_weights`` as ``num_classes`` finite floats > 0, or a ValueError saying what came
+    (the one check, for a ``pipeline.json`` and for :class:`~symmflow.codecs.OneHotCodec`)."""
     ok = isinstance(weights, (list, tuple)) and len(weights) == num_classes and all(map(_positive_finite, weights))
     if not ok:
         got = f"{len(weights)} values" if isinstance(weights, (list, tuple)) else type(weights).__name__
@@ -187,7 +189,7 @@ def _check_decode_weights(weights: Any, num_classes: int) -> list[float]:
 
 
 def _positive_finite(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy scalars too
         return False
     try:
         return math.isfinite(value) and value > 0
