@@ -59,15 +59,12 @@ def _uncertainty_samples(value: Any) -> int:
     if value is None or value == 0:
         return 0
     try:
-        k = int(value)
-    except (TypeError, ValueError, OverflowError):
-        k = None
-    if k is None or k != value or not MIN_UNCERTAINTY_SAMPLES <= k <= MAX_UNCERTAINTY_SAMPLES:
+        return check_count(value, MIN_UNCERTAINTY_SAMPLES, MAX_UNCERTAINTY_SAMPLES)
+    except InputError:  # the same check, told with what 0 and 1 mean here
         raise InputError(
             f"The number of uncertainty samples must be 0 (off) or a whole number between {MIN_UNCERTAINTY_SAMPLES} "
             f"and {MAX_UNCERTAINTY_SAMPLES} (one sample cannot disagree with itself); got {value!r}."
-        )
-    return k
+        ) from None
 
 
 def _no_face(err: NoFaceError) -> InputError:

@@ -144,7 +144,7 @@ def check_count(steps: float | int | None, low: int, high: int, what: str = "num
     :func:`symmflow.validation.check_steps` is the library's)."""
     try:
         value = int(steps)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite value sent through the API
         raise InputError(f"The {what} must be a whole number between {low} and {high}.") from None
     if value != steps or not low <= value <= high:
         raise InputError(f"The {what} must be a whole number between {low} and {high}; got {steps}.")

@@ -226,3 +226,14 @@ def test_through_the_running_app_a_huge_canvas_is_refused_fast_and_errors_are_pl
             client.predict(*args, api_name=endpoint)
         assert time.perf_counter() - start < 5.0, endpoint
         assert not str(err.value).strip().startswith(('"', "'")), str(err.value)
+
+
+def test_app_counts_refuse_what_is_not_a_whole_number_in_range():
+    """Steps, portraits and samples sent through the API: infinities and NaN are refused with the
+    range like any other bad number (int(inf) raises OverflowError, not ValueError)."""
+    from demo.ui import InputError, check_count
+
+    assert check_count(5.0, 1, 50) == 5
+    for bad in (float("inf"), float("-inf"), float("nan"), 0, 51, 2.5, "x", None):
+        with pytest.raises(InputError, match=r"The number of steps must be a whole number between 1 and 50"):
+            check_count(bad, 1, 50)
