@@ -79,3 +79,17 @@ def test_write_stores_the_best_exponent_of_the_recorded_weights(tmp_path, monkey
     stored = json.loads((folder / "pipeline.json").read_text())["decode_weights"]
     assert stored[1] == pytest.approx(4.0**best) and stored[0] == 1.0
     assert SymmFlowPipeline.from_pretrained(folder).codec.decode_weights[1] == pytest.approx(4.0**best)
+
+
+def test_bad_runs_of_the_script_are_refused(tmp_path, monkeypatch):
+    folder = _folder(tmp_path, [1.0] * 19)
+    monkeypatch.setattr(sys, "argv", ["calibrate_decoding.py", str(folder), "--count", "0"])
+    with torch.enable_grad(), pytest.raises(SystemExit, match="--count must be at least 1, got 0"):
+        calibrate_decoding.main()
+    torch.manual_seed(0)
+    net = PixelUNet(image_channels=3, label_channels=172, sample_size=16, **PIXEL_UNET_PRESETS["tiny"])
+    config = PipelineConfig(task="segmentation", image_size=16, palette="coco_stuff", label_encoding="onehot")
+    SymmFlowPipeline(net, config).save_pretrained(tmp_path / "coco")
+    monkeypatch.setattr(sys, "argv", ["calibrate_decoding.py", str(tmp_path / "coco")])
+    with torch.enable_grad(), pytest.raises(SystemExit, match="measure CelebAMask-HQ face models, this one's palette is 'coco_stuff'"):
+        calibrate_decoding.main()
