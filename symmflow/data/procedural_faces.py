@@ -1027,6 +1027,12 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
         for k in (-1, 1):
             _blob(relief, cx + k * 0.22 * w, bottom - 0.08 * h, 0.09 * w, 0.045 * h, -0.6)
         _blob(relief, cx, bottom + 0.05 * h, 0.25 * w, 0.05 * h, -0.25)
+    lower_lip = _Region(mask == L_LIP)
+    if lower_lip:
+        # the lower lip's shadow on the chin: a dark crease that belongs to the skin, not the lip
+        cx, w = lower_lip.centre[0], lower_lip.w
+        _blob(relief, cx, lower_lip.y0 + 1.15 * lower_lip.h, 0.3 * w, 0.18 * lower_lip.h + 0.5,
+              -0.3 * rng.uniform(0.3, 1.0))
     brow_v = None
     for k in (L_EYE, R_EYE):
         eye = _Region(mask == k)
@@ -1051,7 +1057,10 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
         # dark hair touching the lips is skin, not an open mouth
         _blob(jaw, nose.centre[0], bottom + 0.25 * nose.h, 0.8 * nose.w, 0.22 * nose.h, 0.9)
         _blob(jaw, nose.centre[0], bottom + 0.95 * nose.h, 0.45 * nose.w, 0.2 * nose.h, 0.9)
-        cover = np.where(_member(mask, (SKIN,)), np.clip(jaw, 0, 1) * p.beard, 0)
+        # a beard grows on under the jaw: on the neck it is a dark, hairy band that is neck, not
+        # a necklace
+        _blob(jaw, nose.centre[0], bottom + 2.6 * nose.h, 2.0 * nose.w, 0.7 * nose.h, 0.8)
+        cover = np.where(_member(mask, (SKIN, NECK)), np.clip(jaw, 0, 1) * p.beard, 0)
         cover *= 0.6 + 0.8 * _noise(rng, (s, s), 2)
         cover = np.clip(cover, 0, 1)[..., None]
         img *= 1 - cover
@@ -1132,7 +1141,8 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
 
 
 def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndarray) -> None:
-    """Iris, pupil, catch light and lash line in each eye region of ``img``, in place."""
+    """Iris, pupil and catch light in each eye region of ``img``, and the lash line, lid crease
+    and lower rim on the skin around it, in place."""
     eyes = _Region(_member(mask, (L_EYE, R_EYE)))
     if not eyes:
         return
@@ -1158,12 +1168,19 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
     colour[np.hypot(xx - ex - 0.4 * r * light[0], yy - ey - 0.4 * r * light[1]) < 0.28 * r] = 245
     iris = inside & (d < 1)
     crop[iris] = colour[iris]
-    lash = inside.copy()
-    lash[1:] &= ~inside[:-1]  # the top pixel of each column: the upper lid's lashes
-    crop[lash] = crop[lash] * 0.25 + 20
-    lid = np.zeros_like(inside)
-    lid[:-1] = lash[1:]  # the lid's edge above the lashes
-    crop[lid] *= 0.7
+    # The lashes and the lid's crease lie on the skin just outside the eye: CelebAMask-HQ's eye
+    # region is the opening inside the lash line. Lashes drawn inside it taught the model that a
+    # real eye begins at the crease above its lashes, and real eyes came out twice their size.
+    eye = eyes.mask
+    lash = np.zeros_like(eye)
+    lash[:-1] = eye[1:] & ~eye[:-1]  # the pixel above each column of an eye
+    img[lash] = img[lash] * 0.3 + 15
+    crease = np.zeros_like(eye)
+    crease[:-2] = lash[2:] & ~eye[:-2]  # the lid's fold, a pixel above the lashes
+    img[crease] *= 0.8
+    rim = np.zeros_like(eye)
+    rim[1:] = eye[:-1] & ~eye[1:]  # the lower lid's rim under each column
+    img[rim] *= 0.75
 
 
 def _paint_details(p: FaceParams, mask: np.ndarray, img: np.ndarray, face_light: np.ndarray) -> None:
