@@ -1141,8 +1141,8 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
 
 
 def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndarray) -> None:
-    """Iris, pupil and catch light in each eye region of ``img``, and the lash line, lid crease
-    and lower rim on the skin around it, in place."""
+    """Iris, pupil and catch light in each eye region of ``img``, and the lid's crease above it,
+    in place."""
     eyes = _Region(_member(mask, (L_EYE, R_EYE)))
     if not eyes:
         return
@@ -1168,19 +1168,27 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
     colour[np.hypot(xx - ex - 0.4 * r * light[0], yy - ey - 0.4 * r * light[1]) < 0.28 * r] = 245
     iris = inside & (d < 1)
     crop[iris] = colour[iris]
-    # The lashes and the lid's crease lie on the skin just outside the eye: CelebAMask-HQ's eye
-    # region is the opening inside the lash line. Lashes drawn inside it taught the model that a
-    # real eye begins at the crease above its lashes, and real eyes came out twice their size.
+    # the lid's fold, two pixels above the eye (the lashes under it: _paint_lashes)
     eye = eyes.mask
-    lash = np.zeros_like(eye)
-    lash[:-1] = eye[1:] & ~eye[:-1]  # the pixel above each column of an eye
-    img[lash] = img[lash] * 0.3 + 15
     crease = np.zeros_like(eye)
-    crease[:-2] = lash[2:] & ~eye[:-2]  # the lid's fold, a pixel above the lashes
+    crease[:-2] = eye[2:] & ~eye[1:-1] & ~eye[:-2]
     img[crease] *= 0.8
+
+
+def _paint_lashes(mask: np.ndarray, img: np.ndarray) -> None:
+    """The upper lash line on the skin just above each eye and the lower lid's rim just below it,
+    in ``img`` in place, drawn sharp after the borders are softened.
+
+    CelebAMask-HQ's eye region is the opening inside the lashes. Lashes drawn inside the region
+    (or blurred across its border) taught the model that a real eye begins at the dark line
+    above its lashes, and real eyes came out up to twice their size."""
+    eye = _member(mask, (L_EYE, R_EYE))
+    lash = np.zeros_like(eye)
+    lash[:-1] = eye[1:] & ~eye[:-1]
+    img[lash] = img[lash] * 0.3 + 12
     rim = np.zeros_like(eye)
-    rim[1:] = eye[:-1] & ~eye[1:]  # the lower lid's rim under each column
-    img[rim] *= 0.75
+    rim[1:] = eye[:-1] & ~eye[1:]
+    img[rim] *= 0.8
 
 
 def _paint_details(p: FaceParams, mask: np.ndarray, img: np.ndarray, face_light: np.ndarray) -> None:
@@ -1309,6 +1317,7 @@ def _paint(params: FaceParams, mask: np.ndarray, rng: np.random.Generator) -> np
     cv2.copyTo(cv2.GaussianBlur(img, (0, 0), sigma), near, img)
     hair_edge = cv2.dilate((edge & (mask == HAIR)).view(np.uint8), np.ones((5, 5), np.uint8))
     cv2.copyTo(cv2.GaussianBlur(img, (0, 0), 2 * sigma), hair_edge, img)
+    _paint_lashes(mask, img)
     return img
 
 
