@@ -10,8 +10,10 @@ example masks for the painting app. Every face comes from one seed in three step
 3. :func:`render_image` paints the portrait from the mask and the appearance parameters only, the
    way a photograph shows a face rather than as flat-coloured regions: skin lit as one relief
    (the nose is skin, found by its light and dark sides, nostrils and the shadow under it; eye
-   sockets, blush, blotchy and fine texture, specular shine, stubble), sparse brows over skin,
-   eyes with dim whites, large irises, lashes and lids, shaded lips, hair strands with soft,
+   sockets, the lower lip's shadow, blush, blotchy and fine texture, specular shine, stubble and
+   beards that go on under the jaw onto the neck), sparse brows over skin, eyes with dim whites
+   and large irises inside a sharp lash line and lower rim (both on the skin, as CelebAMask-HQ
+   draws the eye as the opening inside the lashes), shaded lips, hair strands with soft,
    frayed borders, patterned clothes, plain or out-of-focus backgrounds (mottled, bokeh,
    indoor), and no outlines; then :func:`apply_camera` adds white balance, exposure, tone curve,
    defocus, sensor noise and JPEG. So the image stays a function of the mask plus appearance
