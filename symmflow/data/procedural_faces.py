@@ -90,6 +90,8 @@ P_HAT = 0.05
 P_EARRINGS = 0.25
 """Probability of earrings given at least one visible ear."""
 P_NECKLACE = 0.05
+P_SHIRT = 0.3
+"""Probability of a shirt under an open jacket (a light wedge in a dark neckline, as on suits)."""
 
 _ID = {name: k for k, name in enumerate(CELEBAMASK_HQ.class_names)}
 BG, SKIN, NOSE, EYE_G = _ID["background"], _ID["skin"], _ID["nose"], _ID["eye_g"]
@@ -253,6 +255,9 @@ class FaceParams:
     CelebAMask-HQ."""
     cloth_pattern: str
     """``"solid"``, ``"stripes"`` or ``"check"``."""
+    shirt_rgb: RGB | None
+    """Colour of a shirt showing in the neckline of an open jacket (both labelled cloth, as in
+    CelebAMask-HQ), or ``None`` for a single garment."""
     camera: Camera
 
 
@@ -338,7 +343,7 @@ _HAIR_VOLUME = {"short": (0.08, 0.18), "long": (0.15, 0.35), "bob": (0.18, 0.32)
                 "bun": (0.03, 0.07), "buzz": (0.02, 0.035), "bald": (0.0, 0.0)}
 _HAIR_LENGTH = {"long": (1.5, 2.1), "bob": (0.6, 0.85), "curly": (0.75, 1.2)}
 _COINS = ("left_ear", "right_ear", "glasses", "sunglasses", "hat", "earrings", "necklace", "lipstick",
-          "mouth_open", "blur", "jpeg", "beard")
+          "mouth_open", "blur", "jpeg", "beard", "shirt")
 """The yes/no choices, each decided by one uniform draw against its probability."""
 
 
@@ -465,6 +470,9 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
         shine=g["shine"],
         beard=g["beard"] if coin["beard"] < 0.3 else 0.0,
         cloth_pattern=_pick(rng, ("solid", "stripes", "check"), (0.7, 0.2, 0.1)),
+        # mostly white or pale shirts
+        shirt_rgb=(_rgb(_random_colours(rng, 1, (0.0, 0.35), (0.7, 1.0))[0]) if coin["shirt"] < P_SHIRT
+                   else None),
         camera=Camera(
             gains=_rgb(np.exp(rng.normal(0.0, 0.07, 3))),
             exposure=g["exposure"],
@@ -1109,7 +1117,13 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         jaw = np.where(skin_rows >= 0, skin_rows, fy + fb).astype(np.float32)[None, neck.crop[1]]
         below = np.maximum(py[neck.crop[0]] - jaw, 0)
         depth, reach = rng.uniform(0.15, 0.55), rng.uniform(0.02, 0.08) * s
-        paint(neck, value * (1 - depth * np.exp(-below / reach)) * rng.uniform(0.8, 1.0))
+        value = value * (1 - depth * np.exp(-below / reach)) * rng.uniform(0.8, 1.0)
+        # The neckline stands off the skin: the neck just above it is in the collar's shade, a dark
+        # line along the cloth's edge that is neck, not a necklace.
+        cloth_rows = np.where(mask == CLOTH, np.arange(s)[:, None], s).min(axis=0)[None, neck.crop[1]]
+        above = np.maximum(cloth_rows - py[neck.crop[0]], 0)
+        depth, reach = rng.uniform(0.1, 0.5), rng.uniform(0.006, 0.02) * s
+        paint(neck, value * (1 - depth * np.exp(-above / reach)))
     for k in (HAIR, HAT):
         region = _Region(mask == k)
         if not region:
@@ -1140,6 +1154,20 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         torso = _lit_field(s, cloth.centre, (0.55 * cloth.w, 1.5 * cloth.h), light)[cloth.crop]
         paint(cloth, (0.7 + 0.4 * torso) * folds)
     return shade
+
+
+def _paint_shirt(shirt_rgb: RGB, mask: np.ndarray, img: np.ndarray) -> None:
+    """A shirt in the neckline of an open jacket, in ``img`` (base colours) in place: the cloth
+    inside a wedge that points down from under the neck takes ``shirt_rgb``."""
+    neck, cloth = _Region(mask == NECK), _Region(mask == CLOTH)
+    if not (neck and cloth):
+        return
+    s = mask.shape[0]
+    cx, tip = neck.centre[0], neck.y0 + neck.h + 0.15 * s
+    yy, xx = np.mgrid[cloth.crop].astype(np.float32) + 0.5
+    half = 0.6 * neck.w * np.clip((tip - yy) / max(tip - cloth.y0, 1.0), 0, 1)
+    wedge = cloth.mask[cloth.crop] & (np.abs(xx - cx) < half)
+    img[cloth.crop][wedge] = shirt_rgb
 
 
 def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndarray) -> None:
@@ -1294,6 +1322,8 @@ def _paint(params: FaceParams, mask: np.ndarray, rng: np.random.Generator) -> np
     # cv2 for the per-pixel products and masked copies: numpy is slow to broadcast over channels
     table = _colour_table(params)
     img = np.take(table, mask, axis=0)
+    if params.shirt_rgb is not None:
+        _paint_shirt(params.shirt_rgb, mask, img)
     img = cv2.multiply(img, cv2.merge([_shade(params, mask, rng, light, face_light, (fx, fy, fa, fb))] * 3))
     _model_face(params, mask, img, rng, face_light, light)
     brows = _member(mask, (L_BROW, R_BROW))
