@@ -11,6 +11,7 @@ from symmflow.data.procedural_faces import (
     P_GLASSES,
     P_HAT,
     P_NECKLACE,
+    P_SHIRT,
     Camera,
     ProceduralFaces,
     apply_camera,
@@ -76,6 +77,7 @@ def test_accessories_appear_at_their_probabilities():
     assert abs(np.mean([p.glasses for p in params]) - P_GLASSES) < 0.1
     assert abs(np.mean([p.hat for p in params]) - P_HAT) < 0.1
     assert abs(np.mean([p.necklace for p in params]) - P_NECKLACE) < 0.1
+    assert abs(np.mean([p.shirt_rgb is not None for p in params]) - P_SHIRT) < 0.1
     with_ear = [p for p in params if any(p.ears_visible)]
     assert abs(np.mean([p.earrings for p in with_ear]) - P_EARRINGS) < 0.12
     assert len({p.hair_style for p in params}) >= 5
@@ -84,6 +86,36 @@ def test_accessories_appear_at_their_probabilities():
         flagged = [seed for seed, p in zip(seeds, params) if getattr(p, flag)][:8]
         assert flagged, flag
         assert all((generate_face(seed)[1] == ID[name]).any() for seed in flagged), name
+
+
+def test_shirt_shows_in_the_neckline_and_stays_cloth():
+    """A shirt under an open jacket changes the picture, never the mask: the cloth just below
+    the neck takes the shirt's colour, the rest of the jacket keeps its own."""
+    sharp = Camera(gains=(1.0, 1.0, 1.0), exposure=1.0, gamma=1.0, contrast=1.0, blur=0.0, noise=0.0, jpeg=0)
+    checked = 0
+    for seed in range(100):
+        params = sample_face_params(np.random.default_rng(seed))
+        if params.shirt_rgb is None or params.cloth_pattern != "solid":
+            continue
+        params = dataclasses.replace(params, camera=sharp)
+        class_map = render_mask(params, 128)
+        plain = dataclasses.replace(params, shirt_rgb=None)
+        np.testing.assert_array_equal(class_map, render_mask(plain, 128))
+        image = render_image(params, class_map, seed).astype(np.float64)
+        cloth = class_map == ID["cloth"]
+        if not cloth.any() or not (class_map == ID["neck"]).any():
+            continue
+        neck_x = np.nonzero(class_map == ID["neck"])[1].mean()
+        top = np.nonzero(cloth.any(axis=1))[0][0]
+        shirt = cloth.copy()
+        shirt[:, : int(neck_x) - 2] = shirt[:, int(neck_x) + 3 :] = False  # a strip under the neck
+        shirt[top + 20 :] = False
+        distance = lambda region: np.linalg.norm(image[region].mean(axis=0) - params.shirt_rgb)  # noqa: E731
+        if shirt.sum() < 10 or np.linalg.norm(np.subtract(params.shirt_rgb, params.cloth_rgb)) < 80:
+            continue
+        assert distance(shirt) < distance(cloth & ~shirt), seed
+        checked += 1
+    assert checked >= 5, checked
 
 
 def _class_means(image: np.ndarray, class_map: np.ndarray) -> dict[int, np.ndarray]:
