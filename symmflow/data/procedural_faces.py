@@ -15,8 +15,7 @@ example masks for the painting app. Every face comes from one seed in three step
    and large irises inside a sharp lash line and lower rim (both on the skin, as CelebAMask-HQ
    draws the eye as the opening inside the lashes), shaded lips, hair strands with soft,
    frayed borders, patterned clothes (a shirt in an open jacket's neckline; the collar's shade
-   on the neck), plain or out-of-focus backgrounds (mottled, bokeh,
-   indoor), and no outlines; then :func:`apply_camera` adds white balance, exposure, tone curve,
+   on the neck), plain or out-of-focus backgrounds (mottled, bokeh, indoor), and no outlines; then :func:`apply_camera` adds white balance, exposure, tone curve,
    defocus, sensor noise and JPEG. So the image stays a function of the mask plus appearance
    randomness, randomised widely enough that a segmenter trained on it can transfer to photos.
 
