@@ -143,7 +143,8 @@ def test_nose_is_skin_told_apart_by_shading_only(faces):
             gaps.append(np.linalg.norm(means[ID["nose"]] - means[ID["skin"]]))
             spreads.append(image[class_map == ID["nose"]].astype(np.float64).std(axis=0).mean())
     # the four official CelebAMask-HQ samples: 15-35 between the nose's and the skin's means
-    assert np.median(gaps) < 30, np.median(gaps)
+    # (here 30: the skin's mean takes in the lash lines and the beards, both skin)
+    assert np.median(gaps) < 35, np.median(gaps)
     assert np.median(spreads) > 4, np.median(spreads)
 
 
@@ -186,6 +187,22 @@ def test_lash_line_lies_outside_the_eye_region():
         ratios.append(brightness[above].mean() / brightness[top].mean())
     # measured: median 0.43, every face below 1 (lashes inside the region: median 1.22)
     assert len(ratios) >= 30 and np.median(ratios) < 0.6 and np.mean(np.array(ratios) < 1) > 0.9, ratios
+    # the same in the training data, painted at twice the size and halved: the lashes are drawn
+    # after the halving, on the halved mask (drawn before it, half of them fell inside the eye)
+    ratios = []
+    for seed in range(300, 340):
+        params = sample_face_params(np.random.default_rng(seed))
+        image, class_map = generate_face(seed, 64)
+        if params.glasses or params.camera.blur > 0:
+            continue
+        brightness = image.astype(np.float64) @ luma
+        eye = np.isin(class_map, [ID["l_eye"], ID["r_eye"]])
+        above = np.zeros_like(eye)
+        above[:-1] = eye[1:] & ~eye[:-1] & (class_map[:-1] == ID["skin"])
+        top = np.zeros_like(eye)
+        top[1:] = eye[1:] & ~eye[:-1]
+        ratios.append(brightness[above].mean() / brightness[top].mean())
+    assert len(ratios) >= 10 and np.median(ratios) < 0.8, (len(ratios), np.median(ratios))
 
 
 def test_framing_matches_celebamask_hq():

@@ -15,8 +15,9 @@ example masks for the painting app. Every face comes from one seed in three step
    and large irises inside a sharp lash line and lower rim (both on the skin, as CelebAMask-HQ
    draws the eye as the opening inside the lashes), shaded lips, hair strands with soft,
    frayed borders, patterned clothes (a shirt in an open jacket's neckline; the collar's shade
-   on the neck), plain or out-of-focus backgrounds (mottled, bokeh, indoor), and no outlines; then :func:`apply_camera` adds white balance, exposure, tone curve,
-   defocus, sensor noise and JPEG. So the image stays a function of the mask plus appearance
+   on the neck), plain or out-of-focus backgrounds (mottled, bokeh, indoor), and no outlines;
+   then :func:`apply_camera` adds white balance, exposure, tone curve, defocus, sensor noise and
+   JPEG. So the image stays a function of the mask plus appearance
    randomness, randomised widely enough that a segmenter trained on it can transfer to photos.
 
 Conventions are CelebAMask-HQ's. ``l_*`` classes (``l_eye``, ``l_brow``, ``l_ear``) are the
@@ -92,7 +93,7 @@ P_EARRINGS = 0.25
 """Probability of earrings given at least one visible ear."""
 P_NECKLACE = 0.05
 P_SHIRT = 0.3
-"""Probability of a shirt under an open jacket (a light wedge in a dark neckline, as on suits)."""
+"""Probability of a shirt in the neckline of an open jacket (mostly white or pale, as on suits)."""
 
 _ID = {name: k for k, name in enumerate(CELEBAMASK_HQ.class_names)}
 BG, SKIN, NOSE, EYE_G = _ID["background"], _ID["skin"], _ID["nose"], _ID["eye_g"]
@@ -1068,8 +1069,8 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
         # dark hair touching the lips is skin, not an open mouth
         _blob(jaw, nose.centre[0], bottom + 0.25 * nose.h, 0.8 * nose.w, 0.22 * nose.h, 0.9)
         _blob(jaw, nose.centre[0], bottom + 0.95 * nose.h, 0.45 * nose.w, 0.2 * nose.h, 0.9)
-        # a beard grows on under the jaw: on the neck it is a dark, hairy band that is neck, not
-        # a necklace
+        # a beard grows on under the jaw and fades down the neck: dark hair there is neck, not a
+        # necklace
         _blob(jaw, nose.centre[0], bottom + 2.6 * nose.h, 2.0 * nose.w, 0.7 * nose.h, 0.8)
         cover = np.where(_member(mask, (SKIN, NECK)), np.clip(jaw, 0, 1) * p.beard, 0)
         cover *= 0.6 + 0.8 * _noise(rng, (s, s), 2)
@@ -1121,7 +1122,8 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         value = value * (1 - depth * np.exp(-below / reach)) * rng.uniform(0.8, 1.0)
         # The neckline stands off the skin: the neck just above it is in the collar's shade, a dark
         # line along the cloth's edge that is neck, not a necklace.
-        cloth_rows = np.where(mask == CLOTH, np.arange(s)[:, None], s).min(axis=0)[None, neck.crop[1]]
+        # (columns without cloth: far below the image, so no shade)
+        cloth_rows = np.where(mask == CLOTH, np.arange(s)[:, None], 4 * s).min(axis=0)[None, neck.crop[1]]
         above = np.maximum(cloth_rows - py[neck.crop[0]], 0)
         depth, reach = rng.uniform(0.1, 0.5), rng.uniform(0.006, 0.02) * s
         paint(neck, value * (1 - depth * np.exp(-above / reach)))
@@ -1157,18 +1159,26 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
     return shade
 
 
-def _paint_shirt(shirt_rgb: RGB, mask: np.ndarray, img: np.ndarray) -> None:
-    """A shirt in the neckline of an open jacket, in ``img`` (base colours) in place: the cloth
-    inside a wedge that points down from under the neck takes ``shirt_rgb``."""
+def _paint_shirt(shirt_rgb: RGB, mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -> None:
+    """A shirt in the neckline of an open jacket, in ``img`` (lit) in place: the cloth inside a
+    wedge that hangs from the neckline under the neck takes ``shirt_rgb``, plain (the jacket's
+    pattern and folds stay on the jacket). Nothing when the neckline is out of the picture."""
     neck, cloth = _Region(mask == NECK), _Region(mask == CLOTH)
     if not (neck and cloth):
         return
     s = mask.shape[0]
-    cx, tip = neck.centre[0], neck.y0 + neck.h + 0.15 * s
+    columns = np.arange(neck.x0, neck.x0 + neck.w)
+    tops = np.where(mask[:, columns] == CLOTH, np.arange(s)[:, None], s).min(axis=0)  # the neckline
+    cx = int(neck.centre[0])
+    if tops[cx - neck.x0] >= s:  # the neck runs out of the picture: no neckline to hang from
+        return
+    top = tops.min()
+    tip = tops[cx - neck.x0] + 0.12 * s
     yy, xx = np.mgrid[cloth.crop].astype(np.float32) + 0.5
-    half = 0.6 * neck.w * np.clip((tip - yy) / max(tip - cloth.y0, 1.0), 0, 1)
-    wedge = cloth.mask[cloth.crop] & (np.abs(xx - cx) < half)
-    img[cloth.crop][wedge] = shirt_rgb
+    half = 0.6 * neck.w * np.clip((tip - yy) / max(tip - top, 1.0), 0, 1)
+    wedge = cloth.mask[cloth.crop] & (np.abs(xx - neck.centre[0]) < half)
+    light = 0.82 + 0.12 * _noise(rng, (cloth.h, cloth.w), max(4, s // 6))
+    img[cloth.crop][wedge] = np.float32(shirt_rgb) * light[wedge][:, None]
 
 
 def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndarray) -> None:
@@ -1211,8 +1221,10 @@ def _paint_lashes(mask: np.ndarray, img: np.ndarray) -> None:
     in ``img`` in place, drawn sharp after the borders are softened.
 
     CelebAMask-HQ's eye region is the opening inside the lashes. Lashes drawn inside the region
-    (or blurred across its border) taught the model that a real eye begins at the dark line
-    above its lashes, and real eyes came out up to twice their size."""
+    (or blurred across its border, or averaged into it when a face painted at twice the size is
+    halved) taught the model that a real eye begins at the dark line above its lashes, and real
+    eyes came out up to twice their size. So they are drawn last, at the output size, on the
+    output mask (on the skin, or on a glasses frame where one touches the eye)."""
     eye = _member(mask, (L_EYE, R_EYE))
     lash = np.zeros_like(eye)
     lash[:-1] = eye[1:] & ~eye[:-1]
@@ -1323,9 +1335,9 @@ def _paint(params: FaceParams, mask: np.ndarray, rng: np.random.Generator) -> np
     # cv2 for the per-pixel products and masked copies: numpy is slow to broadcast over channels
     table = _colour_table(params)
     img = np.take(table, mask, axis=0)
-    if params.shirt_rgb is not None:
-        _paint_shirt(params.shirt_rgb, mask, img)
     img = cv2.multiply(img, cv2.merge([_shade(params, mask, rng, light, face_light, (fx, fy, fa, fb))] * 3))
+    if params.shirt_rgb is not None:
+        _paint_shirt(params.shirt_rgb, mask, img, rng)
     _model_face(params, mask, img, rng, face_light, light)
     brows = _member(mask, (L_BROW, R_BROW))
     if brows.any():
@@ -1350,7 +1362,6 @@ def _paint(params: FaceParams, mask: np.ndarray, rng: np.random.Generator) -> np
     cv2.copyTo(cv2.GaussianBlur(img, (0, 0), sigma), near, img)
     hair_edge = cv2.dilate((edge & (mask == HAIR)).view(np.uint8), np.ones((5, 5), np.uint8))
     cv2.copyTo(cv2.GaussianBlur(img, (0, 0), 2 * sigma), hair_edge, img)
-    _paint_lashes(mask, img)
     return img
 
 
@@ -1427,7 +1438,10 @@ def render_image(params: FaceParams, mask: np.ndarray, rng_or_seed: np.random.Ge
     if not np.issubdtype(mask.dtype, np.integer) or mask.min() < 0 or mask.max() >= _NUM_CLASSES:
         raise ValueError(f"mask must hold integer class ids in [0, {_NUM_CLASSES - 1}]")
     rng = _as_rng(rng_or_seed)
-    return apply_camera(params.camera, _paint(params, mask.astype(np.intp, copy=False), rng), rng)
+    mask = mask.astype(np.intp, copy=False)
+    image = _paint(params, mask, rng)
+    _paint_lashes(mask, image)
+    return apply_camera(params.camera, image, rng)
 
 
 # -- faces and data sets -----------------------------------------------------------------------
@@ -1458,10 +1472,13 @@ def generate_face(seed: int, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     params = sample_face_params(rng)
     if _supersample(size) == 1:
         class_map = render_mask(params, size)
-        return apply_camera(params.camera, _paint(params, class_map, rng), rng), class_map
-    large = _rasterise(params, 2 * size, min_line=2)  # thin parts keep a pixel after halving
-    image = cv2.resize(_paint(params, large, rng), (size, size), interpolation=cv2.INTER_AREA)
-    return apply_camera(params.camera, image, rng), _halve_mask(large)
+        image = _paint(params, class_map, rng)
+    else:
+        large = _rasterise(params, 2 * size, min_line=2)  # thin parts keep a pixel after halving
+        image = cv2.resize(_paint(params, large, rng), (size, size), interpolation=cv2.INTER_AREA)
+        class_map = _halve_mask(large)
+    _paint_lashes(class_map, image)
+    return apply_camera(params.camera, image, rng), class_map
 
 
 def generate_faces(n: int, size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
