@@ -165,12 +165,25 @@ def test_left_parts_lie_on_the_image_right():
                 assert rc[0] < 0.5, (right, rc)
 
 
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def _lash_ratio(brightness: np.ndarray, class_map: np.ndarray) -> float:
+    """Mean brightness of the skin pixel above each column of an eye over that of the eye's own
+    top row: below 1 when the dark lash line lies outside the eye region."""
+    eye = np.isin(class_map, [ID["l_eye"], ID["r_eye"]])
+    above = np.zeros_like(eye)
+    above[:-1] = eye[1:] & ~eye[:-1] & (class_map[:-1] == ID["skin"])
+    top = np.zeros_like(eye)
+    top[1:] = eye[1:] & ~eye[:-1]
+    return brightness[above].mean() / brightness[top].mean()
+
+
 def test_lash_line_lies_outside_the_eye_region():
     """CelebAMask-HQ's eye region is the opening inside the lashes: the dark lash line is the
     skin pixel above each column of an eye, not the eye's own top row (drawn inside, the lashes
     taught the model to read real eyes up to twice their size)."""
     sharp = Camera(gains=(1.0, 1.0, 1.0), exposure=1.0, gamma=1.0, contrast=1.0, blur=0.0, noise=0.0, jpeg=0)
-    luma = np.array([0.299, 0.587, 0.114])
     ratios = []
     for seed in range(300, 340):
         params = sample_face_params(np.random.default_rng(seed))
@@ -178,13 +191,8 @@ def test_lash_line_lies_outside_the_eye_region():
             continue
         params = dataclasses.replace(params, camera=sharp)
         class_map = render_mask(params, 128)
-        brightness = render_image(params, class_map, seed).astype(np.float64) @ luma
-        eye = np.isin(class_map, [ID["l_eye"], ID["r_eye"]])
-        above = np.zeros_like(eye)
-        above[:-1] = eye[1:] & ~eye[:-1] & (class_map[:-1] == ID["skin"])
-        top = np.zeros_like(eye)
-        top[1:] = eye[1:] & ~eye[:-1]
-        ratios.append(brightness[above].mean() / brightness[top].mean())
+        brightness = render_image(params, class_map, seed).astype(np.float64) @ LUMA
+        ratios.append(_lash_ratio(brightness, class_map))
     # measured: median 0.43, every face below 1 (lashes inside the region: median 1.22)
     assert len(ratios) >= 30 and np.median(ratios) < 0.6 and np.mean(np.array(ratios) < 1) > 0.9, ratios
     # the same in the training data, painted at twice the size and halved: the lashes are drawn
@@ -195,13 +203,8 @@ def test_lash_line_lies_outside_the_eye_region():
         image, class_map = generate_face(seed, 64)
         if params.glasses or params.camera.blur > 0:
             continue
-        brightness = image.astype(np.float64) @ luma
-        eye = np.isin(class_map, [ID["l_eye"], ID["r_eye"]])
-        above = np.zeros_like(eye)
-        above[:-1] = eye[1:] & ~eye[:-1] & (class_map[:-1] == ID["skin"])
-        top = np.zeros_like(eye)
-        top[1:] = eye[1:] & ~eye[:-1]
-        ratios.append(brightness[above].mean() / brightness[top].mean())
+        brightness = image.astype(np.float64) @ LUMA
+        ratios.append(_lash_ratio(brightness, class_map))
     assert len(ratios) >= 10 and np.median(ratios) < 0.8, (len(ratios), np.median(ratios))
 
 
