@@ -118,6 +118,41 @@ def test_shirt_shows_in_the_neckline_and_stays_cloth():
     assert checked >= 5, checked
 
 
+def test_long_hair_spreads_over_the_shoulders():
+    """Long hair in front widens towards its ends by ``hair_flare``, over the clothes (as
+    CelebA-HQ's long hair covers the frame's bottom corners); other styles never flare."""
+    widened = 0
+    for seed in range(200):
+        params = sample_face_params(np.random.default_rng(seed))
+        if params.hair_style != "long":
+            assert params.hair_flare == 0.0
+            continue
+        if params.hair_flare < 0.4 or all(params.ears_visible):
+            continue
+        flat = render_mask(dataclasses.replace(params, hair_flare=0.0), 128)
+        spread = render_mask(params, 128)
+        rows = slice(110, 128)  # over the shoulders, below the chin
+        assert (spread[rows] == ID["hair"]).sum() > (flat[rows] == ID["hair"]).sum(), seed
+        # only hair grows: every pixel that changed became hair
+        assert (spread[spread != flat] == ID["hair"]).all(), seed
+        widened += 1
+    assert widened >= 5, widened
+
+
+def test_natural_lips_come_close_to_the_skin_without_merging():
+    """Lips keep at least 30 RGB levels from the skin (so they never merge into it), and many
+    natural lips sit under 45, as real lips often do."""
+    natural, close = 0, 0
+    for seed in range(300):
+        params = sample_face_params(np.random.default_rng(seed))
+        distance = np.linalg.norm(np.subtract(params.lip_rgb, params.skin_rgb, dtype=np.float64))
+        assert distance >= 29, seed  # 30 before rounding to uint8 colours
+        if distance < 44:
+            close += 1
+        natural += 1
+    assert close >= 0.1 * natural, (close, natural)
+
+
 def _class_means(image: np.ndarray, class_map: np.ndarray) -> dict[int, np.ndarray]:
     pixels = image.reshape(-1, 3).astype(np.float64)
     labels = class_map.reshape(-1)

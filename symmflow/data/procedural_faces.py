@@ -207,6 +207,9 @@ class FaceParams:
     hair_volume: float
     hair_length: float
     """``v`` where long, bob and curly hair ends; 0 for the other styles."""
+    hair_flare: float
+    """How far long hair in front spreads out over the shoulders at its ends (head units); 0 for
+    the other styles."""
     # accessories
     glasses: bool
     sunglasses: bool
@@ -328,12 +331,12 @@ _RANGES = {
     "neckline_depth": (0.1, 0.35),
     # hair; volume and length are fractions of the style's own range
     "fringe_gap": (0.3, 0.42), "hairline": (-0.8, -0.6), "hair_volume": (0.0, 1.0),
-    "hair_length": (0.0, 1.0),
+    "hair_length": (0.0, 1.0), "hair_flare": (0.0, 0.7),
     # accessories
     "hat_v": (-0.62, -0.5), "necklace_v": (1.02, 1.15),
     # appearance
     "skin_tone": (0.0, 1.0), "hair_gain": (0.8, 1.15), "iris_gain": (0.85, 1.15),
-    "lipstick_gain": (0.85, 1.1), "light_angle": (-math.pi, math.pi), "gaze_x": (-0.08, 0.08),
+    "lipstick_gain": (0.85, 1.1), "lip_shade": (0.8, 1.05), "light_angle": (-math.pi, math.pi), "gaze_x": (-0.08, 0.08),
     "gaze_y": (-0.05, 0.05), "ambient": (0.4, 0.8), "blush": (0.0, 18.0), "shine": (0.0, 40.0), "beard": (0.3, 0.9),
     # camera
     "exposure": (0.9, 1.25), "log_gamma": (-0.25, 0.25), "contrast": (0.8, 1.2), "blur": (0.2, 0.8),
@@ -377,11 +380,11 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
     brow = 0.6 * np.minimum(hair, 0.5 * skin) + 0.4 * 0.45 * skin
 
     if coin["lipstick"] < 0.2:
-        lip = _pick(rng, tuple(_LIPSTICK_RGB)) * g["lipstick_gain"]
-    else:
-        lip = skin * np.array([0.82, 0.55, 0.58]) + np.array([40, 12, 22])
+        lip, min_distance = _pick(rng, tuple(_LIPSTICK_RGB)) * g["lipstick_gain"], 45
+    else:  # natural lips: often barely darker than the skin around them, as in photographs
+        lip, min_distance = (skin * np.array([0.82, 0.55, 0.58]) + np.array([40, 12, 22])) * g["lip_shade"], 30
     for _ in range(8):  # natural lips on dark skin need a redder tint to stand out
-        if math.dist(lip, skin) >= 45:
+        if math.dist(lip, skin) >= min_distance:
             break
         lip = 0.75 * lip + 0.25 * np.array([150, 40, 60])
 
@@ -440,6 +443,7 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
         hairline=g["hairline"],
         hair_volume=volume[0] + (volume[1] - volume[0]) * g["hair_volume"],
         hair_length=length[0] + (length[1] - length[0]) * g["hair_length"],
+        hair_flare=g["hair_flare"] if style == "long" else 0.0,
         glasses=glasses,
         sunglasses=glasses and coin["sunglasses"] < P_SUNGLASSES,
         glasses_shape=_pick(rng, ("round", "rect")),
@@ -635,10 +639,12 @@ def _fringe(p: FaceParams) -> np.ndarray:
 
 def _curtain(p: FaceParams, side: int) -> np.ndarray:
     """Hair falling in front, beside the face on image side ``side``, down to ``hair_length``."""
-    out, length = 1 + p.hair_volume, p.hair_length
+    out, length, f = 1 + p.hair_volume, p.hair_length, p.hair_flare
     inner = 0.62 if p.hair_style == "long" else 0.8
-    pts = [(0.82, -0.5), (out, -0.15), (1.04 * out, 0.5 * length), (0.97 * out, length),
-           (0.5 * (out + inner), length + 0.06), (inner, length), (0.88, 0.55), (0.9, 0.0)]
+    # long hair lies on the shoulders and spreads there (CelebA-HQ's long hair reaches the frame's
+    # bottom corners, over the clothes)
+    pts = [(0.82, -0.5), (out, -0.15), (1.04 * out + 0.3 * f, 0.5 * length), (0.97 * out + f, length),
+           (0.5 * (out + inner + f), length + 0.06), (inner, length), (0.88, 0.55), (0.9, 0.0)]
     return np.array([(side * u, v) for u, v in pts])
 
 
