@@ -198,6 +198,7 @@ def _segment(args: argparse.Namespace) -> int:
     pipe = _load_pipeline(args)
     if pipe.task != "segmentation":
         raise ValueError(f"symmflow segment needs a segmentation model; {args.checkpoint} classifies (use symmflow classify)")
+    pipe.label_velocity(args.mirror)  # --mirror on a model that cannot: refused before anything is read or written
     from dataclasses import replace
 
     from symmflow.alignment import align_photo, draw_faces, to_rgb, warp_crop
@@ -236,7 +237,8 @@ def _segment(args: argparse.Namespace) -> int:
         frames = []
         bar = _progress(steps + 1, stem, args.quiet)
         # the faces' masks emerge side by side in the GIF
-        for frame in pipe.segment_stream(list(aligned.crops), steps=steps, seed=args.seed, solver=args.solver):
+        for frame in pipe.segment_stream(list(aligned.crops), steps=steps, seed=args.seed, solver=args.solver,
+                                         mirror=args.mirror):
             frames.append(tile(frame.images))
             bar.update()
         result = aligned.paste(np.stack(frame.output.class_maps))
@@ -265,7 +267,8 @@ def _write_uncertainty(args: argparse.Namespace, pipe, result, steps: int, path:
     from symmflow.uncertainty import SAMPLE_STEPS, heat_map, photo_uncertainty
 
     k, sample_steps = args.uncertainty, steps if steps > 1 else SAMPLE_STEPS  # 1 step is the mean, not a sample
-    spread = photo_uncertainty(pipe, result.crops, result.matrices, result.labels.shape, k, steps=sample_steps, seed=args.seed, solver=args.solver)
+    spread = photo_uncertainty(pipe, result.crops, result.matrices, result.labels.shape, k, steps=sample_steps, seed=args.seed,
+                               solver=args.solver, mirror=args.mirror)
     Image.fromarray(heat_map(spread, k)).save(path)
     print(f"{path.stem}: {k} samples at {sample_steps} steps disagree on {100 * (spread > 0).mean():.1f}% of the photo")
 
@@ -486,6 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--align", choices=MODES, default="auto",
                          help="auto: find the faces, align each to the model's framing and segment it, or the whole "
                               "image when none is found; align: refuse photos without a face; whole: never align")
+    segment.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
+                         help="average the flow with the photo's mirror image (left and right parts swapped); "
+                              "default: wherever the model's label half allows it (one-hot pixel models)")
     segment.add_argument("--uncertainty", default=None, metavar="K",
                          type=_whole(2, MAX_SAMPLES, " (one sample cannot disagree with itself)"),
                          help=f"also write <stem>_uncertainty.png: where K (2 to {MAX_SAMPLES}) posterior samples of the "

@@ -57,6 +57,9 @@ class Palette:
         raw_ids: dataset label value of each class where it differs from the row index:
             COCO-Stuff's class ``k`` is raw ``stuffthingmaps`` value ``raw_ids[k]`` (0..181
             without the 11 unused thing ids; 255 for "unlabeled", class 171).
+        mirror_pairs: classes that swap in a mirror image, by name (CelebAMask-HQ's
+            ``("l_eye", "r_eye")``: ``l_*`` is the subject's left); every other class is its
+            own mirror.
     """
 
     name: str
@@ -64,10 +67,20 @@ class Palette:
     colors: np.ndarray = field(repr=False)
     ignore_index: int | None = None
     raw_ids: tuple[int, ...] | None = None
+    mirror_pairs: tuple[tuple[str, str], ...] = ()
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def mirror_permutation(self) -> list[int]:
+        """Entry ``k``: the id of class ``k``'s mirror class (``k`` itself for classes without a
+        side), for :class:`~symmflow.mirroring.MirrorAveraged`."""
+        ids = list(range(self.num_classes))
+        for a, b in self.mirror_pairs:
+            i, j = self.class_names.index(a), self.class_names.index(b)
+            ids[i], ids[j] = j, i
+        return ids
 
     def colorize(self, class_map: np.ndarray) -> np.ndarray:
         """Class ids ``[..., H, W]`` (ints in ``[0, num_classes)``) -> RGB ``uint8`` ``[..., H, W, 3]``."""
@@ -115,6 +128,7 @@ CELEBAMASK_HQ = Palette(
         dtype=np.uint8,
     ),
     ignore_index=0,
+    mirror_pairs=(("l_eye", "r_eye"), ("l_brow", "r_brow"), ("l_ear", "r_ear")),
 )
 
 

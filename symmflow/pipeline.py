@@ -30,8 +30,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from symmflow.alignment import MIN_CROP, PhotoSegmentation, segment_photo
-from symmflow.codecs import PaletteCodec, build_codec
+from symmflow.codecs import OneHotCodec, PaletteCodec, build_codec
 from symmflow.models.base import CheckpointError, SymmFlowModel
+from symmflow.mirroring import MirrorAveraged
 from symmflow.models.vae import LatentSpace
 from symmflow.outputs import (OUTPUT_TYPES, ClassificationOutput, FlowFrame, GenerationOutput, OutputType,
                               SegmentationOutput, format_images, frames_of)
@@ -39,7 +40,7 @@ from symmflow.palettes import get_palette
 from symmflow.pipeline_config import PipelineConfig
 from symmflow.pipeline_folder import check_network, load_pipeline_folder, save_pipeline_folder
 from symmflow.processing import ImageProcessor, read_rgb
-from symmflow.solver import SOLVER_METHODS, TIME_SPAN, Constraint, ODESolver, SolverState
+from symmflow.solver import SOLVER_METHODS, TIME_SPAN, Constraint, ODESolver, SolverState, VelocityModel
 from symmflow.validation import check_seed, check_steps
 
 __all__ = ["ClassificationOutput", "ClassificationPipeline", "FlowFrame", "GenerationOutput",
@@ -213,14 +214,16 @@ class SymmFlowPipeline:
 
     # -- the reverse flow (t = 1 -> 0) -------------------------------------------------------
 
-    def _reverse_states(self, images: Any, steps: int, solver: str, generator: torch.Generator) -> tuple[Iterator[SolverState], list[tuple[int, int]]]:
+    def _reverse_states(
+        self, images: Any, steps: int, solver: str, generator: torch.Generator, velocity: VelocityModel | None = None,
+    ) -> tuple[Iterator[SolverState], list[tuple[int, int]]]:
         x, sizes = self.processor.preprocess(images)
         x = x.to(self.device)
         if self.vae is not None:
             x = self.vae.encode_image(x, generator=generator)
         label_channels = self.vae.latent_channels if self.vae is not None else self.label_channels
         noise_y = self._noise((len(x), label_channels, *x.shape[-2:]), generator)
-        return ODESolver(self.model, solver).iterate(x, noise_y, *TIME_SPAN["label"], steps), sizes
+        return ODESolver(velocity or self.model, solver).iterate(x, noise_y, *TIME_SPAN["label"], steps), sizes
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -254,14 +257,41 @@ class SegmentationPipeline(SymmFlowPipeline):
             mask = self.vae.encode_mask(mask)
         return mask, list(maps.numpy())
 
+    @property
+    def can_mirror(self) -> bool:
+        """Whether :meth:`label_velocity` can mirror-average: one-hot label channels in pixel space."""
+        return isinstance(self.codec, OneHotCodec) and self.vae is None
+
+    def label_velocity(self, mirror: bool | None = None) -> VelocityModel:
+        """The velocity field :meth:`segment` integrates.
+
+        Args:
+            mirror: ``None``: the network's field averaged with its mirror image
+                (:class:`~symmflow.mirroring.MirrorAveraged`, one doubled batch per step) where
+                :attr:`can_mirror`, else the network as it is; ``True``: the average, or
+                ``ValueError`` where it cannot be taken; ``False``: the network as it is.
+        """
+        if mirror is None:
+            mirror = self.can_mirror
+        if not mirror:
+            return self.model
+        if not self.can_mirror:
+            where = "VAE latents" if self.vae is not None else "colour masks (label_encoding 'palette')"
+            raise ValueError(
+                f"mirror averaging needs one-hot label channels in pixel space; this pipeline's label half is {where}: "
+                "use mirror=False or None"
+            )
+        return MirrorAveraged(self.model, self.palette.mirror_permutation())
+
     def segment_stream(
         self, images: Any, *, steps: int | None = None, seed: int | None = None, generator: torch.Generator | None = None,
-        solver: str = "euler", output_type: OutputType = "pil", previews: bool = True,
+        solver: str = "euler", output_type: OutputType = "pil", previews: bool = True, mirror: bool | None = None,
     ) -> Iterator[FlowFrame]:
         """Like :meth:`segment`, yielding a :class:`FlowFrame` of the colour-mask half per step."""
         steps = check_steps(self.default_steps["segment"] if steps is None else steps)
         _check_options(solver, output_type)
-        states, sizes = self._reverse_states(images, steps, solver, _generator(seed, generator))
+        velocity = self.label_velocity(mirror)
+        states, sizes = self._reverse_states(images, steps, solver, _generator(seed, generator), velocity)
         for state in states:
             if not state.is_final:
                 frames = frames_of(self._mask_view(state.y)) if previews else []
@@ -282,6 +312,7 @@ class SegmentationPipeline(SymmFlowPipeline):
     def segment(
         self, images: Any, *, steps: int | None = None, seed: int | None = None, generator: torch.Generator | None = None,
         solver: str = "euler", output_type: OutputType = "pil", callback: Callable[[FlowFrame], None] | None = None,
+        mirror: bool | None = None,
     ) -> SegmentationOutput:
         """Images -> class-id maps and colour masks at each input's size (``t = 1 -> 0``).
 
@@ -289,14 +320,16 @@ class SegmentationPipeline(SymmFlowPipeline):
             images: one image or a list/batch (see :meth:`~symmflow.processing.ImageProcessor.preprocess`).
             steps: default: the config's ``default_steps["segment"]``.
             seed / generator, solver, output_type, callback: as in :meth:`generate`.
+            mirror: average the flow with its mirror image (:meth:`label_velocity`); the default
+                does wherever the label half allows it.
         """
         stream = self.segment_stream(images, steps=steps, seed=seed, generator=generator, solver=solver,
-                                     output_type=output_type, previews=callback is not None)
+                                     output_type=output_type, previews=callback is not None, mirror=mirror)
         return _consume(stream, callback)
 
     def segment_photo(
         self, photo: Any, *, align: str = "auto", steps: int | None = None, seed: int | None = None,
-        crop_size: int | None = None,
+        crop_size: int | None = None, mirror: bool | None = None,
     ) -> PhotoSegmentation:
         """A photo of any framing -> class-id map, through face crops aligned as the model's
         training faces were (CelebA-HQ's framing, :mod:`symmflow.alignment`), segmented in one
@@ -308,7 +341,7 @@ class SegmentationPipeline(SymmFlowPipeline):
                 is and say so in ``messages``. ``"align"``: raise
                 :class:`~symmflow.alignment.NoFaceError` when no face can be aligned.
                 ``"whole"``: never align.
-            steps, seed: as in :meth:`segment`.
+            steps, seed, mirror: as in :meth:`segment`.
             crop_size: crop side, default :attr:`crop_size`, ``max(image_size, MIN_CROP)`` (:mod:`~symmflow.alignment`).
 
         Returns:
@@ -319,7 +352,7 @@ class SegmentationPipeline(SymmFlowPipeline):
         rgb = photo if isinstance(photo, np.ndarray) else read_rgb(photo, self.processor.max_pixels)
 
         def segment_fn(crops: np.ndarray) -> np.ndarray:
-            return np.stack(self.segment(list(crops), steps=steps, seed=seed, output_type="np").class_maps)
+            return np.stack(self.segment(list(crops), steps=steps, seed=seed, output_type="np", mirror=mirror).class_maps)
 
         return segment_photo(rgb, segment_fn, mode=align, size=crop_size or self.crop_size)
 

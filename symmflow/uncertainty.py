@@ -75,7 +75,7 @@ def disagreement(samples: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def sample_masks(
     pipe: SegmentationPipeline, images: Any, samples: int = 8, *, steps: int = SAMPLE_STEPS, seed: int = 0,
-    solver: str = "euler",
+    solver: str = "euler", mirror: bool | None = None,
 ) -> tuple[list[np.ndarray], int]:
     """``K`` posterior samples of each image's class map, in one batch of ``K x B``.
 
@@ -90,6 +90,7 @@ def sample_masks(
             the CLI ask for at least 2 when they show uncertainty.
         steps: Euler steps per sample, at least 2 (one step returns the posterior mean, the same
             for every seed).
+        mirror: the field to sample, as in ``pipe.segment`` (:meth:`~symmflow.pipeline.SegmentationPipeline.label_velocity`).
 
     Returns:
         per image ``int64 [K, H, W]`` at its own size, and the network evaluations.
@@ -109,7 +110,7 @@ def sample_masks(
     channels = pipe.vae.latent_channels if pipe.vae is not None else pipe.label_channels
     # sample-major: item k * B + b is image b's sample k, its noise drawn as segment(seed + k) draws it
     noise = torch.cat([pipe._noise((len(x), channels, *x.shape[-2:]), torch.Generator().manual_seed(seed + j)) for j in range(k)])
-    *_, last = ODESolver(pipe.model, solver).iterate(x.repeat(k, 1, 1, 1), noise, *TIME_SPAN["label"], steps)
+    *_, last = ODESolver(pipe.label_velocity(mirror), solver).iterate(x.repeat(k, 1, 1, 1), noise, *TIME_SPAN["label"], steps)
     masks = last.y if pipe.vae is None else pipe._view(last.y, True)
     b = len(sizes)
     maps = [np.stack([pipe._decode_at(masks[j * b + i], h, w) for j in range(k)]) for i, (h, w) in enumerate(sizes)]
@@ -118,14 +119,14 @@ def sample_masks(
 
 def segment_with_uncertainty(
     pipe: SegmentationPipeline, images: Any, samples: int = 8, *, steps: int = SAMPLE_STEPS, seed: int = 0,
-    solver: str = "euler",
+    solver: str = "euler", mirror: bool | None = None,
 ) -> UncertaintyOutput:
     """Images -> the one-step answer, ``K`` posterior samples and their per-pixel disagreement.
 
     Args: as :func:`sample_masks`; the answer is ``pipe.segment(images, steps=1, seed=seed)``.
     """
-    drawn, nfe = sample_masks(pipe, images, samples, steps=steps, seed=seed, solver=solver)
-    answer = pipe.segment(images, steps=1, seed=seed, solver=solver, output_type="np")
+    drawn, nfe = sample_masks(pipe, images, samples, steps=steps, seed=seed, solver=solver, mirror=mirror)
+    answer = pipe.segment(images, steps=1, seed=seed, solver=solver, output_type="np", mirror=mirror)
     return UncertaintyOutput(answer.class_maps, [disagreement(m) for m in drawn], drawn, nfe + answer.nfe)
 
 
@@ -140,12 +141,12 @@ def paste_uncertainty(maps: np.ndarray, matrices: np.ndarray, shape: tuple[int, 
 
 def photo_uncertainty(
     pipe: SegmentationPipeline, crops: np.ndarray, matrices: np.ndarray, shape: tuple[int, ...], samples: int = 8, *,
-    steps: int = SAMPLE_STEPS, seed: int = 0, solver: str = "euler",
+    steps: int = SAMPLE_STEPS, seed: int = 0, solver: str = "euler", mirror: bool | None = None,
 ) -> np.ndarray:
     """The disagreement of ``K`` posterior samples of a photo's aligned crops (``(N, S, S, 3)``
     ``uint8``, with their photo -> crop ``matrices``, as :func:`~symmflow.alignment.align_photo`
     gives them), on the whole photo of ``shape``: ``float32 (H, W)``, 0 outside every crop."""
-    drawn, _ = sample_masks(pipe, list(crops), samples, steps=steps, seed=seed, solver=solver)
+    drawn, _ = sample_masks(pipe, list(crops), samples, steps=steps, seed=seed, solver=solver, mirror=mirror)
     return paste_uncertainty(np.stack([disagreement(m) for m in drawn]), matrices, shape, samples)
 
 

@@ -395,3 +395,15 @@ def test_loading_without_accelerate_prints_no_warning(pipes, capfd, monkeypatch)
     SymmFlowPipeline.from_pretrained(pipes / "faces")
     captured = capfd.readouterr()
     assert "accelerate" not in captured.out + captured.err
+
+
+def test_segment_mirror_is_refused_where_the_model_cannot_mirror(pipes, tmp_path, capsys):
+    """--mirror on a colour-mask model: exit 2 naming why, before any output folder exists;
+    --no-mirror runs."""
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(photo)
+    base = ["segment", str(photo), "--checkpoint", str(pipes / "faces"), "--steps", "1", "--quiet"]
+    assert cli_main(base + ["--out", str(tmp_path / "on"), "--mirror"]) == 2
+    assert "one-hot label channels" in capsys.readouterr().err and not (tmp_path / "on").exists()
+    assert cli_main(base + ["--out", str(tmp_path / "off"), "--no-mirror"]) == 0
+    assert (tmp_path / "off" / "photo_mask.png").is_file()
