@@ -1129,7 +1129,7 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         # The neckline stands off the skin: the neck just above it is in the collar's shade, a dark
         # line along the cloth's edge that is neck, not a necklace.
         # (columns without cloth: far below the image, so no shade)
-        cloth_rows = np.where(mask == CLOTH, np.arange(s)[:, None], 4 * s).min(axis=0)[None, neck.crop[1]]
+        cloth_rows = _first_rows(mask == CLOTH, 4 * s)[None, neck.crop[1]]
         above = np.maximum(cloth_rows - py[neck.crop[0]], 0)
         depth, reach = rng.uniform(0.1, 0.5), rng.uniform(0.006, 0.02) * s
         paint(neck, value * (1 - depth * np.exp(-above / reach)))
@@ -1165,6 +1165,12 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
     return shade
 
 
+def _first_rows(region: np.ndarray, absent: int) -> np.ndarray:
+    """Boolean ``[H, W]`` -> ``int64 [W]``: the first row of each column inside ``region``, or
+    ``absent`` for columns with none."""
+    return np.where(region, np.arange(region.shape[0])[:, None], absent).min(axis=0)
+
+
 def _paint_shirt(shirt_rgb: RGB, mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -> None:
     """A shirt in the neckline of an open jacket, in ``img`` (lit) in place: the cloth inside a
     wedge that hangs from the neckline under the neck takes ``shirt_rgb``, plain (the jacket's
@@ -1174,7 +1180,7 @@ def _paint_shirt(shirt_rgb: RGB, mask: np.ndarray, img: np.ndarray, rng: np.rand
         return
     s = mask.shape[0]
     columns = np.arange(neck.x0, neck.x0 + neck.w)
-    tops = np.where(mask[:, columns] == CLOTH, np.arange(s)[:, None], s).min(axis=0)  # the neckline
+    tops = _first_rows(mask[:, columns] == CLOTH, s)  # the neckline
     cx = int(neck.centre[0])
     if tops[cx - neck.x0] >= s:  # the neck runs out of the picture: no neckline to hang from
         return
