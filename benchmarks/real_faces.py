@@ -13,7 +13,9 @@ background ignored, as the paper):
 
 * ``miou_1`` / ``miou_5``: the model at 1 and 5 steps on the photo aligned by
   :mod:`symmflow.alignment` (detect, align to CelebA-HQ's eye framing, segment the crop, warp
-  the class map back), and ``*_whole``: the whole photo resized, without alignment;
+  the class map back), and ``*_whole``: the whole photo resized, without alignment; all with
+  the library's default mirror averaging (:mod:`symmflow.mirroring`), and
+  ``miou_1_unmirrored`` without it;
 * ``template``: no model at all: each face "predicted" by each other face's ground truth;
 * ``previous``: the same at 1 step with an older model (``--previous``), for comparison.
 
@@ -74,9 +76,10 @@ def load_samples(folder: Path) -> list[tuple[np.ndarray, np.ndarray]] | None:
     return pairs
 
 
-def predictor(pipe: SymmFlowPipeline, steps: int, align: str):
-    """photo -> class ids on the whole photo, as the library gives them to users."""
-    return lambda photo: pipe.segment_photo(photo, align=align, steps=steps, seed=0).labels
+def predictor(pipe: SymmFlowPipeline, steps: int, align: str, mirror: bool | None = None):
+    """photo -> class ids on the whole photo, as the library gives them to users (``mirror``:
+    as :meth:`~symmflow.pipeline.SegmentationPipeline.segment`, averaged by default)."""
+    return lambda photo: pipe.segment_photo(photo, align=align, steps=steps, seed=0, mirror=mirror).labels
 
 
 def miou(pairs, predict) -> tuple[float, dict[str, float | None]]:
@@ -159,6 +162,8 @@ def main() -> None:
         for steps in (1, 5):
             rows[f"miou_{steps}"] = miou(pairs, predictor(pipe, steps, "align"))
             rows[f"miou_{steps}_whole"] = miou(pairs, predictor(pipe, steps, "whole"))
+        if pipe.can_mirror:
+            rows["miou_1_unmirrored"] = miou(pairs, predictor(pipe, 1, "align", mirror=False))
         rows["template"] = template(pairs)
         if args.previous:
             old = SymmFlowPipeline.from_pretrained(args.previous)
@@ -174,6 +179,7 @@ def main() -> None:
         labels = {
             "miou_1": "this model, 1 step, aligned", "miou_5": "this model, 5 steps, aligned",
             "miou_1_whole": "this model, 1 step, whole photo", "miou_5_whole": "this model, 5 steps, whole photo",
+            "miou_1_unmirrored": "this model, 1 step, aligned, without mirror averaging",
             "template": "constant template (another face's truth)",
             "previous": f"previous model ({data['previous_checkpoint']}), 1 step, aligned",
             "previous_whole": f"previous model ({data['previous_checkpoint']}), 1 step, whole photo",
