@@ -1052,6 +1052,9 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
         _blob(relief, cx, lower_lip.y0 + 1.15 * lower_lip.h, 0.3 * w, 0.18 * lower_lip.h + 0.5,
               -0.3 * rng.uniform(0.3, 1.0))
     brow_v = None
+    # under-eye shadows, from faint to the dark bags of a tired face: skin, which the stage 10
+    # model still read as the lower half of real eyes
+    under = rng.uniform(0.05, 0.4)
     for k in (L_EYE, R_EYE):
         eye = _Region(mask == k)
         if not eye:
@@ -1059,7 +1062,7 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
         ex, ey = eye.centre
         ew = max(eye.w, 2)
         _blob(relief, ex, ey - 0.15 * ew, 0.55 * ew, 0.35 * ew, -0.2 - 0.2 * (1 - p.ambient))
-        _blob(relief, ex, ey + 0.45 * ew, 0.45 * ew, 0.15 * ew, -0.08)  # under-eye
+        _blob(relief, ex, ey + 0.5 * ew, 0.45 * ew, 0.17 * ew, -under)
         brow_v = ey
     relief = cv2.GaussianBlur(relief, (0, 0), max(0.7, s / 160))
     skin = _member(mask, (SKIN, NOSE, L_EAR, R_EAR, NECK))
