@@ -87,6 +87,10 @@ def main() -> None:
     if pipe.config.palette != "celebamask_hq":
         raise SystemExit(f"{args.folder}: held-out procedural faces measure CelebAMask-HQ face models, this one's palette is {pipe.config.palette!r}")
     weights = trained_class_weights(args.folder, pipe.num_classes)
+    # the renderer draws faces mirror-symmetrically, so a class and its mirror class (l_eye and
+    # r_eye, ...) differ in frequency only by chance: one weight for both keeps the decoding of a
+    # mirror-averaged readout exactly symmetric
+    weights = (weights + weights[pipe.palette.mirror_permutation()]) / 2
     images, masks = generate_faces(args.count, size=pipe.image_size, seed=HELD_OUT_SEED)
     rows = []
     for gamma in gammas:

@@ -9,7 +9,8 @@ field is
     v_M(x, y, t) = 1/2 [ v(x, y, t) + M v(M x, M y, t) ]
 
 and is exactly mirror-equivariant, ``v_M(M x, M y, t) = M v_M(x, y, t)``, whatever the
-network learned. One network evaluation of a doubled batch per step; the time convention is
+network learned. (The field, not every output: the label noise a segmentation starts from is
+drawn as it is, not mirrored, so a photo and its mirror image can still differ in a few pixels.) One network evaluation of a doubled batch per step; the time convention is
 the solver's (:mod:`symmflow.solver`), untouched here.
 
 A one-step segmentation with ``v_M`` is the mean of the network's readouts of the photo and of
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from symmflow.solver import VelocityModel
@@ -48,7 +50,10 @@ class MirrorAveraged:
     """
 
     def __init__(self, velocity: VelocityModel, label_permutation: Sequence[int]) -> None:
-        perm = torch.as_tensor(list(label_permutation), dtype=torch.long)
+        ids = list(label_permutation)
+        if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ids):
+            raise ValueError(f"label_permutation must hold integer channel indices, got {ids}")
+        perm = torch.tensor([int(i) for i in ids], dtype=torch.long)
         k = len(perm)
         if k == 0 or sorted(perm.tolist()) != list(range(k)) or not torch.equal(perm[perm], torch.arange(k)):
             raise ValueError(

@@ -69,6 +69,18 @@ class Palette:
     raw_ids: tuple[int, ...] | None = None
     mirror_pairs: tuple[tuple[str, str], ...] = ()
 
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for pair in self.mirror_pairs:
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise ValueError(f"palette {self.name!r}: each mirror pair names two different classes, got {pair!r}")
+            for name in pair:
+                if name not in self.class_names:
+                    raise ValueError(f"palette {self.name!r}: mirror pair {pair!r} names {name!r}, which is not one of its classes")
+                if name in seen:
+                    raise ValueError(f"palette {self.name!r}: class {name!r} is in two mirror pairs; each class has one mirror")
+                seen.add(name)
+
     @property
     def num_classes(self) -> int:
         return len(self.class_names)

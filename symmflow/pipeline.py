@@ -223,7 +223,8 @@ class SymmFlowPipeline:
             x = self.vae.encode_image(x, generator=generator)
         label_channels = self.vae.latent_channels if self.vae is not None else self.label_channels
         noise_y = self._noise((len(x), label_channels, *x.shape[-2:]), generator)
-        return ODESolver(velocity or self.model, solver).iterate(x, noise_y, *TIME_SPAN["label"], steps), sizes
+        velocity = self.model if velocity is None else velocity
+        return ODESolver(velocity, solver).iterate(x, noise_y, *TIME_SPAN["label"], steps), sizes
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -267,10 +268,13 @@ class SegmentationPipeline(SymmFlowPipeline):
 
         Args:
             mirror: ``None``: the network's field averaged with its mirror image
-                (:class:`~symmflow.mirroring.MirrorAveraged`, one doubled batch per step) where
-                :attr:`can_mirror`, else the network as it is; ``True``: the average, or
-                ``ValueError`` where it cannot be taken; ``False``: the network as it is.
+                (:class:`~symmflow.mirroring.MirrorAveraged`: one doubled batch per step, so
+                about twice the compute for the same ``nfe``) where :attr:`can_mirror`, else the
+                network as it is; ``True``: the average, or ``ValueError`` where it cannot be
+                taken; ``False``: the network as it is.
         """
+        if mirror is not None and not isinstance(mirror, bool):
+            raise ValueError(f"mirror must be True, False or None, got {mirror!r}")
         if mirror is None:
             mirror = self.can_mirror
         if not mirror:
@@ -287,11 +291,18 @@ class SegmentationPipeline(SymmFlowPipeline):
         self, images: Any, *, steps: int | None = None, seed: int | None = None, generator: torch.Generator | None = None,
         solver: str = "euler", output_type: OutputType = "pil", previews: bool = True, mirror: bool | None = None,
     ) -> Iterator[FlowFrame]:
-        """Like :meth:`segment`, yielding a :class:`FlowFrame` of the colour-mask half per step."""
+        """Like :meth:`segment`, yielding a :class:`FlowFrame` of the colour-mask half per step.
+        Options are checked when it is called, before the first frame is asked for."""
         steps = check_steps(self.default_steps["segment"] if steps is None else steps)
         _check_options(solver, output_type)
         velocity = self.label_velocity(mirror)
-        states, sizes = self._reverse_states(images, steps, solver, _generator(seed, generator), velocity)
+        return self._segment_frames(images, steps, solver, _generator(seed, generator), output_type, previews, velocity)
+
+    def _segment_frames(
+        self, images: Any, steps: int, solver: str, generator: torch.Generator, output_type: OutputType, previews: bool,
+        velocity: VelocityModel,
+    ) -> Iterator[FlowFrame]:
+        states, sizes = self._reverse_states(images, steps, solver, generator, velocity)
         for state in states:
             if not state.is_final:
                 frames = frames_of(self._mask_view(state.y)) if previews else []

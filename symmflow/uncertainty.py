@@ -123,7 +123,7 @@ def segment_with_uncertainty(
 ) -> UncertaintyOutput:
     """Images -> the one-step answer, ``K`` posterior samples and their per-pixel disagreement.
 
-    Args: as :func:`sample_masks`; the answer is ``pipe.segment(images, steps=1, seed=seed)``.
+    Args: as :func:`sample_masks`; the answer is ``pipe.segment(images, steps=1, seed=seed, mirror=mirror)``.
     """
     drawn, nfe = sample_masks(pipe, images, samples, steps=steps, seed=seed, solver=solver, mirror=mirror)
     answer = pipe.segment(images, steps=1, seed=seed, solver=solver, output_type="np", mirror=mirror)

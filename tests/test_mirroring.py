@@ -45,6 +45,32 @@ def test_rendered_faces_are_mirror_images_under_the_permutation():
         assert left_x > 32  # still on the image's right after mirroring
 
 
+def test_mirror_of_a_known_state():
+    """On a state wider than tall: a pixel at column 0 goes to column W - 1 of the same row, and
+    an l_eye label there becomes an r_eye label; classes without a side keep their channel."""
+    field = MirrorAveraged(lambda x, y, t: (x, y), PERM)
+    x, y = torch.zeros(1, 3, 4, 7), torch.zeros(1, 19, 4, 7)
+    x[0, 2, 1, 0] = 1.0
+    y[0, ID["l_eye"], 1, 0] = 1.0
+    y[0, ID["nose"], 3, 2] = 1.0
+    mx, my = field.mirror(x, y)
+    assert mx[0, 2, 1, 6] == 1 and mx.sum() == 1
+    assert my[0, ID["r_eye"], 1, 6] == 1 and my[0, ID["nose"], 3, 4] == 1 and my.sum() == 2
+
+
+def test_average_matches_its_definition():
+    """``v_M`` against the formula written out here with its own flips and indexing."""
+    pipe = onehot_pipeline()
+    g = torch.Generator().manual_seed(2)
+    x, y, t = torch.randn(2, 3, 16, 16, generator=g), torch.randn(2, 19, 16, 16, generator=g), torch.tensor([0.2, 0.7])
+    with torch.no_grad():
+        vx, vy = MirrorAveraged(pipe.model, PERM)(x, y, t)
+        ax, ay = pipe.model(x, y, t)
+        bx, by = pipe.model(torch.flip(x, dims=[3]), torch.flip(y[:, PERM], dims=[3]), t)
+    torch.testing.assert_close(vx, 0.5 * (ax + torch.flip(bx, dims=[3])), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(vy, 0.5 * (ay + torch.flip(by, dims=[3])[:, PERM]), atol=1e-5, rtol=1e-5)
+
+
 def test_average_is_exactly_mirror_equivariant():
     """``v_M(M x, M y) = M v_M(x, y)`` for a network that is not symmetric at all."""
     pipe = onehot_pipeline()
@@ -61,20 +87,41 @@ def test_average_is_exactly_mirror_equivariant():
     assert (raw_y - want_y).abs().max() > 1e-2  # the network alone is not equivariant
 
 
-def test_average_leaves_an_equivariant_field_unchanged():
-    def pointwise(x, y, t):  # acts on each pixel alone, the same on every channel: equivariant
-        return 2 * x, y * t[:, None, None, None]
+def test_average_leaves_a_mirror_symmetric_field_unchanged():
+    """A field that already commutes with the face mirror (width flip, l/r swap) but not with a
+    height flip or a flip without the swap: averaging leaves it exactly as it is."""
+    def symmetric(x, y, t):
+        return x + x.flip(-1) + x.roll(1, -2), y + y[:, PERM].flip(-1) + y.roll(1, -2) * t[:, None, None, None]
     g = torch.Generator().manual_seed(1)
-    x, y, t = torch.randn(3, 3, 8, 8, generator=g), torch.randn(3, 19, 8, 8, generator=g), torch.rand(3, generator=g)
-    vx, vy = MirrorAveraged(pointwise, PERM)(x, y, t)
-    torch.testing.assert_close(vx, 2 * x)
-    torch.testing.assert_close(vy, y * t[:, None, None, None])
+    x, y, t = torch.randn(3, 3, 6, 8, generator=g), torch.randn(3, 19, 6, 8, generator=g), torch.rand(3, generator=g)
+    vx, vy = MirrorAveraged(symmetric, PERM)(x, y, t)
+    want_x, want_y = symmetric(x, y, t)
+    torch.testing.assert_close(vx, want_x)
+    torch.testing.assert_close(vy, want_y)
 
 
 @pytest.mark.parametrize("perm", [[], [0, 0, 1], [1, 2, 0], [0, 1, 3]])
 def test_bad_permutations_are_refused(perm):
     with pytest.raises(ValueError, match="own inverse"):
         MirrorAveraged(lambda x, y, t: (x, y), perm)
+
+
+@pytest.mark.parametrize("perm", [[0.0, 1.0], [True, False]])
+def test_permutations_must_be_integers(perm):
+    with pytest.raises(ValueError, match="integer channel indices"):
+        MirrorAveraged(lambda x, y, t: (x, y), perm)
+
+
+@pytest.mark.parametrize("pairs, message", [
+    ((("l_eye", "left_eye"),), "'left_eye', which is not one of its classes"),
+    ((("l_eye", "r_eye"), ("r_eye", "nose")), "'r_eye' is in two mirror pairs"),
+    ((("nose", "nose"),), "two different classes"),
+])
+def test_palettes_refuse_bad_mirror_pairs(pairs, message):
+    from symmflow.palettes import Palette
+
+    with pytest.raises(ValueError, match=message):
+        Palette("faces", CELEBAMASK_HQ.class_names, CELEBAMASK_HQ.colors, mirror_pairs=pairs)
 
 
 def test_label_channels_must_match_the_permutation():
@@ -98,6 +145,12 @@ def test_pipeline_mirrors_by_default_where_it_can():
     assert np.array_equal(drawn[0][0], default.class_maps[0])
 
 
+def test_mirror_option_is_checked_when_the_stream_is_made():
+    pipe = onehot_pipeline()
+    with pytest.raises(ValueError, match="True, False or None"):
+        pipe.segment_stream(np.zeros((16, 16, 3), np.uint8), mirror="false")
+
+
 def test_colour_mask_pipelines_cannot_mirror():
     torch.manual_seed(0)
     net = PixelUNet(image_channels=3, label_channels=3, sample_size=16, **PIXEL_UNET_PRESETS["tiny"])
@@ -105,7 +158,7 @@ def test_colour_mask_pipelines_cannot_mirror():
     assert not pipe.can_mirror and pipe.label_velocity() is pipe.model
     photo = np.zeros((16, 16, 3), np.uint8)
     with pytest.raises(ValueError, match="one-hot label channels in pixel space.*colour masks"):
-        pipe.segment(photo, steps=1, mirror=True)
+        pipe.segment_stream(photo, steps=1, mirror=True)  # refused at the call, before any frame
     assert pipe.segment(photo, steps=1, seed=0, output_type="np").class_maps[0].shape == (16, 16)
 
 
