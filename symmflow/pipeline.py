@@ -31,8 +31,8 @@ from PIL import Image
 
 from symmflow.alignment import MIN_CROP, PhotoSegmentation, segment_photo
 from symmflow.codecs import OneHotCodec, PaletteCodec, build_codec
-from symmflow.models.base import CheckpointError, SymmFlowModel
 from symmflow.mirroring import MirrorAveraged
+from symmflow.models.base import CheckpointError, SymmFlowModel
 from symmflow.models.vae import LatentSpace
 from symmflow.outputs import (OUTPUT_TYPES, ClassificationOutput, FlowFrame, GenerationOutput, OutputType,
                               SegmentationOutput, format_images, frames_of)
