@@ -139,6 +139,43 @@ def test_long_hair_spreads_over_the_shoulders():
     assert widened >= 5, widened
 
 
+def _neck_below_jaw(class_map: np.ndarray, rows: int) -> np.ndarray:
+    """The neck's first ``rows`` pixels under the skin, in each column that has both."""
+    neck = class_map == ID["neck"]
+    skin_bottom = np.where(class_map == ID["skin"], np.arange(class_map.shape[0])[:, None], -1).max(axis=0)
+    y = np.arange(class_map.shape[0])[:, None]
+    return neck & (skin_bottom >= 0) & (y > skin_bottom) & (y <= skin_bottom + rows)
+
+
+def test_jaw_shades_the_neck_and_beards_grow_onto_it():
+    """The neck just under the jaw is in the jaw's shade (darker than the neck further down),
+    and a beard covers it in the hair's colour without changing the mask: dark bands under the chin are
+    neck, so the model does not learn them as necklaces."""
+    sharp = Camera(gains=(1.0, 1.0, 1.0), exposure=1.0, gamma=1.0, contrast=1.0, blur=0.0, noise=0.0, jpeg=0)
+    shaded, checked, bearded = 0, 0, 0
+    for seed in range(80):
+        params = dataclasses.replace(sample_face_params(np.random.default_rng(seed)), camera=sharp, necklace=False)
+        class_map = render_mask(params, 128)
+        top = _neck_below_jaw(class_map, 3)
+        lower = _neck_below_jaw(class_map, 12) & ~_neck_below_jaw(class_map, 8)
+        if top.sum() < 20 or lower.sum() < 20:
+            continue
+        bare = render_image(dataclasses.replace(params, beard=0.0), class_map, seed).astype(np.float64)
+        luma = bare.mean(axis=2)
+        shaded += luma[top].mean() < luma[lower].mean()
+        checked += 1
+        if params.beard > 0:
+            np.testing.assert_array_equal(class_map, render_mask(dataclasses.replace(params, beard=0.0), 128))
+            image = render_image(params, class_map, seed).astype(np.float64)
+            to_hair = lambda img: np.linalg.norm(img[top].mean(axis=0) - params.hair_rgb)  # noqa: E731
+            if to_hair(bare) > 40:  # a beard much like the shaded neck is not told by colour
+                assert to_hair(image) < to_hair(bare) - 5, seed
+                bearded += 1
+    # not all: the collar's shade can reach up into a short neck, and side light brightens one side
+    assert checked >= 20 and shaded >= 0.7 * checked, (shaded, checked)
+    assert bearded >= 3, bearded
+
+
 def test_natural_lips_come_close_to_the_skin_without_merging():
     """Lips keep at least 30 RGB levels from the skin (so they never merge into it), and many
     natural lips sit under 45, as real lips often do."""

@@ -1078,9 +1078,10 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
         # dark hair touching the lips is skin, not an open mouth
         _blob(jaw, nose.centre[0], bottom + 0.25 * nose.h, 0.8 * nose.w, 0.22 * nose.h, 0.9)
         _blob(jaw, nose.centre[0], bottom + 0.95 * nose.h, 0.45 * nose.w, 0.2 * nose.h, 0.9)
-        # a beard grows on under the jaw and fades down the neck: dark hair there is neck, not a
-        # necklace
-        _blob(jaw, nose.centre[0], bottom + 2.6 * nose.h, 2.0 * nose.w, 0.7 * nose.h, 0.8)
+        # a beard grows on under the jaw and fades down the neck, short or long: dark hair there,
+        # and the neck's edge below it, are neck, not a necklace
+        _blob(jaw, nose.centre[0], bottom + rng.uniform(2.3, 3.3) * nose.h, 2.0 * nose.w,
+              rng.uniform(0.5, 1.0) * nose.h, 0.8)
         cover = np.where(_member(mask, (SKIN, NECK)), np.clip(jaw, 0, 1) * p.beard, 0)
         cover *= 0.6 + 0.8 * _noise(rng, (s, s), 2)
         cover = np.clip(cover, 0, 1)[..., None]
@@ -1122,19 +1123,19 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         across = (px[:, neck.crop[1]] - neck.centre[0]) / (0.5 * neck.w)
         value = 0.8 + 0.25 * _lambert(across, np.float32(0.2), light)
         # Portraits are lit from above: the jaw casts a shadow on the neck, darkest just under the
-        # jawline of each column and fading downwards. Without it a dark band under the chin is
-        # what only a necklace makes.
+        # jawline of each column and fading downwards, from a thin line to a neck in shade down to
+        # the collar. Without it a dark band under the chin is what only a necklace makes.
         skin_rows = np.where(mask == SKIN, np.arange(s)[:, None], -1).max(axis=0)
         jaw = np.where(skin_rows >= 0, skin_rows, fy + fb).astype(np.float32)[None, neck.crop[1]]
         below = np.maximum(py[neck.crop[0]] - jaw, 0)
-        depth, reach = rng.uniform(0.15, 0.55), rng.uniform(0.02, 0.08) * s
+        depth, reach = rng.uniform(0.15, 0.7), rng.uniform(0.02, 0.2) * s
         value = value * (1 - depth * np.exp(-below / reach)) * rng.uniform(0.8, 1.0)
         # The neckline stands off the skin: the neck just above it is in the collar's shade, a dark
         # line along the cloth's edge that is neck, not a necklace.
         # (columns without cloth: far below the image, so no shade)
         cloth_rows = _first_rows(mask == CLOTH, 4 * s)[None, neck.crop[1]]
         above = np.maximum(cloth_rows - py[neck.crop[0]], 0)
-        depth, reach = rng.uniform(0.1, 0.5), rng.uniform(0.006, 0.02) * s
+        depth, reach = rng.uniform(0.1, 0.6), rng.uniform(0.006, 0.05) * s
         paint(neck, value * (1 - depth * np.exp(-above / reach)))
     for k in (HAIR, HAT):
         region = _Region(mask == k)
