@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 import torch
-from report import ROOT, machine, write_results
+from report import ROOT, checkpoint_name, machine, write_results
 
 from symmflow.data.digits import digits_split, digits_to_tensor
 from symmflow.diffusion_classifier import diffusion_classify
@@ -133,7 +133,7 @@ def main() -> None:
             "comparison": comparison,
             "generation_svm_agreement": fidelity,
             "baseline_subset_size": len(subset),
-            "checkpoint": str(args.checkpoint),
+            "checkpoint": checkpoint_name(args.checkpoint),
             "machine": machine(),
         },
         "\n".join(md),

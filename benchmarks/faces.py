@@ -7,7 +7,7 @@ Held-out faces are generated from seeds the training never used (training draws 
 
 * ``seg_miou_5``: mIoU (macro Jaccard, background ignored) of ``segment`` at 5 steps;
   ``seg_miou_1`` the same at 1 step, which returns the posterior mean of the mask where more
-  steps sample one (implementation notes, section 2);
+  steps sample one (README, "What is SymmFlow?");
 * ``cycle_miou_25``: generate a portrait from each mask (25 steps), segment it with the same
   model (5 steps), mIoU against the input mask;
 * ``diversity``: mean absolute pixel difference (0..1) between 4 samples of the same mask;
@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 import torch
-from report import ROOT, machine, write_results
+from report import ROOT, checkpoint_name, machine, write_results
 
 from symmflow.data.procedural_faces import HELD_OUT_SEED, generate_faces
 from symmflow.evaluation import evaluate_cycle, evaluate_segmentation, sample_diversity
@@ -104,7 +104,7 @@ def main() -> None:
             "generate_25_seconds_channels_last": round(gen_seconds_cl, 3),
             "per_class_iou": seg["per_class"],
             "held_out_faces": args.count,
-            "checkpoint": str(args.checkpoint),
+            "checkpoint": checkpoint_name(args.checkpoint),
             "machine": machine(),
         },
         "\n".join(md),

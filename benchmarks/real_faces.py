@@ -17,11 +17,13 @@ background ignored, as the paper):
   the library's default mirror averaging (:mod:`symmflow.mirroring`), and
   ``miou_1_unmirrored`` without it;
 * ``template``: no model at all: each face "predicted" by each other face's ground truth;
-* ``previous``: the same at 1 step with an older model (``--previous``), for comparison.
+* ``previous`` / ``previous_whole``: the same at 1 step with an older model (``--previous``);
+* ``invented_1``: pixels of each class painted (1 step, aligned) on a photo whose truth lacks it.
 
 **Public-domain portraits.** scikit-image's ``astronaut`` and matplotlib's ``grace_hopper.jpg``
 go through the whole alignment path; their overlays (faces found, eyes, class map) are saved
-under ``benchmarks/results/`` to be looked at. ``faces_found`` counts the faces found in each.
+under ``benchmarks/results/`` to be looked at. ``faces_found`` counts the faces found in each,
+``portrait_classes`` the pixels of each class painted on it.
 
 Writes benchmarks/results/real_faces.json and a section of benchmarks/RESULTS.md.
 """
@@ -38,7 +40,7 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
-from report import ROOT, RESULTS_DIR, machine, write_results
+from report import ROOT, RESULTS_DIR, checkpoint_name, machine, write_results
 
 from symmflow.alignment import draw_faces, segment_photo
 from symmflow.evaluation import IoUAccumulator
@@ -82,10 +84,19 @@ def predictor(pipe: SymmFlowPipeline, steps: int, align: str, mirror: bool | Non
     return lambda photo: pipe.segment_photo(photo, align=align, steps=steps, seed=0, mirror=mirror).labels
 
 
-def miou(pairs, predict) -> tuple[float, dict[str, float | None]]:
+def miou(pairs, predict, invented: dict | None = None) -> tuple[float, dict[str, float | None]]:
+    """Macro mIoU over the pairs and per class; ``invented``, when given, is filled with the pixels
+    of each class predicted on a photo whose truth lacks that class (class name -> one count per
+    photo): the false classes, which count 0 in the mean when no truth holds them."""
     acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index)
-    for photo, truth in pairs:
-        acc.update(predict(photo), truth)
+    for i, (photo, truth) in enumerate(pairs):
+        labels = predict(photo)
+        acc.update(labels, truth)
+        if invented is not None:
+            for k in np.setdiff1d(np.unique(labels), np.unique(truth)):
+                if k != CELEBAMASK_HQ.ignore_index:
+                    counts = invented.setdefault(CELEBAMASK_HQ.class_names[k], [0] * len(pairs))
+                    counts[i] = int((labels == k).sum())
     per_class = {name: (None if np.isnan(v) or k == CELEBAMASK_HQ.ignore_index else round(float(v), 4))
                  for k, (name, v) in enumerate(zip(CELEBAMASK_HQ.class_names, acc.per_class()))}
     return acc.mean(), per_class
@@ -143,13 +154,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=Path, default=default_samples(), help="folder of 0..3.jpg / 0..3.png")
     parser.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "faces"))
-    parser.add_argument("--previous", help="an older face pipeline folder to score beside it (1 step, aligned)")
+    parser.add_argument("--previous", help="an older face pipeline folder to score beside it (1 step, aligned and whole)")
     parser.add_argument("--dry-run", action="store_true", help="print the figures, write no results or overlays")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     pipe = SymmFlowPipeline.from_pretrained(args.checkpoint)
     size = pipe.image_size
-    data: dict = {"checkpoint": Path(args.checkpoint).name, "machine": machine()}
+    data: dict = {"checkpoint": checkpoint_name(args.checkpoint), "machine": machine()}
     md = ["## Faces on real photos", ""]
 
     pairs = load_samples(args.samples)
@@ -158,9 +169,9 @@ def main() -> None:
         data.update(miou_1=None, miou_5=None, template=None, samples="absent")
         md += ["The CelebAMask-HQ samples were absent when this ran (see the script's docstring).", ""]
     else:
-        rows = {}
+        rows, invented = {}, {}
         for steps in (1, 5):
-            rows[f"miou_{steps}"] = miou(pairs, predictor(pipe, steps, "align"))
+            rows[f"miou_{steps}"] = miou(pairs, predictor(pipe, steps, "align"), invented if steps == 1 else None)
             rows[f"miou_{steps}_whole"] = miou(pairs, predictor(pipe, steps, "whole"))
         if pipe.can_mirror:
             rows["miou_1_unmirrored"] = miou(pairs, predictor(pipe, 1, "align", mirror=False))
@@ -173,6 +184,7 @@ def main() -> None:
             data[key] = round(value, 4)
         data["per_class"] = {key: per for key, (_, per) in rows.items()}
         data["previous_checkpoint"] = Path(args.previous).name if args.previous else None
+        data["invented_1"] = invented
         print(f"{'':28s}" + "".join(f"{k:>9s}" for k in ("mIoU",) + PARTS))
         for key, (value, per) in rows.items():
             print(f"{key:28s}{value:9.3f}" + "".join(f"{(per[p] if per[p] is not None else float('nan')):9.3f}" for p in PARTS))
@@ -196,20 +208,27 @@ def main() -> None:
             cells = " | ".join("-" if per[p] is None else f"{per[p]:.2f}" for p in PARTS)
             md.append(f"| {labels[key]} | **{value:.3f}** | {cells} |")
         md.append("")
+        false = "; ".join(f"{name} {counts}" for name, counts in invented.items()) or "none"
+        print(f"classes painted where a photo's truth has none (1 step, aligned; pixels per photo): {false}")
+        md += [f"Classes painted where a photo's truth has none (1 step, aligned; pixels on photos 0-3): {false}.", ""]
 
     found = {}
+    classes = {}
     timing = {}
     for name, photo in portraits().items():
         result = pipe.segment_photo(photo, align="auto", steps=1, seed=0)
         found[name] = len(result.faces)
-        timing[name] = round(alignment_seconds(photo, max(size, 256)), 3)
+        timing[name] = round(alignment_seconds(photo, pipe.crop_size), 3)
+        ids, counts = np.unique(result.labels, return_counts=True)
+        classes[name] = {CELEBAMASK_HQ.class_names[k]: int(n) for k, n in zip(ids, counts) if k != 0}
         if not args.dry_run:
             Image.fromarray(overlay(photo, result)).save(RESULTS_DIR / f"real_faces_{name}.png")
         eyes = "; ".join(f"box {f.box}, eyes from {f.eyes_from}" for f in result.faces) or "none"
-        print(f"{name}: {len(result.faces)} face(s) ({eyes}); alignment adds {timing[name]:.3f} s; "
+        print(f"{name}: {len(result.faces)} face(s) ({eyes}); alignment adds {timing[name]:.3f} s; classes (pixels): {classes[name]}; "
               f"overlay: benchmarks/results/real_faces_{name}.png" + (f"; {' '.join(result.messages)}" if result.messages else ""))
     data["faces_found"] = found
     data["alignment_seconds"] = timing
+    data["portrait_classes"] = classes
     md += [
         "Public-domain portraits through the whole alignment path (overlays: "
         + ", ".join(f"`benchmarks/results/real_faces_{n}.png`" for n in found) + "):",

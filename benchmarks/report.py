@@ -33,6 +33,13 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
 
 
+def checkpoint_name(path) -> str:
+    """A pipeline folder as results name it: relative to the repository when inside it (the same
+    on every machine), else its folder name."""
+    p = Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else p.name
+
+
 def write_results(name: str, data: dict, markdown: str) -> None:
     """Write ``results/<name>.json`` and replace this benchmark's section of RESULTS.md."""
     write_json_atomic(RESULTS_DIR / f"{name}.json", data)

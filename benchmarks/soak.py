@@ -60,6 +60,16 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
 
 
+def _exceptions(log: str) -> dict[str, int]:
+    """The exception line that ends each traceback in a log (the first unindented line after the
+    header, cut at 160 characters) -> how many times it occurs."""
+    found: dict[str, int] = {}
+    for chunk in log.split("Traceback (most recent call last)")[1:]:
+        line = next((ln for ln in chunk.splitlines()[1:] if ln.strip() and not ln[0].isspace()), "?")
+        found[line[:160]] = found.get(line[:160], 0) + 1
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=200)
@@ -188,6 +198,7 @@ def main() -> None:
     left_tmp = sorted(str(p.relative_to(tmp)) for p in tmp.iterdir())
     server_log = log_path.read_text(errors="replace")
     tracebacks = server_log.count("Traceback (most recent call last)")
+    raised = _exceptions(server_log)
 
     rows = {name: {"requests": len(v), "p50_s": round(_percentile(v, 0.5), 2), "p95_s": round(_percentile(v, 0.95), 2),
                    "max_s": round(max(v), 2)} for name, v in sorted(latencies.items())}
@@ -202,6 +213,7 @@ def main() -> None:
         "rss_mb_before": round(rss0, 1), "rss_mb_after": round(rss1, 1), "peak_rss_mb": round(peak.peak, 1),
         "cache_files_left_at_exit": left_cache, "cache_mb_left_at_exit": round(left_cache_bytes / 1e6, 2),
         "temp_entries_left_at_exit": left_tmp, "server_exit_code": server.returncode, "server_tracebacks": tracebacks,
+        "server_exceptions": raised,
         "load_before": load_before, "load_after": load_after, "machine": machine(),
     }
     for k, v in result.items():
@@ -241,7 +253,8 @@ def main() -> None:
         f"| cache MB | {result['cache_mb_before']} | {result['cache_mb_after']} |",
         f"| server RSS MB | {result['rss_mb_before']} | {result['rss_mb_after']} (peak {result['peak_rss_mb']}) |",
         "",
-        f"Failures: {sum(failures.values())} {failures or ''}. Tracebacks in the server's log: {tracebacks}. "
+        f"Failures: {sum(failures.values())} {failures or ''}. Tracebacks in the server's log: {tracebacks}"
+        f"{' (' + '; '.join(f'{n}x {line}' for line, n in raised.items()) + ')' if raised else ''}. "
         f"After SIGTERM (exit code {server.returncode}): {left_cache} cache files ({result['cache_mb_left_at_exit']} MB) "
         f"and {len(left_tmp)} temp entries left{': ' + ', '.join(left_tmp) if left_tmp else ''}.",
     ]

@@ -16,10 +16,10 @@ Conventions
 - Eyes are (2, 2) float64 ``[[x, y] of the subject's right eye, [x, y] of the left eye]``: for
   an upright face the one on the IMAGE's left first (CelebAMask-HQ ``r_eye``), ``l_eye`` second.
 
-Canonical framing (``CANONICAL_EYES``, ``CANONICAL_MOUTH``): measured on the four official
+Canonical framing (``CANONICAL_EYES``): measured on the four official
 CelebAMask-HQ sample masks as fractions of the square side: ``r_eye`` centre x 0.374-0.381,
 ``l_eye`` x 0.620-0.626 (inter-ocular distance 0.238-0.252), eye line y 0.475-0.481, mouth
-centre (0.495-0.502, 0.724-0.766). A crop puts the eyes' midpoint at (0.5, 0.478), the eyes
+centre (0.495-0.502, 0.724-0.766), which the eyes alone place well. A crop puts the eyes' midpoint at (0.5, 0.478), the eyes
 0.245 of the side apart, on a horizontal line: a similarity transform (rotation, uniform scale,
 translation), never a shear.
 
@@ -56,7 +56,6 @@ import cv2
 import numpy as np
 
 CANONICAL_EYES = np.array([[0.3775, 0.478], [0.6225, 0.478]])  # fractions of the crop side
-CANONICAL_MOUTH = np.array([0.5, 0.742])
 # Where the eyes of an upright frontal face lie in a ``haarcascade_frontalface_alt2`` box, as
 # fractions of the box (x, y): the mean of the eye-cascade centres found in the boxes of
 # scikit-image's astronaut (0.271, 0.367) and (0.742, 0.388), and of matplotlib's Grace Hopper
@@ -253,7 +252,7 @@ def _nearest_source(matrix: np.ndarray, out_shape, in_shape):
     iu = np.floor(u + 0.5 + 1e-9).astype(np.int64)
     iv = np.floor(v + 0.5 + 1e-9).astype(np.int64)
     inside = (iu >= 0) & (iu < in_shape[1]) & (iv >= 0) & (iv < in_shape[0])
-    return iv, iu, inside, u, v
+    return iv, iu, inside
 
 
 def warp_labels(labels: np.ndarray, matrix: np.ndarray, size: int, fill: int = 0) -> np.ndarray:
@@ -264,7 +263,7 @@ def warp_labels(labels: np.ndarray, matrix: np.ndarray, size: int, fill: int = 0
     lab = np.asarray(labels)
     if lab.ndim != 2:
         raise ValueError(f"labels must be a 2-D (H, W) class-id map, got shape {lab.shape}")
-    iv, iu, inside, _, _ = _nearest_source(invert_affine(matrix), (size, size), lab.shape)
+    iv, iu, inside = _nearest_source(invert_affine(matrix), (size, size), lab.shape)
     out = np.full((size, size), fill, dtype=lab.dtype)
     out[inside] = lab[iv[inside], iu[inside]]
     return out

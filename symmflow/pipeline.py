@@ -10,8 +10,8 @@ and runs the ODE loops:
   class id + per-class scores, ``t = 1 -> 0``, best in one step).
 
 :meth:`SymmFlowPipeline.from_pretrained` returns the right one from ``pipeline.json``. Every
-call is batched, deterministic for a seed, and has a ``*_stream`` twin yielding a viewable
-:class:`~symmflow.outputs.FlowFrame` per ODE step (latent models preview intermediate frames
+call is batched and deterministic for a seed; ``generate`` and ``segment`` have ``*_stream``
+twins yielding a viewable :class:`~symmflow.outputs.FlowFrame` per ODE step (latent models preview intermediate frames
 through a linear latent -> RGB map; only the final frame pays for a VAE decode). Inputs are
 read by :class:`~symmflow.processing.ImageProcessor` (files, PIL, arrays, tensors; size limits);
 folders are read and written by :mod:`symmflow.pipeline_folder`.

@@ -2,7 +2,7 @@
 
 The reverse flow (``t = 1 -> 0``: label noise -> label while the image dissolves) in ONE Euler step
 returns the posterior mean ``E[y | x]``: that stays the answer. More steps turn prediction into
-sampling (implementation notes, section 2): each seed draws another mask from the posterior.
+sampling (README, "What is SymmFlow?"): each seed draws another mask from the posterior.
 :func:`sample_masks` draws ``K`` of them in one batch, sample ``k``'s label noise from seed
 ``seed + k``; :func:`disagreement` scores each pixel by how many samples leave its most common
 class, ``1 - votes / K``: 0 where all ``K`` agree, at most ``1 - 1/K``.

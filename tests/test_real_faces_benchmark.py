@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+
 from conftest import ROOT
 
 
@@ -24,3 +26,29 @@ def test_benchmark_runs_without_the_samples_and_says_how_to_get_them(tmp_path):
     assert (results.read_bytes() if results.exists() else None) == before
     if before is not None:
         assert {"miou_1", "miou_5", "template", "faces_found"} <= set(json.loads(before))
+
+
+def test_miou_counts_the_classes_a_photo_is_given_but_lacks():
+    """``invented`` gets, per class, the pixels painted on each photo whose truth lacks that class:
+    the false classes that cost the mean most (each counts 0 when no truth holds it)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from real_faces import miou
+
+    from symmflow.palettes import CELEBAMASK_HQ
+
+    ids = {name: k for k, name in enumerate(CELEBAMASK_HQ.class_names)}
+    truth_a = np.full((8, 8), ids["skin"])
+    truth_a[:2] = ids["hair"]
+    truth_b = np.full((8, 8), ids["skin"])
+    truth_b[6:] = ids["neck_l"]
+    pred_a = truth_a.copy()
+    pred_a[6:, :3] = ids["neck_l"]  # 6 pixels of a necklace truth_a lacks
+    pred_b = truth_b.copy()
+    pred_b[0, :5] = ids["hair"]  # 5 pixels of hair truth_b lacks
+    predictions = iter([pred_a, pred_b])
+    invented: dict = {}
+    value, per_class = miou([(None, truth_a), (None, truth_b)], lambda _: next(predictions), invented)
+    assert invented == {"neck_l": [6, 0], "hair": [0, 5]}
+    # hair: 16 true pixels plus 5 painted where b has none; neck_l: 16 true plus 6 painted on a
+    assert per_class["hair"] == round(16 / 21, 4) and per_class["neck_l"] == round(16 / 22, 4)
+    assert 0 < value < 1

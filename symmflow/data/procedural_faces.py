@@ -4,7 +4,8 @@ aimed at photographs.
 The training data of the small face model (mask -> portrait, portrait -> mask) and the source of
 example masks for the painting app. Every face comes from one seed in three steps:
 
-1. :func:`sample_face_params` draws all randomness into a :class:`FaceParams`.
+1. :func:`sample_face_params` draws the face's geometry, accessories, colours, light and camera
+   into a :class:`FaceParams`.
 2. :func:`render_mask` rasterises the geometry into hard class ids (no antialiasing), drawing the
    parts back to front so later parts occlude earlier ones.
 3. :func:`render_image` paints the portrait from the mask and the appearance parameters only, the
@@ -148,7 +149,9 @@ class Camera:
 
 @dataclass(frozen=True)
 class FaceParams:
-    """Every random choice of one face: geometry, accessories and appearance.
+    """The random choices of one face that :func:`render_mask` and :func:`render_image` read:
+    geometry, accessories and appearance (the finer appearance, such as shading depths and
+    textures, :func:`render_image` draws from its own generator).
 
     Geometry fields are in head-local units (see the module docstring) unless noted; colours are
     RGB triples of floats in ``[0, 255]``.
@@ -239,9 +242,10 @@ class FaceParams:
     lens_rgb: RGB
     metal_rgb: RGB
     background: str
-    """``"flat"``, ``"gradient"`` or ``"blobs"``."""
+    """One of :data:`BACKGROUNDS`."""
     background_rgb: tuple[RGB, ...]
-    """Base colour first, then the gradient's bottom colour or one colour per blob."""
+    """Base colour first, then the gradient's bottom colour, one colour per blob, or the scene's
+    other colours (``blur``, ``bokeh``, ``indoor``)."""
     blobs: tuple[tuple[float, float, float], ...]
     """``(x, y, sigma)`` of each background blob, normalised image units."""
     light: tuple[float, float]
@@ -353,7 +357,7 @@ _COINS = ("left_ear", "right_ear", "glasses", "sunglasses", "hat", "earrings", "
 
 
 def sample_face_params(rng: np.random.Generator) -> FaceParams:
-    """Draw one face's parameters (all randomness but :func:`render_image`'s texture noise)."""
+    """Draw one face's parameters (see :class:`FaceParams`; :func:`render_image` draws the rest)."""
     g = dict(zip(_RANGES, rng.uniform(_RANGE_LOW, _RANGE_HIGH).tolist()))
     coin = dict(zip(_COINS, rng.random(len(_COINS)).tolist()))
     style = _pick(rng, HAIR_STYLES, _HAIR_STYLE_P)
@@ -835,7 +839,6 @@ _FACE_SHADE[0] = 1.0
 _FACE_SHADE[:, list(_LIT_BY_FACE)] = [[0.0], [1.0]]  # ambient + (1 - ambient) * light, see _shade
 _FACE_SHADE[:, [L_EYE, R_EYE]] = [[0.85], [0.15]]
 _FACIAL = _LIT_BY_FACE + (L_EYE, R_EYE, EYE_G)
-_BODY = (NECK, NECK_L, CLOTH)
 
 
 @functools.lru_cache(maxsize=None)
@@ -1031,7 +1034,8 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
                 face_light: np.ndarray, light: np.ndarray) -> None:
     """The relief a photograph shows on skin, in ``img`` ``[S, S, 3]`` in place: the nose by its
     light and dark sides, tip highlight, nostrils and the shadow under it; eye sockets; blush;
-    blotchy and fine skin texture; specular shine."""
+    the lower lip's shadow on the chin; under-eye shadows; blotchy and fine skin texture; stubble and
+    beards from the upper lip down onto the neck; blush; specular shine."""
     s = mask.shape[0]
     relief = np.zeros((s, s), np.float32)  # log-brightness change, smoothed before use
     side = 1.0 if light[0] >= 0 else -1.0  # image side the light comes from
@@ -1101,7 +1105,8 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
 
 def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.ndarray,
            face_light: np.ndarray, face: tuple[float, float, float, float]) -> np.ndarray:
-    """Brightness factor ``float32`` ``[S, S]`` (about ``[0.65, 1.35]``): lighting of each part
+    """Brightness factor ``float32`` ``[S, S]`` (about ``[0.1, 1.35]``; the neck in the jaw's and the
+    collar's shade goes darkest): lighting of each part
     on its own stand-in shape, with the hair, hat and cloth textures."""
     s = mask.shape[0]
     px = np.arange(s, dtype=np.float32)[None, :] + 0.5  # pixel centres, broadcast to [S, S]
@@ -1436,7 +1441,9 @@ def render_image(params: FaceParams, mask: np.ndarray, rng_or_seed: np.random.Ge
 
     The picture depends on the mask and the appearance fields of ``params`` (colours, light,
     gaze, textures, camera) only: every shape is read from the mask, so it follows an edited
-    mask too. ``rng_or_seed`` feeds the textures, the background scene and the sensor noise.
+    mask too. ``rng_or_seed`` feeds the rest of the appearance: shading depths (the jaw's and the
+    collar's shade on the neck, under-eye shadows, the beard's reach), textures, the background
+    scene and the sensor noise.
 
     Args:
         params: the face's appearance.
