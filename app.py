@@ -1,6 +1,7 @@
 """SymmFlow Studio: the Hugging Face Space entry point (``python app.py``)."""
 
-import atexit
+import os
+import sys
 
 from demo import build_demo
 from demo.app import LAUNCH, stop_on_sigterm
@@ -13,4 +14,10 @@ if __name__ == "__main__":
         demo.launch(**LAUNCH)  # returns once stopped (Ctrl-C, SIGTERM)
     finally:
         demo.cache_cap.clear()  # nothing of this run stays in Gradio's cache
-        atexit.register(demo.cache_cap.clear)  # nor what requests still running wrote since
+    # Requests may still be running in worker threads. End the process here, at once, rather than
+    # in the interpreter's teardown: torch's threads, torn down under a running request, abort it
+    # ("terminate called without an active exception", exit status -6), and a request finishing
+    # meanwhile could write to the cache just cleared.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
