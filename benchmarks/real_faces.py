@@ -97,9 +97,13 @@ def miou(pairs, predict, invented: dict | None = None) -> tuple[float, dict[str,
                 if k != CELEBAMASK_HQ.ignore_index:
                     counts = invented.setdefault(CELEBAMASK_HQ.class_names[k], [0] * len(pairs))
                     counts[i] = int((labels == k).sum())
-    per_class = {name: (None if np.isnan(v) or k == CELEBAMASK_HQ.ignore_index else round(float(v), 4))
-                 for k, (name, v) in enumerate(zip(CELEBAMASK_HQ.class_names, acc.per_class()))}
-    return acc.mean(), per_class
+    return acc.mean(), _per_class(acc)
+
+
+def _per_class(acc: IoUAccumulator) -> dict[str, float | None]:
+    """Class name -> IoU (4 decimals), None for the ignored class and classes in neither map."""
+    return {name: (None if np.isnan(v) or k == CELEBAMASK_HQ.ignore_index else round(float(v), 4))
+            for k, (name, v) in enumerate(zip(CELEBAMASK_HQ.class_names, acc.per_class()))}
 
 
 def template(pairs) -> tuple[float, dict[str, float | None]]:
@@ -109,9 +113,7 @@ def template(pairs) -> tuple[float, dict[str, float | None]]:
         for j, (_, other) in enumerate(pairs):
             if i != j:
                 acc.update(other, truth)
-    per_class = {name: (None if np.isnan(v) or k == CELEBAMASK_HQ.ignore_index else round(float(v), 4))
-                 for k, (name, v) in enumerate(zip(CELEBAMASK_HQ.class_names, acc.per_class()))}
-    return acc.mean(), per_class
+    return acc.mean(), _per_class(acc)
 
 
 def portraits() -> dict[str, np.ndarray]:

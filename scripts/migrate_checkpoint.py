@@ -1,7 +1,8 @@
 """One-off checkpoint migrations: give a trained network a new layout, then train it on.
 
-These carried the shipped face model through its stages (the "lineage" in checkpoints/faces/model/training.json lists them); they
-are not part of the package, because no shipped code path needs them::
+These carried the shipped face model through its stages (the "lineage" in
+checkpoints/faces/model/training.json lists them); they are not part of the package, because no
+shipped code path needs them::
 
     python scripts/migrate_checkpoint.py SOURCE --config configs/faces.yaml --out runs/migrated
 

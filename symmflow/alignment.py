@@ -16,12 +16,12 @@ Conventions
 - Eyes are (2, 2) float64 ``[[x, y] of the subject's right eye, [x, y] of the left eye]``: for
   an upright face the one on the IMAGE's left first (CelebAMask-HQ ``r_eye``), ``l_eye`` second.
 
-Canonical framing (``CANONICAL_EYES``): measured on the four official
-CelebAMask-HQ sample masks as fractions of the square side: ``r_eye`` centre x 0.374-0.381,
-``l_eye`` x 0.620-0.626 (inter-ocular distance 0.238-0.252), eye line y 0.475-0.481, mouth
-centre (0.495-0.502, 0.724-0.766), which the eyes alone place well. A crop puts the eyes' midpoint at (0.5, 0.478), the eyes
-0.245 of the side apart, on a horizontal line: a similarity transform (rotation, uniform scale,
-translation), never a shear.
+Canonical framing (``CANONICAL_EYES``): measured on the four official CelebAMask-HQ sample
+masks as fractions of the square side: ``r_eye`` centre x 0.374-0.381, ``l_eye`` x 0.620-0.626
+(inter-ocular distance 0.238-0.252), eye line y 0.475-0.481, mouth centre (0.495-0.502,
+0.724-0.766), which the eyes alone place well. A crop puts the eyes' midpoint at (0.5, 0.478),
+the eyes 0.245 of the side apart, on a horizontal line: a similarity transform (rotation,
+uniform scale, translation), never a shear.
 
 Detection (``detect_faces``): OpenCV's Haar cascades (``haarcascade_frontalface_alt2``, then
 ``haarcascade_eye``) as ``opencv-python-headless`` 4.x ships them in ``cv2.data.haarcascades``

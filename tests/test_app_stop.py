@@ -3,41 +3,34 @@ still being generated: it exits with status 0 and leaves nothing in its Gradio c
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from served import connect, free_port, start  # noqa: E402
 
 
 def test_sigterm_while_busy_exits_cleanly(tmp_path):
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
     cache = tmp_path / "gradio"
     cache.mkdir()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
     log = tmp_path / "server.log"
     with log.open("w") as out:
-        server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        server = start(ROOT, env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        started = time.monotonic()
-        while True:
-            assert server.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() - started < 180, "the app did not start in 180 s"
-            try:
-                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-                break
-            except Exception:  # noqa: BLE001 - not up yet
-                time.sleep(0.5)
+        try:
+            client = connect(f"http://127.0.0.1:{port}/", server, time.perf_counter(), timeout=180)
+        except SystemExit as stop:
+            pytest.fail(f"{stop}\n{log.read_text()[-3000:]}")
         mask = handle_file(str(ROOT / "assets" / "faces" / "mask_0.png"))
         editor = {"background": mask, "layers": [], "composite": mask, "id": None}
         client.predict(editor, 2, 0, "euler", 1, api_name="/generate_portrait")  # the model is loaded

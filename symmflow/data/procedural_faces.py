@@ -1106,8 +1106,8 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
 def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.ndarray,
            face_light: np.ndarray, face: tuple[float, float, float, float]) -> np.ndarray:
     """Brightness factor ``float32`` ``[S, S]`` (about ``[0.1, 1.35]``; the neck in the jaw's and the
-    collar's shade goes darkest): lighting of each part
-    on its own stand-in shape, with the hair, hat and cloth textures."""
+    collar's shade goes darkest): lighting of each part on its own stand-in shape, with the hair,
+    hat and cloth textures."""
     s = mask.shape[0]
     px = np.arange(s, dtype=np.float32)[None, :] + 0.5  # pixel centres, broadcast to [S, S]
     py = px.T
