@@ -16,7 +16,8 @@ example masks for the painting app. Every face comes from one seed in three step
    and large irises inside a sharp lash line and lower rim (both on the skin, as CelebAMask-HQ
    draws the eye as the opening inside the lashes), shaded lips, hair strands with soft,
    frayed borders, patterned clothes (a shirt in an open jacket's neckline; the collar's shade
-   on the neck), plain or out-of-focus backgrounds (mottled, bokeh, indoor), and no outlines;
+   on the neck; the neck in shade or as bright as the face), jewellery of polished metal
+   with glints, plain or out-of-focus backgrounds (mottled, bokeh, indoor), and no outlines;
    then :func:`apply_camera` adds white balance, exposure, tone curve, defocus, sensor noise and
    JPEG. So the image stays a function of the mask plus appearance
    randomness, randomised widely enough that a segmenter trained on it can transfer to photos.
@@ -122,7 +123,9 @@ _IRIS_RGB = np.array(
     [(80, 50, 28), (50, 32, 20), (115, 90, 50), (75, 115, 70), (70, 110, 170), (115, 125, 138)], np.float32
 )
 _LIPSTICK_RGB = np.array([(170, 30, 50), (200, 90, 110), (120, 30, 60), (190, 60, 50)], np.float32)
-_METAL_RGB = np.array([(212, 175, 55), (200, 200, 205), (240, 235, 225), (180, 120, 80)], np.float32)
+# gold, silver, pearl: bright and unlike skin (a copper or shaded-gold band across the neck is what a
+# bare neck between a beard and a collar looks like in a photograph)
+_METAL_RGB = np.array([(212, 175, 55), (200, 200, 205), (240, 235, 225)], np.float32)
 _SCLERA_RGB = (236.0, 232.0, 226.0)
 _FRAME_RGB = np.array([(20, 20, 22), (70, 40, 25), (150, 120, 60), (40, 40, 70)], np.float32)
 
@@ -1134,7 +1137,8 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         jaw = np.where(skin_rows >= 0, skin_rows, fy + fb).astype(np.float32)[None, neck.crop[1]]
         below = np.maximum(py[neck.crop[0]] - jaw, 0)
         depth, reach = rng.uniform(0.15, 0.7), rng.uniform(0.02, 0.2) * s
-        value = value * (1 - depth * np.exp(-below / reach)) * rng.uniform(0.8, 1.0)
+        # (the last factor: a neck in shade, or as bright as the face, as photographs show both)
+        value = value * (1 - depth * np.exp(-below / reach)) * rng.uniform(0.8, 1.25)
         # The neckline stands off the skin: the neck just above it is in the collar's shade, a dark
         # line along the cloth's edge that is neck, not a necklace.
         # (columns without cloth: far below the image, so no shade)
@@ -1299,6 +1303,17 @@ def _paint_details(p: FaceParams, mask: np.ndarray, img: np.ndarray, face_light:
         crop[lens] = (1 - alpha) * behind + alpha * tint
 
 
+def _paint_jewellery(mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -> None:
+    """Polished metal on earrings and necklaces in ``img``, in place: links and beads of varying
+    brightness with specular glints, so jewellery is a sparkling line and never a flat band."""
+    metal = _Region(_member(mask, (NECK_L, EAR_R)))
+    if not metal:
+        return
+    cell = max(1, mask.shape[0] // 64)
+    sparkle = _noise(rng, (metal.h, metal.w), cell)[metal.mask[metal.crop]]
+    img[metal.crop][metal.mask[metal.crop]] *= (0.65 + 0.35 * sparkle + 0.9 * (sparkle > 0.8))[:, None]
+
+
 # cast shadows: (casters, receivers, distance as a fraction of the size, strength)
 _SHADOWS = (
     ((HAIR, HAT), _FACIAL, 0.02, 0.2),
@@ -1370,6 +1385,7 @@ def _paint(params: FaceParams, mask: np.ndarray, rng: np.random.Generator) -> np
     cv2.copyTo(_background(params, s, rng), (mask == BG).view(np.uint8), img)
     _paint_eyes(params, mask, img, light)
     _paint_details(params, mask, img, face_light)
+    _paint_jewellery(mask, img, rng)
     img = cv2.multiply(img, cv2.merge([_shadows(mask, light)] * 3))
 
     # borders: a photograph has no outlines, only a pixel or two of blur across each border;
@@ -1442,7 +1458,8 @@ def render_image(params: FaceParams, mask: np.ndarray, rng_or_seed: np.random.Ge
     The picture depends on the mask and the appearance fields of ``params`` (colours, light,
     gaze, textures, camera) only: every shape is read from the mask, so it follows an edited
     mask too. ``rng_or_seed`` feeds the rest of the appearance: shading depths (the jaw's and the
-    collar's shade on the neck, under-eye shadows, the beard's reach), textures, the background
+    collar's shade on the neck, the neck's brightness, under-eye shadows, the beard's reach),
+    textures, the jewellery's glints, the background
     scene and the sensor noise.
 
     Args:
