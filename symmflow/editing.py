@@ -177,7 +177,7 @@ def regenerate_stream(
     region = region.expand(len(noise), -1, -1, -1)
     noise, encoding, region = (v.repeat_interleave(n, dim=0).to(pipe.device) for v in (noise, encoding, region))
     g = _generator(seed, generator)
-    fresh = pipe._noise(noise.shape, g)  # inside the region; the constraint puts e outside at t = 0
+    fresh = pipe.randn(noise.shape, g)  # inside the region; the constraint puts e outside at t = 0
     pin = PinnedPath(noise, encoding, region, pipe.config.sigma_min)
     yield from pipe.generate_stream(
         labels, steps=steps, generator=g, solver=solver, num_images_per_label=n, output_type=output_type,

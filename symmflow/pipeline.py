@@ -153,7 +153,7 @@ class SymmFlowPipeline:
             y0, raw = self._encode_labels(labels, generator)
             y0 = y0.repeat_interleave(num_images_per_label, dim=0)
             raw = [r for r in raw for _ in range(num_images_per_label)]
-            x0 = None if noise is not None else self._noise((len(y0), self._image_half_channels(), *y0.shape[-2:]), generator)
+            x0 = None if noise is not None else self.randn((len(y0), self._image_half_channels(), *y0.shape[-2:]), generator)
         shape = (len(y0), self._image_half_channels(), *y0.shape[-2:])
         if noise is not None:
             if tuple(noise.shape) != shape:
@@ -163,7 +163,7 @@ class SymmFlowPipeline:
             if not (state.is_final or previews):
                 yield FlowFrame(state.step, steps, state.t, [], state.nfe)
                 continue
-            view = self._view(state.x, state.is_final)
+            view = self.decode_half(state.x, state.is_final)
             frame = FlowFrame(state.step, steps, state.t, frames_of(view), state.nfe)
             if state.is_final:
                 frame.output = GenerationOutput(format_images(view, output_type, frame.images), state.nfe, raw)
@@ -210,7 +210,7 @@ class SymmFlowPipeline:
             y, r = self._encode_labels([item], _generator(None, g))
             ys.append(y)
             raw += r
-            xs.append(self._noise((1, self._image_half_channels(), *y.shape[-2:]), g))
+            xs.append(self.randn((1, self._image_half_channels(), *y.shape[-2:]), g))
         return torch.cat(ys), raw, torch.cat(xs)
 
     # -- the reverse flow (t = 1 -> 0) -------------------------------------------------------
@@ -223,7 +223,7 @@ class SymmFlowPipeline:
         if self.vae is not None:
             x = self.vae.encode_image(x, generator=generator)
         label_channels = self.vae.latent_channels if self.vae is not None else self.label_channels
-        noise_y = self._noise((len(x), label_channels, *x.shape[-2:]), generator)
+        noise_y = self.randn((len(x), label_channels, *x.shape[-2:]), generator)
         velocity = self.model if velocity is None else velocity
         return ODESolver(velocity, solver).iterate(x, noise_y, *TIME_SPAN["label"], steps), sizes
 
@@ -232,13 +232,15 @@ class SymmFlowPipeline:
     def _image_half_channels(self) -> int:
         return self.vae.latent_channels if self.vae is not None else self.image_channels
 
-    def _noise(self, shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
-        # drawn on the CPU so a seed gives the same result on every device
+    def randn(self, shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
+        """Standard normal noise of ``shape`` on the pipeline's device: the ``t = 0`` end of
+        either flow, as every method of the pipeline draws it. Drawn on the CPU, so a seed gives
+        the same noise on every device."""
         return torch.randn(tuple(shape), generator=generator).to(self.device)
 
-    def _view(self, half: torch.Tensor, final: bool) -> torch.Tensor:
-        """Either half -> RGB-able ``[B, C, H, W]`` in ``[-1, 1]``: pixels as they are; latents
-        through the linear preview, or a full VAE decode when final."""
+    def decode_half(self, half: torch.Tensor, final: bool) -> torch.Tensor:
+        """Either half of the flow's state -> RGB-able ``[B, C, H, W]`` in ``[-1, 1]``: pixels as
+        they are; latents through the linear preview, or a full VAE decode when ``final``."""
         if self.vae is None:
             return half.clamp(-1, 1)
         return self.vae.decode(half) if final else self.vae.preview(half)
@@ -309,8 +311,8 @@ class SegmentationPipeline(SymmFlowPipeline):
                 frames = frames_of(self._mask_view(state.y)) if previews else []
                 yield FlowFrame(state.step, steps, state.t, frames, state.nfe)
                 continue
-            mask = state.y if self.vae is None else self._view(state.y, True)
-            class_maps = [self._decode_at(m, h, w) for m, (h, w) in zip(mask, sizes)]
+            mask = state.y if self.vae is None else self.decode_half(state.y, True)
+            class_maps = [self.decode_class_map(m, h, w) for m, (h, w) in zip(mask, sizes)]
             colours = [self.palette.colorize(c) for c in class_maps]
             frame = FlowFrame(state.step, steps, state.t, colours, state.nfe)
             as_output: list[Any] = colours
@@ -368,9 +370,10 @@ class SegmentationPipeline(SymmFlowPipeline):
 
         return segment_photo(rgb, segment_fn, mode=align, size=crop_size or self.crop_size)
 
-    def _decode_at(self, mask: torch.Tensor, h: int, w: int) -> np.ndarray:
-        """One label half ``[C, s, s]`` -> class ids ``[h, w]``: values are upsampled, then snapped
-        to classes. Colours are clamped to ``[-1, 1]`` first; one-hot scores are not."""
+    def decode_class_map(self, mask: torch.Tensor, h: int, w: int) -> np.ndarray:
+        """One decoded label half ``[C, s, s]`` (pixels, as :meth:`decode_half` gives) -> class
+        ids ``int64`` ``[h, w]``: values are upsampled, then snapped to classes. Colours are
+        clamped to ``[-1, 1]`` first; one-hot scores are not."""
         if isinstance(self.codec, PaletteCodec):
             up = F.interpolate(mask[None].float().clamp(-1, 1), size=(h, w), mode="bilinear", align_corners=False)
             return self.codec.decode(up)[0].cpu().numpy()

@@ -109,11 +109,11 @@ def sample_masks(
         x = pipe.vae.encode_image(x, generator=torch.Generator().manual_seed(seed))
     channels = pipe.vae.latent_channels if pipe.vae is not None else pipe.label_channels
     # sample-major: item k * B + b is image b's sample k, its noise drawn as segment(seed + k) draws it
-    noise = torch.cat([pipe._noise((len(x), channels, *x.shape[-2:]), torch.Generator().manual_seed(seed + j)) for j in range(k)])
+    noise = torch.cat([pipe.randn((len(x), channels, *x.shape[-2:]), torch.Generator().manual_seed(seed + j)) for j in range(k)])
     *_, last = ODESolver(pipe.label_velocity(mirror), solver).iterate(x.repeat(k, 1, 1, 1), noise, *TIME_SPAN["label"], steps)
-    masks = last.y if pipe.vae is None else pipe._view(last.y, True)
+    masks = last.y if pipe.vae is None else pipe.decode_half(last.y, True)
     b = len(sizes)
-    maps = [np.stack([pipe._decode_at(masks[j * b + i], h, w) for j in range(k)]) for i, (h, w) in enumerate(sizes)]
+    maps = [np.stack([pipe.decode_class_map(masks[j * b + i], h, w) for j in range(k)]) for i, (h, w) in enumerate(sizes)]
     return maps, last.nfe
 
 

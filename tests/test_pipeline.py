@@ -350,7 +350,7 @@ def test_onehot_pipeline_segments_generates_and_round_trips(tmp_path):
     # at a photo's size, scores are upsampled a few channels at a time: the same as all at once
     scores = torch.randn(19, SIZE, SIZE)
     whole = torch.nn.functional.interpolate(scores[None], size=(37, 53), mode="bilinear", align_corners=False)[0].argmax(0)
-    assert np.array_equal(pipe._decode_at(scores, 37, 53), whole.numpy())
+    assert np.array_equal(pipe.decode_class_map(scores, 37, 53), whole.numpy())
 
 
 def test_onehot_needs_a_pixel_segmentation_model_with_one_channel_per_class():
@@ -373,9 +373,9 @@ def test_decode_weights_travel_with_the_config_and_apply_at_every_size(tmp_path)
     assert loaded.config.decode_weights == weights and loaded.codec.decode_weights[1] == 50.0
     scores = -torch.ones(19, SIZE, SIZE)
     scores[1], scores[13] = 0.6, -0.2  # q: skin 0.8, hair 0.4; skin / 50 loses to hair / 1
-    assert (loaded._decode_at(scores, 37, 53) == 13).all()
+    assert (loaded.decode_class_map(scores, 37, 53) == 13).all()
     assert (SymmFlowPipeline(tiny_unet(3, 19), PipelineConfig(**{**config.__dict__, "decode_weights": None}))
-            ._decode_at(scores, 37, 53) == 1).all()
+            .decode_class_map(scores, 37, 53) == 1).all()
     with pytest.raises(ValueError, match="decode_weights are for one-hot"):
         PipelineConfig(task="segmentation", image_size=SIZE, decode_weights=weights)
     # a pipeline.json with the wrong number of weights is refused on loading, naming the file

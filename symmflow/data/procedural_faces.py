@@ -1512,11 +1512,11 @@ def generate_face(seed: int, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     params = sample_face_params(rng)
     if _supersample(size) == 1:
         class_map = render_mask(params, size)
-        image = _paint(params, class_map, rng)
-    else:
-        large = _rasterise(params, 2 * size, min_line=2)  # thin parts keep a pixel after halving
-        image = cv2.resize(_paint(params, large, rng), (size, size), interpolation=cv2.INTER_AREA)
-        class_map = _halve_mask(large)
+        return render_image(params, class_map, rng), class_map
+    large = _rasterise(params, 2 * size, min_line=2)  # thin parts keep a pixel after halving
+    image = cv2.resize(_paint(params, large, rng), (size, size), interpolation=cv2.INTER_AREA)
+    class_map = _halve_mask(large)
+    # the lashes are a pixel wide at the final size, so they are drawn after averaging down
     _paint_lashes(class_map, image)
     return apply_camera(params.camera, image, rng), class_map
 
