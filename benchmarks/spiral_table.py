@@ -54,7 +54,6 @@ def main() -> None:
         }
     eval_seconds = time.perf_counter() - start
 
-    faithful = models["faithful"]
     rows = [("paper", PAPER, None)] + [(n, m["accuracy"], m["train_seconds"]) for n, m in models.items()]
     header = f"{'model':<10}" + "".join(f"{s:>8}" for s in STEPS) + f"{'train s':>10}"
     lines = [header, "-" * len(header)]
@@ -89,9 +88,10 @@ def main() -> None:
     write_results(
         "spiral",
         {
-            "accuracy": faithful["accuracy"],
             "paper": PAPER,
-            "train_seconds": faithful["train_seconds"],
+            # per-model figures under "models": the faithful one reproduces the paper's table,
+            # the app runs the default
+            "reproduces_paper": "faithful",
             "default_model": DEFAULT_MODEL,
             "models": models,
             "test_size": args.test_size,

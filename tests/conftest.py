@@ -1,5 +1,4 @@
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -51,9 +50,7 @@ def served_app():
     from app import demo
     from demo.app import LAUNCH
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **LAUNCH)
-    yield f"http://127.0.0.1:{port}/"
+    # without server_port gradio takes the first free port from 7860 up
+    demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, **LAUNCH)
+    yield demo.local_url
     demo.close()
