@@ -1108,9 +1108,9 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
 
 def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.ndarray,
            face_light: np.ndarray, face: tuple[float, float, float, float]) -> np.ndarray:
-    """Brightness factor ``float32`` ``[S, S]`` (about ``[0.1, 1.35]``; the neck in the jaw's and the
-    collar's shade goes darkest): lighting of each part on its own stand-in shape, with the hair,
-    hat and cloth textures."""
+    """Brightness factor ``float32`` ``[S, S]`` (about ``[0.1, 1.6]``; the neck in the jaw's and the
+    collar's shade goes darkest, and brightest in the light a collar throws back): lighting of
+    each part on its own stand-in shape, with the hair, hat and cloth textures."""
     s = mask.shape[0]
     px = np.arange(s, dtype=np.float32)[None, :] + 0.5  # pixel centres, broadcast to [S, S]
     py = px.T
@@ -1139,12 +1139,13 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         depth, reach = rng.uniform(0.15, 0.7), rng.uniform(0.02, 0.2) * s
         # (the last factor: a neck in shade, or as bright as the face, as photographs show both)
         value = value * (1 - depth * np.exp(-below / reach)) * rng.uniform(0.8, 1.25)
-        # The neckline stands off the skin: the neck just above it is in the collar's shade, a dark
-        # line along the cloth's edge that is neck, not a necklace.
-        # (columns without cloth: far below the image, so no shade)
+        # The neckline stands off the skin: the neck just above it is often in the collar's
+        # shade, a dark line along the cloth's edge that is neck, not a necklace; as often it is
+        # unshaded, or brightened by light a pale collar throws back (negative depth), so a bright
+        # band above the collar is neck too. (columns without cloth: far below the image, so no shade)
         cloth_rows = _first_rows(mask == CLOTH, 4 * s)[None, neck.crop[1]]
         above = np.maximum(cloth_rows - py[neck.crop[0]], 0)
-        depth, reach = rng.uniform(0.1, 0.6), rng.uniform(0.006, 0.05) * s
+        depth, reach = rng.uniform(-0.2, 0.6), rng.uniform(0.006, 0.05) * s
         paint(neck, value * (1 - depth * np.exp(-above / reach)))
     for k in (HAIR, HAT):
         region = _Region(mask == k)
