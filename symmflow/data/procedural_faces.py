@@ -16,8 +16,7 @@ example masks for the painting app. Every face comes from one seed in three step
    and large irises inside a sharp lash line and lower rim (both on the skin, as CelebAMask-HQ
    draws the eye as the opening inside the lashes), shaded lips, hair strands with soft,
    frayed borders, patterned clothes (a shirt in an open jacket's neckline; the collar's shade
-   on the neck; the neck in shade or as bright as the face), jewellery of polished metal
-   with glints, plain or out-of-focus backgrounds (mottled, bokeh, indoor), and no outlines;
+   on the neck), plain or out-of-focus backgrounds (mottled, bokeh, indoor), and no outlines;
    then :func:`apply_camera` adds white balance, exposure, tone curve, defocus, sensor noise and
    JPEG. So the image stays a function of the mask plus appearance
    randomness, randomised widely enough that a segmenter trained on it can transfer to photos.
@@ -123,9 +122,7 @@ _IRIS_RGB = np.array(
     [(80, 50, 28), (50, 32, 20), (115, 90, 50), (75, 115, 70), (70, 110, 170), (115, 125, 138)], np.float32
 )
 _LIPSTICK_RGB = np.array([(170, 30, 50), (200, 90, 110), (120, 30, 60), (190, 60, 50)], np.float32)
-# gold, silver, pearl: bright and unlike skin (a copper or shaded-gold band across the neck is what a
-# bare neck between a beard and a collar looks like in a photograph)
-_METAL_RGB = np.array([(212, 175, 55), (200, 200, 205), (240, 235, 225)], np.float32)
+_METAL_RGB = np.array([(212, 175, 55), (200, 200, 205), (240, 235, 225), (180, 120, 80)], np.float32)
 _SCLERA_RGB = (236.0, 232.0, 226.0)
 _FRAME_RGB = np.array([(20, 20, 22), (70, 40, 25), (150, 120, 60), (40, 40, 70)], np.float32)
 
@@ -340,7 +337,7 @@ _RANGES = {
     "fringe_gap": (0.3, 0.42), "hairline": (-0.8, -0.6), "hair_volume": (0.0, 1.0),
     "hair_length": (0.0, 1.0), "hair_flare": (0.0, 0.7),
     # accessories
-    "hat_v": (-0.62, -0.5), "necklace_v": (1.08, 1.2),
+    "hat_v": (-0.62, -0.5), "necklace_v": (1.02, 1.15),
     # appearance
     "skin_tone": (0.0, 1.0), "hair_gain": (0.8, 1.15), "iris_gain": (0.85, 1.15),
     "lipstick_gain": (0.85, 1.1), "lip_shade": (0.8, 1.05), "light_angle": (-math.pi, math.pi), "gaze_x": (-0.08, 0.08),
@@ -1108,9 +1105,9 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
 
 def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.ndarray,
            face_light: np.ndarray, face: tuple[float, float, float, float]) -> np.ndarray:
-    """Brightness factor ``float32`` ``[S, S]`` (about ``[0.1, 1.6]``; the neck in the jaw's and the
-    collar's shade goes darkest, and brightest in the light a collar throws back): lighting of
-    each part on its own stand-in shape, with the hair, hat and cloth textures."""
+    """Brightness factor ``float32`` ``[S, S]`` (about ``[0.1, 1.35]``; the neck in the jaw's and the
+    collar's shade goes darkest): lighting of each part on its own stand-in shape, with the hair,
+    hat and cloth textures."""
     s = mask.shape[0]
     px = np.arange(s, dtype=np.float32)[None, :] + 0.5  # pixel centres, broadcast to [S, S]
     py = px.T
@@ -1137,15 +1134,13 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         jaw = np.where(skin_rows >= 0, skin_rows, fy + fb).astype(np.float32)[None, neck.crop[1]]
         below = np.maximum(py[neck.crop[0]] - jaw, 0)
         depth, reach = rng.uniform(0.15, 0.7), rng.uniform(0.02, 0.2) * s
-        # (the last factor: a neck in shade, or as bright as the face, as photographs show both)
-        value = value * (1 - depth * np.exp(-below / reach)) * rng.uniform(0.8, 1.25)
-        # The neckline stands off the skin: the neck just above it is often in the collar's
-        # shade, a dark line along the cloth's edge that is neck, not a necklace; as often it is
-        # unshaded, or brightened by light a pale collar throws back (negative depth), so a bright
-        # band above the collar is neck too. (columns without cloth: far below the image, so no shade)
+        value = value * (1 - depth * np.exp(-below / reach)) * rng.uniform(0.8, 1.0)
+        # The neckline stands off the skin: the neck just above it is in the collar's shade, a dark
+        # line along the cloth's edge that is neck, not a necklace.
+        # (columns without cloth: far below the image, so no shade)
         cloth_rows = _first_rows(mask == CLOTH, 4 * s)[None, neck.crop[1]]
         above = np.maximum(cloth_rows - py[neck.crop[0]], 0)
-        depth, reach = rng.uniform(-0.2, 0.6), rng.uniform(0.006, 0.05) * s
+        depth, reach = rng.uniform(0.1, 0.6), rng.uniform(0.006, 0.05) * s
         paint(neck, value * (1 - depth * np.exp(-above / reach)))
     for k in (HAIR, HAT):
         region = _Region(mask == k)
@@ -1304,17 +1299,6 @@ def _paint_details(p: FaceParams, mask: np.ndarray, img: np.ndarray, face_light:
         crop[lens] = (1 - alpha) * behind + alpha * tint
 
 
-def _paint_jewellery(mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -> None:
-    """Polished metal on earrings and necklaces in ``img``, in place: links and beads of varying
-    brightness with specular glints, so jewellery is a sparkling line and never a flat band."""
-    metal = _Region(_member(mask, (NECK_L, EAR_R)))
-    if not metal:
-        return
-    cell = max(1, mask.shape[0] // 64)
-    sparkle = _noise(rng, (metal.h, metal.w), cell)[metal.mask[metal.crop]]
-    img[metal.crop][metal.mask[metal.crop]] *= (0.65 + 0.35 * sparkle + 0.9 * (sparkle > 0.8))[:, None]
-
-
 # cast shadows: (casters, receivers, distance as a fraction of the size, strength)
 _SHADOWS = (
     ((HAIR, HAT), _FACIAL, 0.02, 0.2),
@@ -1386,7 +1370,6 @@ def _paint(params: FaceParams, mask: np.ndarray, rng: np.random.Generator) -> np
     cv2.copyTo(_background(params, s, rng), (mask == BG).view(np.uint8), img)
     _paint_eyes(params, mask, img, light)
     _paint_details(params, mask, img, face_light)
-    _paint_jewellery(mask, img, rng)
     img = cv2.multiply(img, cv2.merge([_shadows(mask, light)] * 3))
 
     # borders: a photograph has no outlines, only a pixel or two of blur across each border;
@@ -1459,8 +1442,7 @@ def render_image(params: FaceParams, mask: np.ndarray, rng_or_seed: np.random.Ge
     The picture depends on the mask and the appearance fields of ``params`` (colours, light,
     gaze, textures, camera) only: every shape is read from the mask, so it follows an edited
     mask too. ``rng_or_seed`` feeds the rest of the appearance: shading depths (the jaw's and the
-    collar's shade on the neck, the neck's brightness, under-eye shadows, the beard's reach),
-    textures, the jewellery's glints, the background
+    collar's shade on the neck, under-eye shadows, the beard's reach), textures, the background
     scene and the sensor noise.
 
     Args:
