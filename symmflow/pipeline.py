@@ -13,9 +13,8 @@ and runs the ODE loops:
 call is batched and deterministic for a seed; ``generate`` and ``segment`` have ``*_stream``
 twins yielding a viewable :class:`~symmflow.outputs.FlowFrame` per ODE step (latent models
 preview intermediate frames through a linear latent -> RGB map; only the final frame pays for a
-VAE decode). Inputs are
-read by :class:`~symmflow.processing.ImageProcessor` (files, PIL, arrays, tensors; size limits);
-folders are read and written by :mod:`symmflow.pipeline_folder`.
+VAE decode). Inputs are read by :class:`~symmflow.processing.ImageProcessor` (files, PIL, arrays,
+tensors; size limits); folders are read and written by :mod:`symmflow.pipeline_folder`.
 """
 
 from __future__ import annotations
