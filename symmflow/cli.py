@@ -238,7 +238,7 @@ def _segment(args: argparse.Namespace) -> int:
         bar = _progress(steps + 1, stem, args.quiet)
         # the faces' masks emerge side by side in the GIF
         for frame in pipe.segment_stream(list(aligned.crops), steps=steps, seed=args.seed, solver=args.solver,
-                                         mirror=args.mirror):
+                                         mirror=args.mirror, min_region=args.min_region):
             frames.append(tile(frame.images))
             bar.update()
         result = aligned.paste(np.stack(frame.output.class_maps))
@@ -268,7 +268,7 @@ def _write_uncertainty(args: argparse.Namespace, pipe, result, steps: int, path:
 
     k, sample_steps = args.uncertainty, steps if steps > 1 else SAMPLE_STEPS  # 1 step is the mean, not a sample
     spread = photo_uncertainty(pipe, result.crops, result.matrices, result.labels.shape, k, steps=sample_steps, seed=args.seed,
-                               solver=args.solver, mirror=args.mirror)
+                               solver=args.solver, mirror=args.mirror, min_region=args.min_region)
     Image.fromarray(heat_map(spread, k)).save(path)
     print(f"{path.stem}: {k} samples at {sample_steps} steps disagree on {100 * (spread > 0).mean():.1f}% of the photo")
 
@@ -492,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
                          help="average the flow with the photo's mirror image (left and right parts swapped); "
                               "default: wherever the model's label half allows it (one-hot pixel models)")
+    segment.add_argument("--min-region", default=None, metavar="N", type=_whole(0),
+                         help="give regions of one class smaller than N pixels at the model's size to the class "
+                              "around them (0 keeps every region); default: the model's min_region")
     segment.add_argument("--uncertainty", default=None, metavar="K",
                          type=_whole(2, MAX_SAMPLES, " (one sample cannot disagree with itself)"),
                          help=f"also write <stem>_uncertainty.png: where K (2 to {MAX_SAMPLES}) posterior samples of the "

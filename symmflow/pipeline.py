@@ -24,6 +24,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -40,6 +41,7 @@ from symmflow.palettes import get_palette
 from symmflow.pipeline_config import PipelineConfig
 from symmflow.pipeline_folder import check_network, load_pipeline_folder, save_pipeline_folder
 from symmflow.processing import ImageProcessor, read_rgb
+from symmflow.regions import fill_regions, remove_small_regions, small_regions
 from symmflow.solver import SOLVER_METHODS, TIME_SPAN, Constraint, ODESolver, SolverState, VelocityModel
 from symmflow.validation import check_seed, check_steps
 
@@ -214,15 +216,34 @@ class SymmFlowPipeline:
 
     # -- the reverse flow (t = 1 -> 0) -------------------------------------------------------
 
-    def _reverse_states(
+    def reverse_states(
         self, images: Any, steps: int, solver: str, generator: torch.Generator, velocity: VelocityModel | None = None,
+        noise_seeds: Sequence[int] | None = None,
     ) -> tuple[Iterator[SolverState], list[tuple[int, int]]]:
+        """The reverse flow (``t = 1 -> 0``: label noise -> label) of ``images``, as the
+        solver's states, and each input's ``(h, w)``.
+
+        ``generator`` draws the VAE's latent sample (latent models), then the label noise.
+        ``noise_seeds``: instead, ``K`` draws of label noise in one batch of ``K x B``,
+        sample-major (item ``k * B + b`` is image ``b`` with noise from a generator seeded
+        ``noise_seeds[k]``: for a pixel model exactly the noise ``segment(seed=noise_seeds[k])``
+        draws; a latent model encodes each image once, with ``generator``).
+        ``velocity``: the field to integrate, default the network.
+        """
         x, sizes = self.processor.preprocess(images)
         x = x.to(self.device)
         if self.vae is not None:
             x = self.vae.encode_image(x, generator=generator)
         label_channels = self.vae.latent_channels if self.vae is not None else self.label_channels
-        noise_y = self.randn((len(x), label_channels, *x.shape[-2:]), generator)
+        shape = (len(x), label_channels, *x.shape[-2:])
+        if noise_seeds is None:
+            noise_y = self.randn(shape, generator)
+        else:
+            seeds = list(noise_seeds)
+            if not seeds or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s < 2**64 for s in seeds):
+                raise ValueError(f"noise_seeds must be one or more whole numbers from 0 to 2**64 - 1, got {seeds!r:.120}")
+            noise_y = torch.cat([self.randn(shape, torch.Generator().manual_seed(int(s))) for s in seeds])
+            x = x.repeat(len(seeds), 1, 1, 1)
         velocity = self.model if velocity is None else velocity
         return ODESolver(velocity, solver).iterate(x, noise_y, *TIME_SPAN["label"], steps), sizes
 
@@ -292,26 +313,37 @@ class SegmentationPipeline(SymmFlowPipeline):
     def segment_stream(
         self, images: Any, *, steps: int | None = None, seed: int | None = None, generator: torch.Generator | None = None,
         solver: str = "euler", output_type: OutputType = "pil", previews: bool = True, mirror: bool | None = None,
+        min_region: int | None = None,
     ) -> Iterator[FlowFrame]:
         """Like :meth:`segment`, yielding a :class:`FlowFrame` of the colour-mask half per step.
         Options are checked when it is called, before the first frame is asked for."""
         steps = check_steps(self.default_steps["segment"] if steps is None else steps)
         _check_options(solver, output_type)
         velocity = self.label_velocity(mirror)
-        return self._segment_frames(images, steps, solver, _generator(seed, generator), output_type, previews, velocity)
+        min_region = self.resolve_min_region(min_region)
+        return self._segment_frames(images, steps, solver, _generator(seed, generator), output_type, previews, velocity,
+                                    min_region)
+
+    def resolve_min_region(self, min_region: int | None) -> int:
+        """``min_region`` as given (checked: a whole number >= 0) or, for ``None``, the config's."""
+        if min_region is None:
+            return self.config.min_region
+        if isinstance(min_region, bool) or not isinstance(min_region, (int, np.integer)) or min_region < 0:
+            raise ValueError(f"min_region must be a whole number of pixels >= 0 (0 keeps every region), got {min_region!r}")
+        return int(min_region)
 
     def _segment_frames(
         self, images: Any, steps: int, solver: str, generator: torch.Generator, output_type: OutputType, previews: bool,
-        velocity: VelocityModel,
+        velocity: VelocityModel, min_region: int,
     ) -> Iterator[FlowFrame]:
-        states, sizes = self._reverse_states(images, steps, solver, generator, velocity)
+        states, sizes = self.reverse_states(images, steps, solver, generator, velocity)
         for state in states:
             if not state.is_final:
                 frames = frames_of(self._mask_view(state.y)) if previews else []
                 yield FlowFrame(state.step, steps, state.t, frames, state.nfe)
                 continue
             mask = state.y if self.vae is None else self.decode_half(state.y, True)
-            class_maps = [self.decode_class_map(m, h, w) for m, (h, w) in zip(mask, sizes)]
+            class_maps = [self.decode_class_map(m, h, w, min_region) for m, (h, w) in zip(mask, sizes)]
             colours = [self.palette.colorize(c) for c in class_maps]
             frame = FlowFrame(state.step, steps, state.t, colours, state.nfe)
             as_output: list[Any] = colours
@@ -325,7 +357,7 @@ class SegmentationPipeline(SymmFlowPipeline):
     def segment(
         self, images: Any, *, steps: int | None = None, seed: int | None = None, generator: torch.Generator | None = None,
         solver: str = "euler", output_type: OutputType = "pil", callback: Callable[[FlowFrame], None] | None = None,
-        mirror: bool | None = None,
+        mirror: bool | None = None, min_region: int | None = None,
     ) -> SegmentationOutput:
         """Images -> class-id maps and colour masks at each input's size (``t = 1 -> 0``).
 
@@ -335,14 +367,18 @@ class SegmentationPipeline(SymmFlowPipeline):
             seed / generator, solver, output_type, callback: as in :meth:`generate`.
             mirror: average the flow with its mirror image (:meth:`label_velocity`); the default
                 does wherever the label half allows it.
+            min_region: regions of one class smaller than this many pixels on the model's
+                ``image_size`` grid go to the regions around them (:meth:`decode_class_map`);
+                default: the config's ``min_region``; 0 keeps every region.
         """
         stream = self.segment_stream(images, steps=steps, seed=seed, generator=generator, solver=solver,
-                                     output_type=output_type, previews=callback is not None, mirror=mirror)
+                                     output_type=output_type, previews=callback is not None, mirror=mirror,
+                                     min_region=min_region)
         return _consume(stream, callback)
 
     def segment_photo(
         self, photo: Any, *, align: str = "auto", steps: int | None = None, seed: int | None = None,
-        crop_size: int | None = None, mirror: bool | None = None,
+        crop_size: int | None = None, mirror: bool | None = None, min_region: int | None = None,
     ) -> PhotoSegmentation:
         """A photo of any framing -> class-id map, through face crops aligned as the model's
         training faces were (CelebA-HQ's framing, :mod:`symmflow.alignment`), segmented in one
@@ -354,7 +390,7 @@ class SegmentationPipeline(SymmFlowPipeline):
                 is and say so in ``messages``. ``"align"``: raise
                 :class:`~symmflow.alignment.NoFaceError` when no face can be aligned.
                 ``"whole"``: never align.
-            steps, seed, mirror: as in :meth:`segment`.
+            steps, seed, mirror, min_region: as in :meth:`segment`.
             crop_size: crop side, default :attr:`crop_size`, ``max(image_size, MIN_CROP)`` (:mod:`~symmflow.alignment`).
 
         Returns:
@@ -362,17 +398,43 @@ class SegmentationPipeline(SymmFlowPipeline):
             whole photo; the faces found (boxes, eyes, photo -> crop matrices); the crops and
             their class maps; ``messages`` for the user.
         """
+        min_region = self.resolve_min_region(min_region)
         rgb = photo if isinstance(photo, np.ndarray) else read_rgb(photo, self.processor.max_pixels)
 
         def segment_fn(crops: np.ndarray) -> np.ndarray:
-            return np.stack(self.segment(list(crops), steps=steps, seed=seed, output_type="np", mirror=mirror).class_maps)
+            out = self.segment(list(crops), steps=steps, seed=seed, output_type="np", mirror=mirror, min_region=min_region)
+            return np.stack(out.class_maps)
 
         return segment_photo(rgb, segment_fn, mode=align, size=crop_size or self.crop_size)
 
-    def decode_class_map(self, mask: torch.Tensor, h: int, w: int) -> np.ndarray:
+    def decode_class_map(self, mask: torch.Tensor, h: int, w: int, min_region: int | None = None) -> np.ndarray:
         """One decoded label half ``[C, s, s]`` (pixels, as :meth:`decode_half` gives) -> class
         ids ``int64`` ``[h, w]``: values are upsampled, then snapped to classes. Colours are
-        clamped to ``[-1, 1]`` first; one-hot scores are not."""
+        clamped to ``[-1, 1]`` first; one-hot scores are not.
+
+        ``min_region`` (default: the config's): regions of one class smaller than this many
+        pixels on the model's own ``s x s`` grid are found there
+        (:func:`~symmflow.regions.small_regions`); at another output size the pixels of their
+        class within their footprint (grown by one grid pixel, to hold what upsampling spread)
+        are given to the regions around them at ``h x w`` (:func:`~symmflow.regions.fill_regions`).
+        Deciding on the grid keeps a region of exactly ``min_region`` grid pixels at every size.
+        """
+        ids = self._snap(mask, h, w)
+        min_region = self.resolve_min_region(min_region)
+        if not min_region:
+            return ids
+        if (h, w) == tuple(mask.shape[-2:]):
+            return remove_small_regions(ids, min_region)
+        grid = self._snap(mask, *mask.shape[-2:])
+        small = small_regions(grid, min_region)
+        if not small.any():
+            return ids
+        footprint = cv2.dilate(small.astype(np.uint8), np.ones((3, 3), np.uint8))
+        footprint = cv2.resize(footprint, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+        return fill_regions(ids, footprint & np.isin(ids, np.unique(grid[small])))
+
+    def _snap(self, mask: torch.Tensor, h: int, w: int) -> np.ndarray:
+        """Upsample, then snap to classes (no region removed)."""
         if isinstance(self.codec, PaletteCodec):
             up = F.interpolate(mask[None].float().clamp(-1, 1), size=(h, w), mode="bilinear", align_corners=False)
             return self.codec.decode(up)[0].cpu().numpy()
@@ -416,7 +478,7 @@ class ClassificationPipeline(SymmFlowPipeline):
         :meth:`~symmflow.processing.ImageProcessor.preprocess_drawings`."""
         steps = check_steps(self.default_steps["classify"] if steps is None else steps)
         _check_options(solver, "np")
-        states, _ = self._reverse_states(images, steps, solver, _generator(seed, generator))
+        states, _ = self.reverse_states(images, steps, solver, _generator(seed, generator))
         *_, last = states
         return ClassificationOutput(self.codec.decode(last.y).cpu().numpy(), self.codec.scores(last.y).cpu().numpy(), self.class_names, last.nfe)
 

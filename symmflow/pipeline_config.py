@@ -63,6 +63,9 @@ class PipelineConfig:
             latent -> RGB preview map.
         decode_weights: one-hot models trained with a class-balanced loss: ``K`` divisors of the
             readout before the argmax (:class:`~symmflow.codecs.OneHotCodec`); ``None``: none.
+        min_region: segmentation: regions of one class smaller than this many pixels on the
+            model's ``image_size`` grid are given to the regions around them, at any output size
+            (:mod:`symmflow.regions`); 0 keeps every region.
     """
 
     task: str
@@ -80,6 +83,7 @@ class PipelineConfig:
     vae_scaling_factor: float | None = None
     preview: dict[str, Any] | None = None
     decode_weights: list[float] | None = None
+    min_region: int = 0
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -101,6 +105,8 @@ class PipelineConfig:
         if bad:
             raise ValueError(f"default_steps must be whole numbers >= 1, got {bad}")
         self.default_steps = {**DEFAULT_STEPS, **self.default_steps}
+        if isinstance(self.min_region, bool) or not isinstance(self.min_region, int) or self.min_region < 0:
+            raise ValueError(f"min_region must be a whole number of pixels >= 0, got {self.min_region!r}")
         if self.task == "segmentation":
             self.palette = self.palette or "celebamask_hq"
             self.label_encoding = self.label_encoding or "palette"
@@ -113,8 +119,8 @@ class PipelineConfig:
                     raise ValueError("decode_weights are for one-hot labels (label_encoding 'onehot'); a colour mask decodes to the nearest colour")
                 self.decode_weights = check_decode_weights(self.decode_weights, get_palette(self.palette).num_classes)
         else:
-            if self.label_encoding not in (None, "palette") or self.palette is not None or self.decode_weights is not None:
-                raise ValueError("palette, label_encoding and decode_weights are for segmentation; classifiers encode class levels")
+            if self.label_encoding not in (None, "palette") or self.palette is not None or self.decode_weights is not None or self.min_region:
+                raise ValueError("palette, label_encoding, decode_weights and min_region are for segmentation; classifiers encode class levels")
             self.label_encoding = None
             if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
                 raise ValueError(f"classification needs num_classes >= 2, got {self.num_classes!r}")

@@ -24,7 +24,7 @@ import torch
 
 from symmflow.alignment import paste_labels
 from symmflow.pipeline import SegmentationPipeline
-from symmflow.solver import SOLVER_METHODS, TIME_SPAN, ODESolver
+from symmflow.solver import SOLVER_METHODS
 from symmflow.validation import check_seed, check_steps
 
 __all__ = ["MAX_SAMPLES", "SAMPLE_STEPS", "UncertaintyOutput", "disagreement", "heat_map", "paste_uncertainty",
@@ -75,7 +75,7 @@ def disagreement(samples: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def sample_masks(
     pipe: SegmentationPipeline, images: Any, samples: int = 8, *, steps: int = SAMPLE_STEPS, seed: int = 0,
-    solver: str = "euler", mirror: bool | None = None,
+    solver: str = "euler", mirror: bool | None = None, min_region: int | None = None,
 ) -> tuple[list[np.ndarray], int]:
     """``K`` posterior samples of each image's class map, in one batch of ``K x B``.
 
@@ -91,6 +91,8 @@ def sample_masks(
         steps: Euler steps per sample, at least 2 (one step returns the posterior mean, the same
             for every seed).
         mirror: the field to sample, as in ``pipe.segment`` (:meth:`~symmflow.pipeline.SegmentationPipeline.label_velocity`).
+        min_region: the regions removed from each sample's class map, as in ``pipe.segment``
+            (default: the config's).
 
     Returns:
         per image ``int64 [K, H, W]`` at its own size, and the network evaluations.
@@ -103,30 +105,30 @@ def sample_masks(
     if solver not in SOLVER_METHODS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVER_METHODS)}")
     seed = check_seed(seed)
-    x, sizes = pipe.processor.preprocess(images)
-    x = x.to(pipe.device)
-    if pipe.vae is not None:
-        x = pipe.vae.encode_image(x, generator=torch.Generator().manual_seed(seed))
-    channels = pipe.vae.latent_channels if pipe.vae is not None else pipe.label_channels
-    # sample-major: item k * B + b is image b's sample k, its noise drawn as segment(seed + k) draws it
-    noise = torch.cat([pipe.randn((len(x), channels, *x.shape[-2:]), torch.Generator().manual_seed(seed + j)) for j in range(k)])
-    *_, last = ODESolver(pipe.label_velocity(mirror), solver).iterate(x.repeat(k, 1, 1, 1), noise, *TIME_SPAN["label"], steps)
+    min_region = pipe.resolve_min_region(min_region)
+    velocity = pipe.label_velocity(mirror)
+    states, sizes = pipe.reverse_states(images, steps, solver, torch.Generator().manual_seed(seed), velocity,
+                                        noise_seeds=[seed + j for j in range(k)])
+    *_, last = states
     masks = last.y if pipe.vae is None else pipe.decode_half(last.y, True)
     b = len(sizes)
-    maps = [np.stack([pipe.decode_class_map(masks[j * b + i], h, w) for j in range(k)]) for i, (h, w) in enumerate(sizes)]
+    maps = [np.stack([pipe.decode_class_map(masks[j * b + i], h, w, min_region) for j in range(k)])
+            for i, (h, w) in enumerate(sizes)]
     return maps, last.nfe
 
 
 def segment_with_uncertainty(
     pipe: SegmentationPipeline, images: Any, samples: int = 8, *, steps: int = SAMPLE_STEPS, seed: int = 0,
-    solver: str = "euler", mirror: bool | None = None,
+    solver: str = "euler", mirror: bool | None = None, min_region: int | None = None,
 ) -> UncertaintyOutput:
     """Images -> the one-step answer, ``K`` posterior samples and their per-pixel disagreement.
 
-    Args: as :func:`sample_masks`; the answer is ``pipe.segment(images, steps=1, seed=seed, mirror=mirror)``.
+    Args: as :func:`sample_masks`; the answer is ``pipe.segment(images, steps=1, seed=seed, mirror=mirror,
+    min_region=min_region)``.
     """
-    drawn, nfe = sample_masks(pipe, images, samples, steps=steps, seed=seed, solver=solver, mirror=mirror)
-    answer = pipe.segment(images, steps=1, seed=seed, solver=solver, output_type="np", mirror=mirror)
+    drawn, nfe = sample_masks(pipe, images, samples, steps=steps, seed=seed, solver=solver, mirror=mirror,
+                              min_region=min_region)
+    answer = pipe.segment(images, steps=1, seed=seed, solver=solver, output_type="np", mirror=mirror, min_region=min_region)
     return UncertaintyOutput(answer.class_maps, [disagreement(m) for m in drawn], drawn, nfe + answer.nfe)
 
 
@@ -142,11 +144,13 @@ def paste_uncertainty(maps: np.ndarray, matrices: np.ndarray, shape: tuple[int, 
 def photo_uncertainty(
     pipe: SegmentationPipeline, crops: np.ndarray, matrices: np.ndarray, shape: tuple[int, ...], samples: int = 8, *,
     steps: int = SAMPLE_STEPS, seed: int = 0, solver: str = "euler", mirror: bool | None = None,
+    min_region: int | None = None,
 ) -> np.ndarray:
     """The disagreement of ``K`` posterior samples of a photo's aligned crops (``(N, S, S, 3)``
     ``uint8``, with their photo -> crop ``matrices``, as :func:`~symmflow.alignment.align_photo`
     gives them), on the whole photo of ``shape``: ``float32 (H, W)``, 0 outside every crop."""
-    drawn, _ = sample_masks(pipe, list(crops), samples, steps=steps, seed=seed, solver=solver, mirror=mirror)
+    drawn, _ = sample_masks(pipe, list(crops), samples, steps=steps, seed=seed, solver=solver, mirror=mirror,
+                            min_region=min_region)
     return paste_uncertainty(np.stack([disagreement(m) for m in drawn]), matrices, shape, samples)
 
 

@@ -407,3 +407,31 @@ def test_segment_mirror_is_refused_where_the_model_cannot_mirror(pipes, tmp_path
     assert "one-hot label channels" in capsys.readouterr().err and not (tmp_path / "on").exists()
     assert cli_main(base + ["--out", str(tmp_path / "off"), "--no-mirror"]) == 0
     assert (tmp_path / "off" / "photo_mask.png").is_file()
+
+
+def test_segment_min_region_reaches_labels_and_uncertainty_and_refuses_a_negative(pipes, tmp_path, capsys):
+    """--min-region N gives the labels and the uncertainty map the library gives with
+    min_region=N; the untrained model's speckled map differs with and without it; a negative N
+    is refused (exit 2) before any output folder exists."""
+    from symmflow.uncertainty import heat_map, photo_uncertainty
+
+    pipe = SymmFlowPipeline.from_pretrained(pipes / "faces")
+    photo = tmp_path / "photo.png"
+    rgb = np.random.default_rng(0).integers(0, 255, (48, 48, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(photo)
+    base = ["segment", str(photo), "--checkpoint", str(pipes / "faces"), "--steps", "2", "--quiet", "--align", "whole",
+            "--uncertainty", "2"]
+    labels = {}
+    for n in (0, 2):  # the untrained model's map holds few regions of 4 grid pixels to grow from
+        assert cli_main(base + ["--out", str(tmp_path / str(n)), "--min-region", str(n)]) == 0
+        labels[n] = np.asarray(Image.open(tmp_path / str(n) / "photo_labels.png")).astype(np.int64)
+        result = pipe.segment_photo(rgb, align="whole", steps=2, seed=0, min_region=n)
+        assert (labels[n] == result.labels).all()
+        spread = photo_uncertainty(pipe, result.crops, result.matrices, result.labels.shape, 2, steps=2, seed=0, min_region=n)
+        assert (np.asarray(Image.open(tmp_path / str(n) / "photo_uncertainty.png")) == heat_map(spread, 2)).all()
+    assert (labels[0] != labels[2]).any()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(base + ["--out", str(tmp_path / "bad"), "--min-region", "-1"])
+    assert exit_.value.code == 2
+    assert "expected a whole number >= 0" in capsys.readouterr().err and not (tmp_path / "bad").exists()

@@ -383,3 +383,19 @@ def test_decode_weights_travel_with_the_config_and_apply_at_every_size(tmp_path)
     path.write_text(path.read_text().replace('"decode_weights": [', '"decode_weights": [1.0, '))
     with pytest.raises(CheckpointError, match=r"pipeline\.json.*19 finite numbers > 0.*got 20 values"):
         SymmFlowPipeline.from_pretrained(tmp_path / "weighted")
+
+
+def test_reverse_states_draws_one_noise_per_seed_sample_major(seg_pipe):
+    """noise_seeds [a, b]: item k * B + i is image i under seed noise_seeds[k], the noise
+    segment(seed=...) draws it (a pixel model); bad seed lists are refused, naming the range."""
+    images = [np.full((SIZE, SIZE, 3), v, np.uint8) for v in (30, 200)]
+    states, sizes = seg_pipe.reverse_states(images, 2, "euler", torch.Generator().manual_seed(0), noise_seeds=[3, 5])
+    *_, last = states
+    assert last.y.shape[0] == 4 and sizes == [(SIZE, SIZE)] * 2
+    for k, seed in enumerate((3, 5)):
+        states, _ = seg_pipe.reverse_states(images, 2, "euler", torch.Generator().manual_seed(seed))
+        *_, alone = states
+        assert torch.allclose(last.y[2 * k : 2 * k + 2], alone.y, atol=1e-5)  # batch sizes differ: float sums may too
+    for bad in ([], [-1], [1.5], [2**64], [True]):
+        with pytest.raises(ValueError, match=r"noise_seeds must be one or more whole numbers from 0 to 2\*\*64 - 1"):
+            seg_pipe.reverse_states(images, 1, "euler", torch.Generator(), noise_seeds=bad)
