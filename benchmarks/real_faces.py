@@ -14,11 +14,13 @@ background ignored, as the paper):
 * ``miou_1`` / ``miou_5``: the model at 1 and 5 steps on the photo aligned by
   :mod:`symmflow.alignment` (detect, align to CelebA-HQ's eye framing, segment the crop, warp
   the class map back), and ``*_whole``: the whole photo resized, without alignment; all with
-  the library's default mirror averaging (:mod:`symmflow.mirroring`), and
-  ``miou_1_unmirrored`` without it;
+  the library's default mirror averaging (:mod:`symmflow.mirroring`) and the model's
+  ``min_region`` clean-up (:mod:`symmflow.regions`); ``miou_1_unmirrored`` without the
+  averaging, ``miou_1_all_regions`` without the clean-up (``min_region=0``);
 * ``template``: no model at all: each face "predicted" by each other face's ground truth;
 * ``previous`` / ``previous_whole``: the same at 1 step with an older model (``--previous``);
-* ``invented_1``: pixels of each class painted (1 step, aligned) on a photo whose truth lacks it.
+* ``invented_1`` (``invented_1_all_regions``: without the clean-up): pixels of each class
+  painted (1 step, aligned) on a photo whose truth lacks it.
 
 **Public-domain portraits.** scikit-image's ``astronaut`` and matplotlib's ``grace_hopper.jpg``
 go through the whole alignment path; their overlays (faces found, eyes, class map) are saved
@@ -78,10 +80,12 @@ def load_samples(folder: Path) -> list[tuple[np.ndarray, np.ndarray]] | None:
     return pairs
 
 
-def predictor(pipe: SymmFlowPipeline, steps: int, align: str, mirror: bool | None = None):
-    """photo -> class ids on the whole photo, as the library gives them to users (``mirror``:
-    as :meth:`~symmflow.pipeline.SegmentationPipeline.segment`, averaged by default)."""
-    return lambda photo: pipe.segment_photo(photo, align=align, steps=steps, seed=0, mirror=mirror).labels
+def predictor(pipe: SymmFlowPipeline, steps: int, align: str, mirror: bool | None = None, min_region: int | None = None):
+    """photo -> class ids on the whole photo, as the library gives them to users (``mirror``,
+    ``min_region``: as :meth:`~symmflow.pipeline.SegmentationPipeline.segment`, the model's
+    defaults unless given)."""
+    return lambda photo: pipe.segment_photo(photo, align=align, steps=steps, seed=0, mirror=mirror,
+                                            min_region=min_region).labels
 
 
 def miou(pairs, predict, invented: dict | None = None) -> tuple[float, dict[str, float | None]]:
@@ -177,6 +181,9 @@ def main() -> None:
             rows[f"miou_{steps}_whole"] = miou(pairs, predictor(pipe, steps, "whole"))
         if pipe.can_mirror:
             rows["miou_1_unmirrored"] = miou(pairs, predictor(pipe, 1, "align", mirror=False))
+        invented_raw: dict = {}
+        if pipe.config.min_region:
+            rows["miou_1_all_regions"] = miou(pairs, predictor(pipe, 1, "align", min_region=0), invented_raw)
         rows["template"] = template(pairs)
         if args.previous:
             old = SymmFlowPipeline.from_pretrained(args.previous)
@@ -187,6 +194,7 @@ def main() -> None:
         data["per_class"] = {key: per for key, (_, per) in rows.items()}
         data["previous_checkpoint"] = Path(args.previous).name if args.previous else None
         data["invented_1"] = invented
+        data["invented_1_all_regions"] = invented_raw or None
         print(f"{'':28s}" + "".join(f"{k:>9s}" for k in ("mIoU",) + PARTS))
         for key, (value, per) in rows.items():
             print(f"{key:28s}{value:9.3f}" + "".join(f"{(per[p] if per[p] is not None else float('nan')):9.3f}" for p in PARTS))
@@ -194,6 +202,7 @@ def main() -> None:
             "miou_1": "this model, 1 step, aligned", "miou_5": "this model, 5 steps, aligned",
             "miou_1_whole": "this model, 1 step, whole photo", "miou_5_whole": "this model, 5 steps, whole photo",
             "miou_1_unmirrored": "this model, 1 step, aligned, without mirror averaging",
+            "miou_1_all_regions": f"this model, 1 step, aligned, every region kept (no `min_region` {pipe.config.min_region} clean-up)",
             "template": "constant template (another face's truth)",
             "previous": f"previous model ({data['previous_checkpoint']}), 1 step, aligned",
             "previous_whole": f"previous model ({data['previous_checkpoint']}), 1 step, whole photo",
@@ -210,9 +219,12 @@ def main() -> None:
             cells = " | ".join("-" if per[p] is None else f"{per[p]:.2f}" for p in PARTS)
             md.append(f"| {labels[key]} | **{value:.3f}** | {cells} |")
         md.append("")
-        false = "; ".join(f"{name} {counts}" for name, counts in invented.items()) or "none"
-        print(f"classes painted where a photo's truth has none (1 step, aligned; pixels per photo): {false}")
-        md += [f"Classes painted where a photo's truth has none (1 step, aligned; pixels on photos 0-3): {false}.", ""]
+        for what, counts_of in (("", invented), (", every region kept", invented_raw)):
+            if what and not pipe.config.min_region:
+                continue
+            false = "; ".join(f"{name} {counts}" for name, counts in counts_of.items()) or "none"
+            print(f"classes painted where a photo's truth has none (1 step, aligned{what}; pixels per photo): {false}")
+            md += [f"Classes painted where a photo's truth has none (1 step, aligned{what}; pixels on photos 0-3): {false}.", ""]
 
     found = {}
     classes = {}
