@@ -296,6 +296,8 @@ def _eval(args: argparse.Namespace) -> int:
             return _eval_segmentation(args, pipe, main_process=rank == 0)
         if args.decoding is not None:
             raise ValueError("--decoding applies to segmentation models (how colour masks become class ids); this model classifies")
+        if args.min_region is not None:
+            raise ValueError("--min-region applies to segmentation models (the regions removed from a class map); this model classifies")
         if rank != 0:  # the digits test split takes a second: one process does it all
             return 0
         return _eval_classification(args, pipe)
@@ -332,6 +334,10 @@ def _eval_classification(args: argparse.Namespace, pipe) -> int:
 def _eval_segmentation(args: argparse.Namespace, pipe, main_process: bool) -> int:
     from symmflow.evaluation import segmentation_data, segmentation_report
 
+    if args.min_region is not None:
+        from dataclasses import replace
+
+        pipe.config = replace(pipe.config, min_region=args.min_region)
     images, maps = segmentation_data(pipe, args.data, root=args.root, split=args.split, count=args.count)
     steps = args.steps or [pipe.default_steps["segment"]]
     decoding = args.decoding or "classes"
@@ -340,7 +346,8 @@ def _eval_segmentation(args: argparse.Namespace, pipe, main_process: bool) -> in
     report["data"] = args.data
     if main_process:
         for s, seg in report["segmentation"].items():
-            print(f"segmentation mIoU at {s} step(s), {len(images)} images, {decoding} decoding: {seg['miou']:.4f}")
+            print(f"segmentation mIoU at {s} step(s), {len(images)} images, {decoding} decoding, "
+                  f"min_region {report['min_region']}: {seg['miou']:.4f}")
             print("  " + ", ".join(f"{k} {v:.2f}" for k, v in seg["per_class"].items() if v is not None))
         if "cycle_miou" in report:
             print(f"cycle mIoU (generate {pipe.default_steps['generate']} steps, segment {steps[0]}, {decoding} decoding), "
@@ -528,6 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--diversity", type=_count, default=0, metavar="N", help="sample diversity on the first N masks")
     evaluate.add_argument("--diversity-distance", choices=("l1", "lpips"), default="l1",
                           help="pixel L1 (default) or LPIPS (needs pip install lpips and its AlexNet weights)")
+    evaluate.add_argument("--min-region", default=None, metavar="N", type=_whole(0),
+                          help="segmentation: remove regions under N pixels on the model's grid (0 keeps every region); "
+                               "default: the model's min_region")
     evaluate.add_argument("--decoding", choices=DECODINGS, default=None,
                           help="segmentation: predicted colours -> the nearest class (classes, default) or the nearest "
                           "of the authors' evaluation colours (authors: COCO-Stuff's mIoU comparable with the paper's; "

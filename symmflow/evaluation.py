@@ -450,9 +450,11 @@ def segmentation_report(
     """What ``symmflow eval`` reports for a segmentation model: mIoU and per-class IoU at each
     step count; cycle mIoU on the first ``cycle`` masks (generated at the model's default
     steps, segmented at ``steps[0]``); sample diversity on the first ``diversity`` masks. Both
-    mIoUs decode predictions by ``decoding`` (:func:`evaluate_segmentation`), named in the report."""
+    mIoUs decode predictions by ``decoding`` (:func:`evaluate_segmentation`) and remove regions
+    under the config's ``min_region``, both named in the report."""
     decoding_palette(pipe.palette, decoding)  # an unknown decoding is refused before any work
-    report: dict[str, Any] = {"images": len(images), "decoding": decoding, "segmentation": {}}
+    report: dict[str, Any] = {"images": len(images), "decoding": decoding, "min_region": pipe.config.min_region,
+                              "segmentation": {}}
     for s in steps:
         seg = evaluate_segmentation(pipe, images, class_maps, steps=s, seed=seed, decoding=decoding)
         report["segmentation"][str(s)] = {"miou": round(seg["miou"], 4), "per_class": seg["per_class"]}

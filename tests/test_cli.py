@@ -195,6 +195,31 @@ def test_eval_on_a_segmentation_model_writes_miou_cycle_and_diversity(pipes, tmp
     assert "segmentation mIoU at 2 step(s), 6 images" in capsys.readouterr().out
 
 
+def test_eval_min_region_changes_the_figure_and_is_named(pipes, tmp_path, capsys):
+    """--min-region N evaluates with the regions under N grid pixels removed, says so, and gives
+    the figure evaluate_segmentation gives with that config; classifiers refuse it."""
+    import json
+    from dataclasses import replace
+
+    from symmflow.evaluation import evaluate_segmentation, segmentation_data
+
+    figures = {}
+    for n in (0, 2):
+        out = tmp_path / f"eval{n}.json"
+        assert cli_main(["eval", "--checkpoint", str(pipes / "faces"), "--count", "6", "--steps", "1",
+                         "--min-region", str(n), "--json", str(out)]) == 0
+        report = json.loads(out.read_text())
+        assert report["min_region"] == n and f"min_region {n}:" in capsys.readouterr().out
+        figures[n] = report["segmentation"]["1"]["miou"]
+        pipe = SymmFlowPipeline.from_pretrained(pipes / "faces")
+        pipe.config = replace(pipe.config, min_region=n)
+        images, maps = segmentation_data(pipe, "procedural_faces", count=6)
+        assert round(evaluate_segmentation(pipe, images, maps, steps=1)["miou"], 4) == figures[n]
+    assert figures[0] != figures[2]
+    assert cli_main(["eval", "--checkpoint", str(pipes / "digits"), "--min-region", "2"]) == 2
+    assert "--min-region applies to segmentation models" in capsys.readouterr().err
+
+
 def test_eval_on_a_folder_data_set_and_its_errors(pipes, tmp_path, capsys):
     from test_pipeline import face_ids
 
