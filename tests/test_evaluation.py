@@ -147,7 +147,7 @@ def test_cli_eval_names_its_decoding_and_refuses_others(tmp_path, capsys):
     base = ["eval", "--checkpoint", str(tmp_path / "coco"), "--data", "folder", "--root", str(tmp_path / "data"), "--steps", "1"]
     for decoding in ("classes", "authors"):
         assert cli_main(base + ["--decoding", decoding, "--json", str(tmp_path / f"{decoding}.json")]) == 0
-        assert f"segmentation mIoU at 1 step(s), 2 images, {decoding} decoding: " in capsys.readouterr().out
+        assert f"segmentation mIoU at 1 step(s), 2 images, {decoding} decoding, min_region 0: " in capsys.readouterr().out
         report = json.loads((tmp_path / f"{decoding}.json").read_text())
         assert report["decoding"] == decoding and 0.0 <= report["segmentation"]["1"]["miou"] <= 1.0
         assert ("wood" in report["segmentation"]["1"]["per_class"]) == (decoding == "classes")
