@@ -38,7 +38,7 @@ from symmflow.models.vae import LatentSpace
 from symmflow.outputs import (OUTPUT_TYPES, ClassificationOutput, FlowFrame, GenerationOutput, OutputType,
                               SegmentationOutput, format_images, frames_of)
 from symmflow.palettes import get_palette
-from symmflow.pipeline_config import PipelineConfig
+from symmflow.pipeline_config import PipelineConfig, check_min_region
 from symmflow.pipeline_folder import check_network, load_pipeline_folder, save_pipeline_folder
 from symmflow.processing import ImageProcessor, read_rgb
 from symmflow.regions import fill_regions, remove_small_regions, small_regions
@@ -326,11 +326,7 @@ class SegmentationPipeline(SymmFlowPipeline):
 
     def resolve_min_region(self, min_region: int | None) -> int:
         """``min_region`` as given (checked: a whole number >= 0) or, for ``None``, the config's."""
-        if min_region is None:
-            return self.config.min_region
-        if isinstance(min_region, bool) or not isinstance(min_region, (int, np.integer)) or min_region < 0:
-            raise ValueError(f"min_region must be a whole number of pixels >= 0 (0 keeps every region), got {min_region!r}")
-        return int(min_region)
+        return self.config.min_region if min_region is None else check_min_region(min_region)
 
     def _segment_frames(
         self, images: Any, steps: int, solver: str, generator: torch.Generator, output_type: OutputType, previews: bool,

@@ -105,8 +105,7 @@ class PipelineConfig:
         if bad:
             raise ValueError(f"default_steps must be whole numbers >= 1, got {bad}")
         self.default_steps = {**DEFAULT_STEPS, **self.default_steps}
-        if isinstance(self.min_region, bool) or not isinstance(self.min_region, int) or self.min_region < 0:
-            raise ValueError(f"min_region must be a whole number of pixels >= 0, got {self.min_region!r}")
+        self.min_region = check_min_region(self.min_region)
         if self.task == "segmentation":
             self.palette = self.palette or "celebamask_hq"
             self.label_encoding = self.label_encoding or "palette"
@@ -192,6 +191,14 @@ def check_decode_weights(weights: Any, num_classes: int) -> list[float]:
         got = f"{len(weights)} values" if isinstance(weights, (list, tuple)) else type(weights).__name__
         raise ValueError(f"decode_weights must be a list of {num_classes} finite numbers > 0 (one per class of the palette), got {got}: {weights!r:.120}")
     return [float(w) for w in weights]
+
+
+def check_min_region(value: Any) -> int:
+    """``min_region`` as an ``int`` >= 0 (numpy integers too), or a ValueError saying what came
+    (the one check, for a ``pipeline.json`` and for a pipeline call's ``min_region=``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"min_region must be a whole number of pixels >= 0 (0 keeps every region), got {value!r}")
+    return int(value)
 
 
 def _positive_finite(value: Any) -> bool:

@@ -115,6 +115,9 @@ def test_bad_input_is_refused_with_what_is_accepted(ids, min_area, match):
 def test_config_checks_min_region():
     assert PipelineConfig(task="segmentation", image_size=16).min_region == 0
     assert PipelineConfig(task="segmentation", image_size=16, min_region=4).to_dict()["min_region"] == 4
+    # a numpy integer (as a script computing it would pass) is taken as the int it is, as the pipeline takes it
+    config = PipelineConfig(task="segmentation", image_size=16, min_region=np.int64(4))
+    assert type(config.min_region) is int and config.min_region == 4
     for bad in (-1, 2.5, True, "4"):
         with pytest.raises(ValueError, match="min_region must be a whole number of pixels >= 0"):
             PipelineConfig(task="segmentation", image_size=16, min_region=bad)
