@@ -156,7 +156,7 @@ def build(blocks: gr.Blocks, canvas: gr.ImageEditor, recovered: gr.State, tabs: 
             photo = ImageFile(label="photo", type="filepath", image_mode=None, sources=("upload", "clipboard"), height=VIEW, elem_id="segment-photo")
             steps = gr.Slider(
                 1, MAX_STEPS, value=faces_pipeline().default_steps["segment"], step=1, label="ODE steps",
-                info="1 step returns the most likely mask (the best score); more steps show it emerge",
+                info="1 step returns the posterior mean of the mask (the best reading); more steps draw a sample and show it emerge",
             )
             seed = SeedNumber(value=0, precision=0, minimum=0, label="seed")
             align = gr.Radio(list(ALIGN), value=next(iter(ALIGN)), label=ALIGN_LABEL)
