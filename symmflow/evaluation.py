@@ -267,12 +267,18 @@ def evaluate_segmentation(
     acc.intersection, acc.union = sum_over_processes(acc.intersection, acc.union)
     return {
         "miou": acc.mean(),
-        "per_class": {  # the ignored class (CelebA: background) has no figure of its own
-            name: (None if np.isnan(v) or k == palette.ignore_index else round(float(v), 4))
-            for k, (name, v) in enumerate(zip(palette.class_names, acc.per_class()))
-        },
+        "per_class": _per_class(acc, palette),
         "decoding": decoding,
         "seconds_per_image": (time.perf_counter() - start) / max(len(images), 1),
+    }
+
+
+def _per_class(acc: IoUAccumulator, palette: Palette) -> dict[str, float | None]:
+    """IoU per class name, rounded; ``None`` for a class no map holds and for the ignored class
+    (CelebA: background), which has no figure of its own."""
+    return {
+        name: (None if np.isnan(v) or k == palette.ignore_index else round(float(v), 4))
+        for k, (name, v) in enumerate(zip(palette.class_names, acc.per_class()))
     }
 
 
@@ -287,7 +293,7 @@ def evaluate_cycle(
 ) -> dict[str, Any]:
     """Cycle consistency of generation: generate from each mask, segment the result with the
     same model, and score the recovered mask against the input (mIoU; ``decoding`` as in
-    :func:`evaluate_segmentation`). Returns ``{miou, decoding}``."""
+    :func:`evaluate_segmentation`). Returns ``{miou, per_class, decoding}``."""
     segment, palette = _decoded(pipe, decoding)
     acc = IoUAccumulator(palette.num_classes, palette.ignore_index)
     for i in process_batches(len(class_maps), batch_size):
@@ -297,7 +303,7 @@ def evaluate_cycle(
         for predicted, true in zip(recovered, masks):
             acc.update(predicted, recode_class_map(true, pipe.palette, decoding))
     acc.intersection, acc.union = sum_over_processes(acc.intersection, acc.union)
-    return {"miou": acc.mean(), "decoding": decoding}
+    return {"miou": acc.mean(), "per_class": _per_class(acc, palette), "decoding": decoding}
 
 
 def sample_diversity(
