@@ -412,8 +412,12 @@ class SegmentationPipeline(SymmFlowPipeline):
         pixels on the model's own ``s x s`` grid are found there
         (:func:`~symmflow.regions.small_regions`); at another output size the pixels of their
         class within their footprint (grown by one grid pixel, to hold what upsampling spread)
-        are given to the regions around them at ``h x w`` (:func:`~symmflow.regions.fill_regions`).
+        are given to the regions around them at ``h x w`` (:func:`~symmflow.regions.fill_regions`),
+        and so are the pixels of any class that holds no grid pixel at all (upsampling blends
+        values: between two colours, or two classes' scores, a third class can win a sliver).
         Deciding on the grid keeps a region of exactly ``min_region`` grid pixels at every size.
+        When every grid region is under ``min_region`` there is nothing to grow from, and the
+        map is returned as it is, at every size.
         """
         ids = self._snap(mask, h, w)
         min_region = self.resolve_min_region(min_region)
@@ -423,11 +427,14 @@ class SegmentationPipeline(SymmFlowPipeline):
             return remove_small_regions(ids, min_region)
         grid = self._snap(mask, *mask.shape[-2:])
         small = small_regions(grid, min_region)
-        if not small.any():
+        if small.all():
             return ids
-        footprint = cv2.dilate(small.astype(np.uint8), np.ones((3, 3), np.uint8))
-        footprint = cv2.resize(footprint, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-        return fill_regions(ids, footprint & np.isin(ids, np.unique(grid[small])))
+        holes = ~np.isin(ids, np.unique(grid[~small]))  # classes with no region kept on the grid
+        if small.any():
+            footprint = cv2.dilate(small.astype(np.uint8), np.ones((3, 3), np.uint8))
+            footprint = cv2.resize(footprint, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+            holes |= footprint & np.isin(ids, np.unique(grid[small]))
+        return fill_regions(ids, holes)
 
     def _snap(self, mask: torch.Tensor, h: int, w: int) -> np.ndarray:
         """Upsample, then snap to classes (no region removed)."""
