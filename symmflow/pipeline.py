@@ -381,7 +381,8 @@ class SegmentationPipeline(SymmFlowPipeline):
         batch and warped back onto the photo.
 
         Args:
-            photo: a file path, PIL image or ``uint8`` array ``(H, W, 3)`` / ``(H, W)``.
+            photo: one image, in any form :meth:`segment` takes (a file path, file object, PIL
+                image or array; transparent pixels are composited on white).
             align: ``"auto"``: align every face found; with none, segment the whole photo as it
                 is and say so in ``messages``. ``"align"``: raise
                 :class:`~symmflow.alignment.NoFaceError` when no face can be aligned.
@@ -395,7 +396,7 @@ class SegmentationPipeline(SymmFlowPipeline):
             their class maps; ``messages`` for the user.
         """
         min_region = self.resolve_min_region(min_region)
-        rgb = photo if isinstance(photo, np.ndarray) else read_rgb(photo, self.processor.max_pixels)
+        rgb = read_rgb(photo, self.processor.max_pixels)  # arrays as files: alpha on white, the size limit
 
         def segment_fn(crops: np.ndarray) -> np.ndarray:
             out = self.segment(list(crops), steps=steps, seed=seed, output_type="np", mirror=mirror, min_region=min_region)

@@ -69,6 +69,26 @@ def test_every_image_input_checks_the_pixel_limit_before_decoding(bomb, seg_conf
         assert str(bomb.parent) not in str(err.value)  # the user's name, never the server's path
 
 
+def test_segment_photo_reads_an_array_as_it_reads_the_same_image_given_as_a_file():
+    """Transparent pixels go on white, a float photo in 0..1 is the uint8 one, and an array is
+    held to the pixel limit like a file."""
+    from conftest import tiny_face_pipeline
+
+    pipe = tiny_face_pipeline(16)
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (24, 20, 3), dtype=np.uint8)
+    rgba = np.dstack([rgb, np.where(np.arange(20) < 10, 0, 255).astype(np.uint8)[None].repeat(24, 0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no face in noise: segmented whole, with a warning
+        as_array = pipe.segment_photo(rgba, align="whole", seed=0).labels
+        assert (as_array == pipe.segment_photo(Image.fromarray(rgba), align="whole", seed=0).labels).all()
+        assert (pipe.segment_photo(rgb / 255.0, align="whole", seed=0).labels
+                == pipe.segment_photo(rgb, align="whole", seed=0).labels).all()
+    pipe.processor.max_pixels = 100
+    with pytest.raises(ValueError, match="more than the limit"):
+        pipe.segment_photo(rgb, align="whole")
+
+
 @pytest.mark.parametrize("name, why", [
     ("empty.png", "not an image file"), ("notes.png", "not an image file"), ("drawing.png", "not an image file"),
     ("cut.png", "truncated or corrupt"),
