@@ -89,6 +89,14 @@ def test_segment_photo_reads_an_array_as_it_reads_the_same_image_given_as_a_file
         pipe.segment_photo(rgb, align="whole")
 
 
+@pytest.mark.parametrize("bad", [3.5, {"image": 1}, (x for x in [np.zeros((8, 8, 3), np.uint8)])])
+def test_an_input_of_no_image_type_is_refused_with_the_types_accepted(bad):
+    from conftest import tiny_face_pipeline
+
+    with pytest.raises(ValueError, match=r"images\[0\]: .*cannot read an image from a .*accepted: a file path"):
+        tiny_face_pipeline(16).segment(bad)
+
+
 @pytest.mark.parametrize("name, why", [
     ("empty.png", "not an image file"), ("notes.png", "not an image file"), ("drawing.png", "not an image file"),
     ("cut.png", "truncated or corrupt"),

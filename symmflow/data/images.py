@@ -70,10 +70,15 @@ def open_image(
 
     Raises:
         FileNotFoundError: ``source`` is a path that does not exist.
-        ValueError: not an image Pillow can read, an empty image, an image over
+        ValueError: not a path or file object, not an image Pillow can read, an empty image, an image over
             ``max_pixels``, or a file that fails to decode (e.g. truncated).
     """
     what = name or _describe(source)
+    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
+        raise ValueError(
+            f"{what}: cannot read an image from a {type(source).__name__}; accepted: a file path, "
+            "a binary file object, a PIL image or a numpy array"
+        )
     try:
         image = Image.open(source)
     except UnidentifiedImageError:
