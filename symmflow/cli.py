@@ -81,6 +81,18 @@ def _check_device(device: str | None) -> str | None:
     return device
 
 
+def _check_stems(stems: Sequence[str], inputs: Sequence, out: Path) -> None:
+    """Refuse, before any work, inputs whose outputs would have the same names in ``out``
+    (``a/face.png`` and ``b/face.jpg`` both write ``face_*``): the second would overwrite the first."""
+    first: dict[str, int] = {}
+    for k, stem in enumerate(stems):
+        if stem in first:
+            j = first[stem]
+            raise ValueError(f"inputs {j + 1} ({inputs[j]}) and {k + 1} ({inputs[k]}) would both write {stem}* in {out}: "
+                             "rename one, or run them with different --out folders")
+        first[stem] = k
+
+
 def _read_inputs(paths: Sequence, read: Callable[[Any], object], what: str = "input") -> list:
     """``read`` every input before anything is written; a failure names its position on the
     command line (``input 3 of 4 (name)``)."""
@@ -166,9 +178,11 @@ def _generate(args: argparse.Namespace) -> int:
     pipe = _load_pipeline(args)
     if pipe.task == "classification":
         labels = [[int(label) if label.isdigit() else label] for label in args.inputs]
+        _check_stems([f"class_{label}" for label in args.inputs], args.inputs, args.out)
         _read_inputs(args.inputs, lambda label: pipe.processor.class_ids(int(label) if label.isdigit() else label), "label")
         jobs = [(f"class_{label}", ids) for label, ids in zip(args.inputs, labels)]
     else:  # masks read (and refused) before anything is written
+        _check_stems([Path(p).stem for p in args.inputs], args.inputs, args.out)
         jobs = list(zip((Path(p).stem for p in args.inputs), _read_inputs(args.inputs, pipe.processor.read_mask, "mask")))
     args.out.mkdir(parents=True, exist_ok=True)
     steps = args.steps or pipe.default_steps["generate"]
@@ -215,6 +229,7 @@ def _segment(args: argparse.Namespace) -> int:
         first = stamp(path)
         return first, replace(align_photo(read_rgb(path, pipe.processor.max_pixels), args.align, size=pipe.crop_size), crops=None)
 
+    _check_stems([Path(p).stem for p in args.inputs], args.inputs, args.out)
     # every photo read and its faces found before anything is written: a later photo without a face
     # under --align align is refused (exit 2, named by its position) with nothing half-written
     photos = _read_inputs(args.inputs, read_and_align, "photo")

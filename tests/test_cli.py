@@ -49,6 +49,20 @@ def test_segment_writes_masks_at_the_input_size(pipes, tmp_path, capsys):
     assert "%" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("command", ["segment", "generate"])
+def test_inputs_whose_outputs_would_share_a_name_are_refused_before_anything_is_written(pipes, tmp_path, capsys, command):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    colours = CELEBAMASK_HQ.colorize(face_ids(16))
+    first, second = tmp_path / "a" / "face.png", tmp_path / "b" / "face.jpg"
+    Image.fromarray(colours).save(first), Image.fromarray(colours).save(second, quality=100)
+    out = tmp_path / "out"
+    assert cli_main([command, str(first), str(second), "--checkpoint", str(pipes / "faces"), "--steps", "1",
+                     "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"inputs 1 ({first}) and 2 ({second}) would both write face* in {out}" in err
+    assert not out.exists()
+
+
 def test_segment_aligns_the_faces_of_a_photo(pipes, tmp_path, capsys):
     """The public-domain portrait in matplotlib: its face is found, aligned and boxed; a photo
     without a face is refused under --align align and segmented whole under auto."""
