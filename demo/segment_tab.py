@@ -38,8 +38,9 @@ assert MAX_UNCERTAINTY_SAMPLES % MIN_UNCERTAINTY_SAMPLES == 0  # the slider step
 
 def _photo(image: Any) -> np.ndarray:
     """The upload (a :class:`~symmflow.processing.NamedFile`), a path, PIL image or array -> RGB
-    ``uint8``, at most :data:`MAX_SIDE` on its long side. The input layer checks the size from
-    the header and converts palette, CMYK and 16-bit images properly."""
+    ``uint8``, at most :data:`MAX_SIDE` on its long side; one under :data:`MIN_SIDE` on its short
+    side as uploaded is refused. The input layer checks the size from the header and converts
+    palette, CMYK and 16-bit images properly."""
     if image is None:
         raise InputError("Upload a photo (or pick an example) first.")
     try:
@@ -47,6 +48,8 @@ def _photo(image: Any) -> np.ndarray:
     except (ValueError, FileNotFoundError) as err:
         raise InputError(f"This file cannot be used as a photo: {err}") from None
     h, w = rgb.shape[:2]
+    if min(h, w) < MIN_SIDE:  # the size uploaded, before any shrinking
+        raise InputError(f"This photo is only {w}x{h} pixels: too small to hold a face (at least {MIN_SIDE}x{MIN_SIDE}).")
     if max(h, w) > MAX_SIDE:
         scale = MAX_SIDE / max(h, w)
         rgb = resize_rgb(rgb, (max(1, round(h * scale)), max(1, round(w * scale))))
@@ -59,12 +62,16 @@ def _uncertainty_samples(value: Any) -> int:
     if value is None or value == 0:
         return 0
     try:
-        return check_count(value, MIN_UNCERTAINTY_SAMPLES, MAX_UNCERTAINTY_SAMPLES)
-    except InputError:  # the same check, told with what 0 and 1 mean here
+        samples = int(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite value sent through the API
+        samples = None
+    if samples is None or samples != value or not MIN_UNCERTAINTY_SAMPLES <= samples <= MAX_UNCERTAINTY_SAMPLES:
+        # check_count's test, told with what 0 and 1 mean here (one InputError: each one is logged)
         raise InputError(
             f"The number of uncertainty samples must be 0 (off) or a whole number between {MIN_UNCERTAINTY_SAMPLES} "
             f"and {MAX_UNCERTAINTY_SAMPLES} (one sample cannot disagree with itself); got {value!r}."
-        ) from None
+        )
+    return samples
 
 
 def _no_face(err: NoFaceError) -> InputError:
@@ -90,9 +97,6 @@ def segment_photo(
     if align not in ALIGN:
         raise InputError(f"Alignment must be one of: {'; '.join(ALIGN)}; got {align!r}.")
     photo = _photo(image)
-    if min(photo.shape[:2]) < MIN_SIDE:
-        h, w = photo.shape[:2]
-        raise InputError(f"This photo is only {w}x{h} pixels: too small to hold a face (at least {MIN_SIDE}x{MIN_SIDE}).")
     pipe = faces_pipeline()
     try:
         aligned = align_photo(photo, ALIGN[align], size=pipe.crop_size)

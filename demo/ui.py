@@ -156,6 +156,8 @@ def check_seed(seed: float | int | None) -> int:
         value = int(seed) if seed is not None else 0
     except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite seed sent through the API
         raise InputError("The seed must be a whole number.") from None
+    if isinstance(seed, float) and value != seed:  # 1.5 through the API: refused, not rounded down
+        raise InputError(f"The seed must be a whole number; got {seed}.")
     if not 0 <= value <= MAX_SEED:
         raise InputError(f"The seed must lie between 0 and {MAX_SEED}; got {seed}.")
     return value

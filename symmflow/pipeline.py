@@ -402,7 +402,7 @@ class SegmentationPipeline(SymmFlowPipeline):
             out = self.segment(list(crops), steps=steps, seed=seed, output_type="np", mirror=mirror, min_region=min_region)
             return np.stack(out.class_maps)
 
-        return segment_photo(rgb, segment_fn, mode=align, size=crop_size or self.crop_size)
+        return segment_photo(rgb, segment_fn, mode=align, size=self.crop_size if crop_size is None else crop_size)
 
     def decode_class_map(self, mask: torch.Tensor, h: int, w: int, min_region: int | None = None) -> np.ndarray:
         """One decoded label half ``[C, s, s]`` (pixels, as :meth:`decode_half` gives) -> class

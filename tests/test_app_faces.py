@@ -107,9 +107,10 @@ def test_app_refuses_a_model_for_the_wrong_task_and_odd_seeds():
     model, reason = app._load(digits_pipeline, "segmentation")
     assert model is None and reason == "the checkpoint holds a classification model; this tab needs a segmentation model"
     assert app._load(faces_pipeline, "segmentation")[0] is faces_pipeline()
-    for bad in (float("inf"), float("nan"), -1, "x"):
+    for bad in (float("inf"), float("nan"), -1, "x", 1.5):
         with pytest.raises(gr.Error, match="seed"):
             check_seed(bad)
+    assert check_seed(3.0) == 3 and check_seed(None) == 0  # a Number field's whole float, an empty field
 
 
 def test_segment_photo_of_any_kind():
@@ -185,6 +186,9 @@ def test_segment_bad_uploads(tmp_path, caplog):
         "Upload a photo": lambda: next(segment_tab.segment_photo(None, 5, 0)),
         "between 1 and 20": lambda: next(segment_tab.segment_photo(np.zeros((8, 8, 3), np.uint8), 21, 0)),
         "only 8x8 pixels: too small": lambda: next(segment_tab.segment_photo(np.zeros((8, 8, 3), np.uint8), 1, 0)),
+        # a strip is refused at the size it was uploaded, not the size it was shrunk to
+        "only 3000x12 pixels: too small": lambda: next(segment_tab.segment_photo(np.zeros((12, 3000, 3), np.uint8), 1, 0)),
+        "uncertainty samples must be 0 \\(off\\) or a whole number between 2 and 16 .*got 1": lambda: next(segment_tab.segment_photo(flat, 1, 0, next(iter(segment_tab.ALIGN)), 1)),
         "Alignment must be one of: .*; got 'sideways'": lambda: next(segment_tab.segment_photo(flat, 1, 0, "sideways")),
         "No face to align": lambda: next(segment_tab.segment_photo(flat, 1, 0, "faces only (refuse photos without one)")),
         "Segment a photo first": lambda: segment_tab.send_to_paint(None),

@@ -84,6 +84,8 @@ def test_segment_photo_reads_an_array_as_it_reads_the_same_image_given_as_a_file
         assert (as_array == pipe.segment_photo(Image.fromarray(rgba), align="whole", seed=0).labels).all()
         assert (pipe.segment_photo(rgb / 255.0, align="whole", seed=0).labels
                 == pipe.segment_photo(rgb, align="whole", seed=0).labels).all()
+    with pytest.raises(ValueError, match="crop size must be an integer >= 8 pixels, got 0"):
+        pipe.segment_photo(rgb, crop_size=0)  # refused, not taken for the default
     pipe.processor.max_pixels = 100
     with pytest.raises(ValueError, match="more than the limit"):
         pipe.segment_photo(rgb, align="whole")
