@@ -364,9 +364,10 @@ def test_numbers_are_checked_by_the_parser_with_the_apps_seed_range(pipes, tmp_p
 def test_a_bad_later_input_is_named_by_its_position_and_nothing_is_written(pipes, tmp_path, capsys):
     good = tmp_path / "good.png"
     Image.fromarray(CELEBAMASK_HQ.colorize(face_ids(16))).save(good)
+    Image.fromarray(CELEBAMASK_HQ.colorize(face_ids(16))).save(tmp_path / "good2.png")
     (tmp_path / "broken.png").write_bytes(b"not a png")
     out = tmp_path / "out"
-    assert cli_main(["generate", str(good), str(good), str(tmp_path / "broken.png"), "--checkpoint", str(pipes / "faces"),
+    assert cli_main(["generate", str(good), str(tmp_path / "good2.png"), str(tmp_path / "broken.png"), "--checkpoint", str(pipes / "faces"),
                      "--steps", "1", "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: mask 3 of 3 ({tmp_path / 'broken.png'}): ") and "\n" not in err
