@@ -18,7 +18,7 @@ background ignored, as the paper):
   ``min_region`` clean-up (:mod:`symmflow.regions`); ``miou_1_unmirrored`` without the
   averaging, ``miou_1_all_regions`` without the clean-up (``min_region=0``);
 * ``template``: no model at all: each face "predicted" by each other face's ground truth;
-* ``previous`` / ``previous_whole``: the same at 1 step with an older model (``--previous``);
+* ``previous`` / ``previous_whole``: the same at 1 step with another model (``--previous``: an older one, or a candidate);
 * ``invented_1`` (``invented_1_all_regions``: without the clean-up): pixels of each class
   painted (1 step, aligned) on a photo whose truth lacks it.
 
@@ -160,7 +160,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=Path, default=default_samples(), help="folder of 0..3.jpg / 0..3.png")
     parser.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "faces"))
-    parser.add_argument("--previous", help="an older face pipeline folder to score beside it (1 step, aligned and whole)")
+    parser.add_argument("--previous", help="another face pipeline folder (an older one, or a candidate) to score beside it (1 step, aligned and whole)")
     parser.add_argument("--dry-run", action="store_true", help="print the figures, write no results or overlays")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
@@ -204,8 +204,8 @@ def main() -> None:
             "miou_1_unmirrored": "this model, 1 step, aligned, without mirror averaging",
             "miou_1_all_regions": f"this model, 1 step, aligned, every region kept (no `min_region` {pipe.config.min_region} clean-up)",
             "template": "constant template (another face's truth)",
-            "previous": f"previous model ({data['previous_checkpoint']}), 1 step, aligned",
-            "previous_whole": f"previous model ({data['previous_checkpoint']}), 1 step, whole photo",
+            "previous": f"compared model (--previous {data['previous_checkpoint']}), 1 step, aligned",
+            "previous_whole": f"compared model (--previous {data['previous_checkpoint']}), 1 step, whole photo",
         }
         md += [
             f"`python benchmarks/real_faces.py` on {machine()}: the four official CelebAMask-HQ sample "
