@@ -81,7 +81,8 @@ def test_segment_reads_uploaded_files_of_any_mode_and_shrinks_large_ones(tmp_pat
     np.testing.assert_allclose(segment_tab._photo(str(tmp_path / "green.png")).reshape(-1, 3).mean(0), (0, 200, 0), atol=8)
     Image.new("RGB", (3000, 1000), (9, 9, 9)).save(tmp_path / "wide.png")
     assert segment_tab._photo(str(tmp_path / "wide.png")).shape == (341, 1024, 3)
-    assert segment_tab._photo(np.zeros((2000, 1, 3), np.uint8)).shape == (1024, 1, 3)
+    # a strip is judged at the size uploaded (20 px wide: enough), then shrunk like any photo
+    assert segment_tab._photo(np.zeros((2000, 20, 3), np.uint8)).shape == (1024, 10, 3)
 
 
 def test_photo_box_hands_over_the_uploaded_file_unconverted(tmp_path):
@@ -90,8 +91,8 @@ def test_photo_box_hands_over_the_uploaded_file_unconverted(tmp_path):
     from demo.app import build_demo
 
     box = next(b for b in build_demo().blocks.values() if getattr(b, "elem_id", None) == "segment-photo")
-    Image.fromarray(np.full((6, 5), 246 * 257, np.uint16)).save(tmp_path / "deep.png")  # 16-bit grey
-    rgba = np.zeros((6, 5, 4), np.uint8)
+    Image.fromarray(np.full((20, 17), 246 * 257, np.uint16)).save(tmp_path / "deep.png")  # 16-bit grey
+    rgba = np.zeros((20, 17, 4), np.uint8)
     rgba[..., 0] = 255  # red hidden under full transparency: a viewer shows white
     Image.fromarray(rgba).save(tmp_path / "clear.png")
     for name, expected in (("deep.png", 246), ("clear.png", 255)):
