@@ -61,17 +61,10 @@ def _uncertainty_samples(value: Any) -> int:
     :data:`MIN_UNCERTAINTY_SAMPLES` .. :data:`MAX_UNCERTAINTY_SAMPLES`, else an InputError."""
     if value is None or value == 0:
         return 0
-    try:
-        samples = int(value)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite value sent through the API
-        samples = None
-    if samples is None or samples != value or not MIN_UNCERTAINTY_SAMPLES <= samples <= MAX_UNCERTAINTY_SAMPLES:
-        # check_count's test, told with what 0 and 1 mean here (one InputError: each one is logged)
-        raise InputError(
-            f"The number of uncertainty samples must be 0 (off) or a whole number between {MIN_UNCERTAINTY_SAMPLES} "
-            f"and {MAX_UNCERTAINTY_SAMPLES} (one sample cannot disagree with itself); got {value!r}."
-        )
-    return samples
+    return check_count(value, MIN_UNCERTAINTY_SAMPLES, MAX_UNCERTAINTY_SAMPLES, rule=(  # told with what 0 and 1 mean here
+        f"The number of uncertainty samples must be 0 (off) or a whole number between {MIN_UNCERTAINTY_SAMPLES} "
+        f"and {MAX_UNCERTAINTY_SAMPLES} (one sample cannot disagree with itself)"
+    ))
 
 
 def _no_face(err: NoFaceError) -> InputError:

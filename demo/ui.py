@@ -138,16 +138,18 @@ class SeedNumber(_QuietChecks, gr.Number):
         return "number"
 
 
-def check_count(steps: float | int | None, low: int, high: int, what: str = "number of steps") -> int:
+def check_count(steps: float | int | None, low: int, high: int, what: str = "number of steps",
+                rule: str | None = None) -> int:
     """A whole number in ``[low, high]`` from a slider (a float), or from anything at all
     through the API, else a ``gr.Error`` naming ``what`` and the range (the app's messages;
-    :func:`symmflow.validation.check_steps` is the library's)."""
+    :func:`symmflow.validation.check_steps` is the library's). ``rule``: the sentence a refusal
+    says instead, where the range needs telling otherwise (it is followed by what came)."""
     try:
         value = int(steps)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite value sent through the API
-        raise InputError(f"The {what} must be a whole number between {low} and {high}.") from None
+        raise InputError(f"{rule}; got {steps!r}." if rule else f"The {what} must be a whole number between {low} and {high}.") from None
     if value != steps or not low <= value <= high:
-        raise InputError(f"The {what} must be a whole number between {low} and {high}; got {steps}.")
+        raise InputError(f"{rule}; got {steps!r}." if rule else f"The {what} must be a whole number between {low} and {high}; got {steps}.")
     return value
 
 

@@ -178,12 +178,14 @@ def _generate(args: argparse.Namespace) -> int:
     pipe = _load_pipeline(args)
     if pipe.task == "classification":
         labels = [[int(label) if label.isdigit() else label] for label in args.inputs]
-        _check_stems([f"class_{label}" for label in args.inputs], args.inputs, args.out)
+        stems = [f"class_{label}" for label in args.inputs]
+        _check_stems(stems, args.inputs, args.out)
         _read_inputs(args.inputs, lambda label: pipe.processor.class_ids(int(label) if label.isdigit() else label), "label")
-        jobs = [(f"class_{label}", ids) for label, ids in zip(args.inputs, labels)]
+        jobs = list(zip(stems, labels))
     else:  # masks read (and refused) before anything is written
-        _check_stems([Path(p).stem for p in args.inputs], args.inputs, args.out)
-        jobs = list(zip((Path(p).stem for p in args.inputs), _read_inputs(args.inputs, pipe.processor.read_mask, "mask")))
+        stems = [Path(p).stem for p in args.inputs]
+        _check_stems(stems, args.inputs, args.out)
+        jobs = list(zip(stems, _read_inputs(args.inputs, pipe.processor.read_mask, "mask")))
     args.out.mkdir(parents=True, exist_ok=True)
     steps = args.steps or pipe.default_steps["generate"]
     for stem, labels in jobs:
