@@ -10,7 +10,10 @@ Held-out faces are generated from seeds the training never used (training draws 
   steps sample one (README, "What is SymmFlow?");
 * ``cycle_miou_25``: generate a portrait from each mask (25 steps), segment it with the same
   model (5 steps), mIoU against the input mask; ``cycle_miou_25_seg1`` the same portraits read
-  in one step (the shipped default), with its per-class IoU in ``cycle_per_class_iou``;
+  in one step (the shipped default), with its per-class IoU in ``cycle_per_class_iou``; both
+  generated as the model's config says (the shipped one holds the label noise-free,
+  :mod:`symmflow.conditioning`); ``cycle_miou_25_seg1_free`` generated with the authors' free
+  joint flow instead (``hold_label=False``), for comparison, when the model holds its label;
 * ``diversity``: mean absolute pixel difference (0..1) between 4 samples of the same mask;
 * ``generate_25_seconds``: one 25-step generation (batch 1), median of 5;
   ``generate_25_seconds_channels_last`` the same with the weights in ``channels_last`` memory
@@ -67,12 +70,19 @@ def main() -> None:
     seg_1 = evaluate_segmentation(pipe, list(images), list(masks), steps=1)
     cycle = evaluate_cycle(pipe, list(masks[: args.cycle_count]), generate_steps=25, segment_steps=5)
     cycle_1 = evaluate_cycle(pipe, list(masks[: args.cycle_count]), generate_steps=25, segment_steps=1)
+    free_1 = None
+    if pipe.config.label_fade is not None:
+        pipe.config.label_fade, fade = None, pipe.config.label_fade  # generate() then flows freely
+        free_1 = evaluate_cycle(pipe, list(masks[: args.cycle_count]), generate_steps=25, segment_steps=1)
+        pipe.config.label_fade = fade
     diversity = sample_diversity(pipe, list(masks[:8]), samples=4, steps=25)
     gen_seconds, gen_seconds_cl = generation_seconds(pipe, list(masks[:3]))
     total = time.perf_counter() - start
 
     print(f"segmentation mIoU @5 steps ({args.count} faces): {seg['miou']:.4f}  (1 step: {seg_1['miou']:.4f})")
     print(f"cycle mIoU @25 steps ({args.cycle_count} masks):   {cycle['miou']:.4f}  (read in 1 step: {cycle_1['miou']:.4f})")
+    if free_1 is not None:
+        print(f"  the same with the authors' free flow:  {free_1['miou']:.4f} (read in 1 step)")
     print(f"diversity (mean |a-b|, 0..1):          {diversity:.4f}")
     print(f"25-step generation, batch 1:            {gen_seconds:.2f} s  (channels_last: {gen_seconds_cl:.2f} s)")
     print(f"(benchmark ran {total:.0f} s on {machine()})")
@@ -83,7 +93,8 @@ def main() -> None:
         "## Faces: the shipped CPU model on held-out procedural faces",
         "",
         f"`python benchmarks/faces.py` on {machine()}; {args.count} held-out faces (seeds from {HELD_OUT_SEED}), "
-        f"{pipe.image_size}x{pipe.image_size}.",
+        f"{pipe.image_size}x{pipe.image_size}. Portraits are generated as the model's config says"
+        + (f" (label held noise-free, `label_fade` {pipe.config.label_fade:g}: `symmflow.conditioning`)." if pipe.config.label_fade is not None else "."),
         "",
         "| figure | value |",
         "|---|---:|",
@@ -91,6 +102,7 @@ def main() -> None:
         f"| segmentation mIoU, 1 step (the posterior mean) | {seg_1['miou']:.4f} |",
         f"| cycle mIoU: generate (25 steps) then segment (5), {args.cycle_count} masks | {cycle['miou']:.4f} |",
         f"| the same portraits segmented in 1 step (the shipped default) | {cycle_1['miou']:.4f} |",
+        *([f"| the same, portraits generated with the authors' free flow (no label hold) | {free_1['miou']:.4f} |"] if free_1 else []),
         f"| diversity: mean abs. pixel difference between seeds (0..1) | {diversity:.4f} |",
         f"| one 25-step generation, batch 1 (s) | {gen_seconds:.2f} |",
         f"| the same, `channels_last` weights as the app runs them (s) | {gen_seconds_cl:.2f} |",
@@ -106,6 +118,8 @@ def main() -> None:
             "cycle_miou_25": round(cycle["miou"], 4),
             "cycle_miou_25_seg1": round(cycle_1["miou"], 4),
             "cycle_per_class_iou": cycle_1["per_class"],
+            "cycle_miou_25_seg1_free": round(free_1["miou"], 4) if free_1 else None,
+            "label_fade": pipe.config.label_fade,
             "diversity": round(diversity, 4),
             "generate_25_seconds": round(gen_seconds, 3),
             "generate_25_seconds_channels_last": round(gen_seconds_cl, 3),

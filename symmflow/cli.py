@@ -192,7 +192,8 @@ def _generate(args: argparse.Namespace) -> int:
         frames = []
         bar = _progress(steps + 1, stem, args.quiet)
         for frame in pipe.generate_stream(
-            labels, steps=steps, seed=args.seed, solver=args.solver, num_images_per_label=args.num_images
+            labels, steps=steps, seed=args.seed, solver=args.solver, num_images_per_label=args.num_images,
+            hold_label=args.hold_label,
         ):
             frames.append(tile(frame.images))
             bar.update()
@@ -502,6 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("inputs", nargs="+", help="mask files (colour or class-id PNGs), or class ids/names")
     _add_inference_options(generate, DEFAULT_FACES_CHECKPOINT)
     generate.add_argument("--num-images", type=_positive, default=1, help="samples per input")
+    generate.add_argument("--hold-label", action=argparse.BooleanOptionalAction, default=None,
+                          help="hold the label half noise-free at every step (symmflow.conditioning); --no-hold-label: "
+                               "the authors' free joint flow; default: as the model's label_fade says")
     _add_output_options(generate)
     generate.set_defaults(func=_generate)
 

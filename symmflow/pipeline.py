@@ -32,6 +32,7 @@ from PIL import Image
 
 from symmflow.alignment import MIN_CROP, PhotoSegmentation, segment_photo
 from symmflow.codecs import OneHotCodec, PaletteCodec, build_codec
+from symmflow.conditioning import HeldLabel, chain
 from symmflow.mirroring import MirrorAveraged
 from symmflow.models.base import CheckpointError, SymmFlowModel
 from symmflow.models.vae import LatentSpace
@@ -139,12 +140,14 @@ class SymmFlowPipeline:
         self, labels: Any, *, steps: int | None = None, seed: int | None = None,
         generator: torch.Generator | Sequence[torch.Generator] | None = None, solver: str = "euler",
         num_images_per_label: int = 1, output_type: OutputType = "pil", noise: torch.Tensor | None = None,
-        previews: bool = True, constraint: Constraint | None = None,
+        previews: bool = True, constraint: Constraint | None = None, hold_label: bool | None = None,
     ) -> Iterator[FlowFrame]:
         """Like :meth:`generate`, yielding a :class:`FlowFrame` of the image half per step (``previews=False``: no
-        images on intermediate frames; ``constraint``: see :meth:`ODESolver.iterate` and :mod:`symmflow.editing`)."""
+        images on intermediate frames; ``constraint``: see :meth:`ODESolver.iterate` and :mod:`symmflow.editing`,
+        applied together with the label hold)."""
         steps = check_steps(self.default_steps["generate"] if steps is None else steps)
         _check_options(solver, output_type)
+        constraint = chain(constraint, self.held_label(hold_label))
         if isinstance(num_images_per_label, bool) or not isinstance(num_images_per_label, int) or num_images_per_label < 1:
             raise ValueError(f"num_images_per_label must be an integer >= 1, got {num_images_per_label!r}")
         if isinstance(generator, (list, tuple)):
@@ -174,7 +177,7 @@ class SymmFlowPipeline:
         self, labels: Any, *, steps: int | None = None, seed: int | None = None,
         generator: torch.Generator | Sequence[torch.Generator] | None = None, solver: str = "euler",
         num_images_per_label: int = 1, output_type: OutputType = "pil", noise: torch.Tensor | None = None,
-        callback: Callable[[FlowFrame], None] | None = None,
+        callback: Callable[[FlowFrame], None] | None = None, hold_label: bool | None = None,
     ) -> GenerationOutput:
         """Labels -> new images, integrating ``t = 0 -> 1`` from ``[noise, dequantized label]``.
 
@@ -191,12 +194,26 @@ class SymmFlowPipeline:
             output_type: ``"pil"``, ``"np"`` or ``"pt"`` (see :class:`GenerationOutput`).
             noise: the image half at ``t = 0`` ``[B, C, s, s]`` (e.g. :attr:`SegmentationOutput.image_noise`).
             callback: called with every :class:`FlowFrame`.
+            hold_label: hold the label half noise-free at every step (:meth:`held_label`); the
+                default does when the model's config sets ``label_fade``.
         """
         stream = self.generate_stream(
             labels, steps=steps, seed=seed, generator=generator, solver=solver, num_images_per_label=num_images_per_label,
-            output_type=output_type, noise=noise, previews=callback is not None,
+            output_type=output_type, noise=noise, previews=callback is not None, hold_label=hold_label,
         )
         return _consume(stream, callback)
+
+    def held_label(self, hold_label: bool | None = None) -> HeldLabel | None:
+        """The constraint generation puts on the label half (:mod:`symmflow.conditioning`), or
+        ``None`` for the authors' free joint flow. ``hold_label``: ``None`` holds it when the
+        config sets ``label_fade`` (at that fade); ``True`` always (at the config's fade, else on
+        the mean of the label's path, ``1 - sigma_min``); ``False`` never."""
+        if hold_label is not None and not isinstance(hold_label, bool):
+            raise ValueError(f"hold_label must be True, False or None (the model's default), got {hold_label!r}")
+        fade = self.config.label_fade
+        if hold_label is False or (hold_label is None and fade is None):
+            return None
+        return HeldLabel(1.0 - self.config.sigma_min if fade is None else fade)
 
     def _start_per_item(self, labels: Any, generators: Sequence[torch.Generator], per_label: int) -> tuple[torch.Tensor, list[Any], torch.Tensor]:
         """``(y0, raw labels, x0)`` with item ``i``'s label and image noise drawn from ``generators[i]``."""

@@ -27,7 +27,10 @@ from typing import Any
 
 from symmflow.palettes import get_palette
 
-__all__ = ["DEFAULT_STEPS", "LABEL_ENCODINGS", "PIPELINE_CONFIG_NAME", "TASKS", "PipelineConfig", "check_decode_weights"]
+__all__ = [
+    "DEFAULT_STEPS", "LABEL_ENCODINGS", "PIPELINE_CONFIG_NAME", "TASKS", "PipelineConfig", "check_decode_weights",
+    "check_label_fade", "check_min_region",
+]
 
 PIPELINE_CONFIG_NAME = "pipeline.json"
 TASKS = ("segmentation", "classification")
@@ -66,6 +69,10 @@ class PipelineConfig:
         min_region: segmentation: regions of one class smaller than this many pixels on the
             model's ``image_size`` grid are given to the regions around them, at any output size
             (:mod:`symmflow.regions`); 0 keeps every region.
+        label_fade: generation holds the label half at ``(1 - label_fade * t) y`` at every step
+            instead of letting it flow into noise (:mod:`symmflow.conditioning`, chosen on
+            validation faces by ``scripts/calibrate_label_fade.py``); ``None``: the authors'
+            free joint flow.
     """
 
     task: str
@@ -84,6 +91,7 @@ class PipelineConfig:
     preview: dict[str, Any] | None = None
     decode_weights: list[float] | None = None
     min_region: int = 0
+    label_fade: float | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -106,6 +114,8 @@ class PipelineConfig:
             raise ValueError(f"default_steps must be whole numbers >= 1, got {bad}")
         self.default_steps = {**DEFAULT_STEPS, **self.default_steps}
         self.min_region = check_min_region(self.min_region)
+        if self.label_fade is not None:
+            self.label_fade = check_label_fade(self.label_fade)
         if self.task == "segmentation":
             self.palette = self.palette or "celebamask_hq"
             self.label_encoding = self.label_encoding or "palette"
@@ -191,6 +201,17 @@ def check_decode_weights(weights: Any, num_classes: int) -> list[float]:
         got = f"{len(weights)} values" if isinstance(weights, (list, tuple)) else type(weights).__name__
         raise ValueError(f"decode_weights must be a list of {num_classes} finite numbers > 0 (one per class of the palette), got {got}: {weights!r:.120}")
     return [float(w) for w in weights]
+
+
+def check_label_fade(value: Any) -> float:
+    """``label_fade`` as a float in ``[0, 1]``, or a ValueError saying what came (the one check,
+    for a ``pipeline.json`` and for :class:`~symmflow.conditioning.HeldLabel`)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not 0 <= value <= 1:
+        raise ValueError(
+            f"label_fade must be a number in [0, 1] (generation holds the label half at (1 - fade * t) y; "
+            f"1 - sigma_min is the mean of its path), got {value!r}"
+        )
+    return float(value)
 
 
 def check_min_region(value: Any) -> int:

@@ -38,6 +38,25 @@ def test_generate_writes_pngs_and_a_gif(pipes, tmp_path, capsys):
     assert "3 network evaluations" in capsys.readouterr().out
 
 
+def test_generate_holds_the_label_as_the_model_says_unless_told(pipes, tmp_path):
+    """A model whose config sets label_fade holds its label (symmflow.conditioning);
+    --no-hold-label gives the authors' free flow, the same as a model without one."""
+    held = tmp_path / "held"
+    SymmFlowPipeline(tiny_unet(), PipelineConfig(task="segmentation", image_size=16, label_fade=0.65)).save_pretrained(held)
+    mask = tmp_path / "face.png"
+    Image.fromarray(CELEBAMASK_HQ.colorize(face_ids(16))).save(mask)
+
+    def portrait(folder, *flags):
+        out = tmp_path / f"{folder.name}{''.join(flags)}"
+        assert cli_main(["generate", str(mask), "--checkpoint", str(folder), "--steps", "3", "--out", str(out), "--quiet", *flags]) == 0
+        return np.asarray(Image.open(out / "face_0.png")).astype(int)
+
+    free = portrait(pipes / "faces")
+    np.testing.assert_array_equal(portrait(held, "--no-hold-label"), free)
+    assert np.abs(portrait(held) - free).max() > 0
+    assert np.abs(portrait(pipes / "faces", "--hold-label") - free).max() > 0  # on the mean of its path
+
+
 def test_segment_writes_masks_at_the_input_size(pipes, tmp_path, capsys):
     photo = tmp_path / "photo.jpg"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(photo)

@@ -153,6 +153,22 @@ def test_an_edit_changes_only_its_region(pipe):
     assert (mid - pin.path(0.5)[0].clamp(-1, 1)).abs().amax(dim=0)[~region].max() <= 1 / 127.5 + 1e-6
 
 
+def test_a_model_that_holds_its_label_still_keeps_the_unedited_region_exact(pipe):
+    held = tiny_face_pipeline(SIZE)  # the same seeded weights
+    held.config.label_fade = 0.65  # generation's label hold and the edit's image pin, together
+    picture = photo(seed=2)
+    seg = held.segment(picture, steps=3, seed=0, output_type="np")
+    new = seg.class_maps[0].copy()
+    new[:8, :8] = 14
+    changed = changed_region(new, seg.class_maps[0])
+    region = edit_region(changed, SIZE)[0, 0]
+    out = regenerate(held, new, picture, seg.image_noise, changed, steps=4, seed=1, output_type="pt").images
+    unheld = regenerate(pipe, new, picture, seg.image_noise, changed, steps=4, seed=1, output_type="pt").images
+    diff = (out - at_model_size(held, picture)).abs().amax(dim=1)
+    assert diff[:, ~region].max() < 1e-3
+    assert (out - unheld).abs().amax(dim=1)[:, region].mean() > 1e-3  # the hold changed the repainted part
+
+
 def test_regenerate_names_what_does_not_match(pipe):
     picture = photo()
     noise = pipe.segment(picture, steps=1, seed=0).image_noise

@@ -65,6 +65,7 @@ __all__ = [
     "P_NECKLACE",
     "P_SHIRT",
     "P_SUNGLASSES",
+    "VALIDATION_SEED",
     "FaceParams",
     "ProceduralFaces",
     "apply_camera",
@@ -77,6 +78,10 @@ __all__ = [
 
 HELD_OUT_SEED = 10**9
 """First seed of the held-out faces that evaluation uses; training sets use seeds from 0."""
+
+VALIDATION_SEED = 2 * 10**9
+"""First seed of the validation faces that inference settings are chosen on
+(``scripts/calibrate_label_fade.py``): neither training nor held-out faces."""
 
 
 MIN_SIZE, MAX_SIZE = 16, 1024
