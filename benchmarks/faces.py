@@ -33,7 +33,7 @@ import torch
 from report import ROOT, checkpoint_name, machine, write_results
 
 from symmflow.data.procedural_faces import HELD_OUT_SEED, generate_faces
-from symmflow.evaluation import evaluate_cycle, evaluate_segmentation, sample_diversity
+from symmflow.evaluation import cycle_portraits, evaluate_cycle, evaluate_segmentation, sample_diversity
 from symmflow.pipeline import SymmFlowPipeline
 
 
@@ -68,12 +68,14 @@ def main() -> None:
     start = time.perf_counter()
     seg = evaluate_segmentation(pipe, list(images), list(masks), steps=5)
     seg_1 = evaluate_segmentation(pipe, list(images), list(masks), steps=1)
-    cycle = evaluate_cycle(pipe, list(masks[: args.cycle_count]), generate_steps=25, segment_steps=5)
-    cycle_1 = evaluate_cycle(pipe, list(masks[: args.cycle_count]), generate_steps=25, segment_steps=1)
+    cycle_masks = list(masks[: args.cycle_count])
+    portraits = cycle_portraits(pipe, cycle_masks, generate_steps=25)  # generated once, read in 5 steps and in 1
+    cycle = evaluate_segmentation(pipe, portraits, cycle_masks, steps=5)
+    cycle_1 = evaluate_segmentation(pipe, portraits, cycle_masks, steps=1)
     free_1 = None
     if pipe.config.label_fade is not None:
         pipe.config.label_fade, fade = None, pipe.config.label_fade  # generate() then flows freely
-        free_1 = evaluate_cycle(pipe, list(masks[: args.cycle_count]), generate_steps=25, segment_steps=1)
+        free_1 = evaluate_cycle(pipe, cycle_masks, generate_steps=25, segment_steps=1)
         pipe.config.label_fade = fade
     diversity = sample_diversity(pipe, list(masks[:8]), samples=4, steps=25)
     gen_seconds, gen_seconds_cl = generation_seconds(pipe, list(masks[:3]))

@@ -25,6 +25,7 @@ __all__ = [
     "IoUAccumulator",
     "confusion_matrix",
     "evaluate_classification",
+    "cycle_portraits",
     "evaluate_cycle",
     "evaluate_digits",
     "evaluate_segmentation",
@@ -282,6 +283,22 @@ def _per_class(acc: IoUAccumulator, palette: Palette) -> dict[str, float | None]
     }
 
 
+def cycle_portraits(
+    pipe: Any, class_maps: Sequence[np.ndarray], generate_steps: int = 25, seed: int = 0, batch_size: int = 16,
+) -> list[np.ndarray]:
+    """The first half of the cycle: one portrait (``uint8`` ``[S, S, 3]``) generated from each
+    mask, batch ``i`` (of ``batch_size``) seeded ``seed + i``, as the model's config says
+    (:meth:`~symmflow.pipeline.SymmFlowPipeline.generate`'s defaults, its label hold included).
+    All of them, in every process. Scored by :func:`evaluate_segmentation` with the same
+    ``seed`` and ``batch_size``, at any number of steps, they give what :func:`evaluate_cycle`
+    returns, without generating them again."""
+    portraits: list[np.ndarray] = []
+    for i in range(0, len(class_maps), batch_size):
+        masks = [np.asarray(m) for m in class_maps[i : i + batch_size]]
+        portraits += list(pipe.generate(masks, steps=generate_steps, seed=seed + i, output_type="np").images)
+    return portraits
+
+
 def evaluate_cycle(
     pipe: Any,
     class_maps: Sequence[np.ndarray],
@@ -291,15 +308,15 @@ def evaluate_cycle(
     batch_size: int = 16,
     decoding: str = "classes",
 ) -> dict[str, Any]:
-    """Cycle consistency of generation: generate from each mask, segment the result with the
-    same model, and score the recovered mask against the input (mIoU; ``decoding`` as in
-    :func:`evaluate_segmentation`). Returns ``{miou, per_class, decoding}``."""
+    """Cycle consistency of generation: generate from each mask (:func:`cycle_portraits`),
+    segment the result with the same model, and score the recovered mask against the input
+    (mIoU; ``decoding`` as in :func:`evaluate_segmentation`). Each process takes its share of
+    the batches. Returns ``{miou, per_class, decoding}``."""
     segment, palette = _decoded(pipe, decoding)
     acc = IoUAccumulator(palette.num_classes, palette.ignore_index)
     for i in process_batches(len(class_maps), batch_size):
         masks = [np.asarray(m) for m in class_maps[i : i + batch_size]]
-        generated = pipe.generate(masks, steps=generate_steps, seed=seed + i, output_type="np").images
-        recovered = segment(list(generated), segment_steps, seed + i)
+        recovered = segment(cycle_portraits(pipe, masks, generate_steps, seed + i, batch_size), segment_steps, seed + i)
         for predicted, true in zip(recovered, masks):
             acc.update(predicted, recode_class_map(true, pipe.palette, decoding))
     acc.intersection, acc.union = sum_over_processes(acc.intersection, acc.union)

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from symmflow.evaluation import IoUAccumulator, confusion_matrix, frechet_distance, inception_features, sample_diversity
+from symmflow.evaluation import (IoUAccumulator, confusion_matrix, cycle_portraits, evaluate_cycle, evaluate_segmentation,
+                                 frechet_distance, inception_features, sample_diversity)
 from symmflow.pipeline import SymmFlowPipeline
 from symmflow.pipeline_config import PipelineConfig
 
@@ -158,3 +159,17 @@ def test_cli_eval_names_its_decoding_and_refuses_others(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli_main(base + ["--decoding", "paper"])
     assert exit_.value.code == 2 and "invalid choice: 'paper' (choose from classes, authors)" in capsys.readouterr().err.replace("'classes', 'authors'", "classes, authors")
+
+
+def test_cycle_portraits_scored_at_any_steps_are_the_cycle_figure():
+    """The benchmark generates the cycle's portraits once and reads them at several step counts:
+    the same figures as evaluate_cycle, which generates and reads batch by batch."""
+    pipe = SymmFlowPipeline(tiny_unet(), PipelineConfig(task="segmentation", image_size=16))
+    masks = [np.roll(face_ids(16), k, axis=1) for k in range(5)]
+    portraits = cycle_portraits(pipe, masks, generate_steps=2, seed=3, batch_size=2)
+    assert len(portraits) == 5 and portraits[0].shape == (16, 16, 3) and portraits[0].dtype == np.uint8
+    np.testing.assert_array_equal(portraits[2], pipe.generate(masks[2:4], steps=2, seed=3 + 2, output_type="np").images[0])
+    for steps in (1, 2):
+        cycle = evaluate_cycle(pipe, masks, generate_steps=2, segment_steps=steps, seed=3, batch_size=2)
+        scored = evaluate_segmentation(pipe, portraits, masks, steps=steps, seed=3, batch_size=2)
+        assert cycle["miou"] == scored["miou"] and cycle["per_class"] == scored["per_class"]
