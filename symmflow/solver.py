@@ -3,8 +3,10 @@
 Time convention (see ``symmflow.path``): integrating from ``t = 0`` to ``t = 1`` turns image
 noise into an image while the label turns into noise (**generation**); integrating from
 ``t = 1`` to ``t = 0`` turns label noise into a label while the image turns into noise
-(**segmentation / classification**). The whole joint state moves at every step; the
-conditioning half is never clamped (the authors' inference).
+(**segmentation / classification**). The whole joint state moves at every step, the
+conditioning half included (the authors' inference), unless a ``constraint`` projects it
+(:mod:`symmflow.conditioning` holds the label while generating; :mod:`symmflow.editing` pins
+the unedited part of an image).
 
 A velocity model is any callable ``v(x_t, y_t, t) -> (v_x, v_y)`` with ``t`` of shape ``[B]``.
 Solvers hold no weights. :meth:`ODESolver.iterate` yields every intermediate state as it is
