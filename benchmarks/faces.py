@@ -74,9 +74,7 @@ def main() -> None:
     cycle_1 = evaluate_segmentation(pipe, portraits, cycle_masks, steps=1)
     free_1 = None
     if pipe.config.label_fade is not None:
-        pipe.config.label_fade, fade = None, pipe.config.label_fade  # generate() then flows freely
-        free_1 = evaluate_cycle(pipe, cycle_masks, generate_steps=25, segment_steps=1)
-        pipe.config.label_fade = fade
+        free_1 = evaluate_cycle(pipe, cycle_masks, generate_steps=25, segment_steps=1, hold_label=False)
     diversity = sample_diversity(pipe, list(masks[:8]), samples=4, steps=25)
     gen_seconds, gen_seconds_cl = generation_seconds(pipe, list(masks[:3]))
     total = time.perf_counter() - start

@@ -16,7 +16,6 @@ the table, and with ``--write`` stores the best choice as ``label_fade`` in the 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from symmflow.data.procedural_faces import VALIDATION_SEED, generate_faces  # noqa: E402
 from symmflow.evaluation import evaluate_cycle  # noqa: E402
+from symmflow.io import write_json_atomic  # noqa: E402
 from symmflow.pipeline import SymmFlowPipeline  # noqa: E402
 from symmflow.pipeline_config import PIPELINE_CONFIG_NAME, check_label_fade  # noqa: E402
 
@@ -65,9 +65,9 @@ def main() -> None:
     read_steps = pipe.default_steps["segment"]
     rows = []
     for fade in fades:
-        pipe.config.label_fade = fade  # what generate() reads for its default hold
+        pipe.config.label_fade = fade  # the setting being measured, as generate() reads it
         t0 = time.perf_counter()
-        score = evaluate_cycle(pipe, list(masks), generate_steps=25, segment_steps=read_steps)["miou"]
+        score = evaluate_cycle(pipe, list(masks), generate_steps=25, segment_steps=read_steps, hold_label=fade is not None)["miou"]
         rows.append((fade, score))
         name = "free (authors')" if fade is None else f"fade {fade:g}"
         print(f"{name:16s} cycle mIoU, 25 steps, read in {read_steps} ({args.count} validation faces) {score:.4f}"
@@ -75,11 +75,9 @@ def main() -> None:
     fade, best = max(rows, key=lambda r: r[1])
     print(f"best: {'free' if fade is None else f'fade {fade:g}'} ({best:.4f})")
     if args.write:
+        pipe.config.label_fade = fade
         path = args.folder / PIPELINE_CONFIG_NAME
-        data = json.loads(path.read_text())
-        data["label_fade"] = fade
-        data = {k: v for k, v in data.items() if v is not None}
-        path.write_text(json.dumps(data, indent=2) + "\n")
+        write_json_atomic(path, pipe.config.to_dict())
         print(f"wrote label_fade {fade} to {path}")
 
 

@@ -416,7 +416,8 @@ def _sample_on(args: argparse.Namespace, rank: int, world: int) -> int:
         # one generator per image, seeded by (seed, mask, sample): the same PNG whatever the
         # batch size, the number of processes, or where a previous run stopped
         gens = [torch.Generator().manual_seed((args.seed * 1_000_003 + i) * 1009 + k) for i, k in batch]
-        out = pipe.generate([maps[i] for i, _ in batch], steps=args.steps, generator=gens, output_type="np")
+        out = pipe.generate([maps[i] for i, _ in batch], steps=args.steps, generator=gens, output_type="np",
+                            hold_label=args.hold_label)
         for (i, k), image in zip(batch, out.images):
             path = args.out / f"{i:05d}_{k:02d}.png"
             tmp = path.with_name(f".{path.name}.tmp")
@@ -495,6 +496,12 @@ def _add_inference_options(parser: argparse.ArgumentParser, checkpoint: Path) ->
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_hold_label_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--hold-label", action=argparse.BooleanOptionalAction, default=None,
+                         help="hold the label half noise-free at every step (symmflow.conditioning); --no-hold-label: "
+                              "the authors' free joint flow; default: as the model's label_fade says")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="symmflow", description="Symmetrical Flow Matching tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -503,9 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("inputs", nargs="+", help="mask files (colour or class-id PNGs), or class ids/names")
     _add_inference_options(generate, DEFAULT_FACES_CHECKPOINT)
     generate.add_argument("--num-images", type=_positive, default=1, help="samples per input")
-    generate.add_argument("--hold-label", action=argparse.BooleanOptionalAction, default=None,
-                          help="hold the label half noise-free at every step (symmflow.conditioning); --no-hold-label: "
-                               "the authors' free joint flow; default: as the model's label_fade says")
+    _add_hold_label_option(generate)
     _add_output_options(generate)
     generate.set_defaults(func=_generate)
 
@@ -575,6 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default=None)
     sample.add_argument("--split", default=None, help="the data set's split (default: CelebAMask-HQ val, COCO-Stuff val2017)")
     sample.add_argument("--quiet", action="store_true")
+    _add_hold_label_option(sample)
     _add_segmentation_data_args(sample)
     sample.set_defaults(func=_sample)
 

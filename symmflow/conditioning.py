@@ -25,7 +25,7 @@ authors' free flow for any model).
 Example::
 
     >>> held = HeldLabel(fade=0.65)
-    >>> ODESolver(model).solve(noise, labels, *TIME_SPAN["image"], steps=25, constraint=held)
+    >>> image, _ = ODESolver(model).solve(noise, labels, *TIME_SPAN["image"], steps=25, constraint=held)
 """
 
 from __future__ import annotations
@@ -41,8 +41,10 @@ __all__ = ["HeldLabel", "chain"]
 class HeldLabel:
     """A solver constraint holding the label half at ``(1 - fade * t) y`` (module docstring).
 
-    ``y`` is the label half of the first state it sees (``t = 0``: the dequantized label, as
-    :meth:`~symmflow.pipeline.SymmFlowPipeline.generate` starts it); use one instance per solve.
+    ``y`` is the label half of the state at ``t = 0``, where every generation starts (the
+    dequantized label as :meth:`~symmflow.pipeline.SymmFlowPipeline.generate` encodes it: one-hot
+    channels, a colour mask, a class level, or a latent model's VAE latent of the mask); it is
+    read again at each ``t = 0``, so one instance serves one solve after another.
 
     Args:
         fade: in ``[0, 1]`` (:func:`~symmflow.pipeline_config.check_label_fade`); ``1 - sigma_min`` holds
@@ -54,10 +56,10 @@ class HeldLabel:
         self.label: torch.Tensor | None = None
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.label is None:
-            if t != 0:
-                raise ValueError(f"HeldLabel must first see the generation's start (t = 0) to read the label, got t = {t}")
+        if t == 0:  # a generation starts: its label is the one to hold
             self.label = y.detach().clone()
+        elif self.label is None:
+            raise ValueError(f"HeldLabel must first see the generation's start (t = 0) to read the label, got t = {t}")
         if self.label.shape != y.shape:
             raise ValueError(f"the label half has shape {list(y.shape)}, the held label {list(self.label.shape)}")
         return x, (1.0 - self.fade * t) * self.label.to(y.dtype)

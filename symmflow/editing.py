@@ -11,7 +11,9 @@ it is replaced by the straight path between ``e`` and the photo's own encoding `
 
 so the unedited part ends at the photo, and the network sees it there at every step, which the
 edited part must fit. The edit mask is taken down to the model's (latent) resolution, thresholded
-at 0.2 and dilated 3x3 (:func:`edit_region`).
+at 0.2 and dilated 3x3 (:func:`edit_region`). The label half moves as in the model's plain
+generation: freely (the authors' GUI), or held noise-free where the model's config sets
+``label_fade`` (:mod:`symmflow.conditioning`; ``hold_label`` chooses).
 
 Example::
 
@@ -157,6 +159,7 @@ def regenerate_stream(
     pipe: SymmFlowPipeline, labels: Any, photo: Any, noise: torch.Tensor, edit_mask: Any = None, *,
     steps: int | None = None, seed: int | None = None, generator: torch.Generator | None = None, solver: str = "euler",
     num_images_per_label: int = 1, output_type: OutputType = "pil", previews: bool = True,
+    hold_label: bool | None = None,
 ) -> Iterator[FlowFrame]:
     """Like :func:`regenerate`, yielding a :class:`~symmflow.outputs.FlowFrame` per ODE step."""
     noise = torch.as_tensor(noise).float()
@@ -181,7 +184,7 @@ def regenerate_stream(
     pin = PinnedPath(noise, encoding, region, pipe.config.sigma_min)
     yield from pipe.generate_stream(
         labels, steps=steps, generator=g, solver=solver, num_images_per_label=n, output_type=output_type,
-        noise=fresh, previews=previews, constraint=pin,
+        noise=fresh, previews=previews, constraint=pin, hold_label=hold_label,
     )
 
 
@@ -189,6 +192,7 @@ def regenerate(
     pipe: SymmFlowPipeline, labels: Any, photo: Any, noise: torch.Tensor, edit_mask: Any = None, *,
     steps: int | None = None, seed: int | None = None, generator: torch.Generator | None = None, solver: str = "euler",
     num_images_per_label: int = 1, output_type: OutputType = "pil", callback: Callable[[FlowFrame], None] | None = None,
+    hold_label: bool | None = None,
 ) -> GenerationOutput:
     """A repainted mask -> a portrait that is the photo wherever the mask was not repainted.
 
@@ -201,7 +205,7 @@ def regenerate(
             ``h = w`` = the model's image size, or the latent's).
         edit_mask: what was repainted (:func:`edit_region`; e.g. :func:`changed_region`), one for
             all or one per photo. ``None``: nothing; the result is the photo (``z + s e`` at ``t = 1``).
-        steps, seed / generator, solver, num_images_per_label, output_type, callback: as in
+        steps, seed / generator, solver, num_images_per_label, output_type, callback, hold_label: as in
             ``generate``; ``num_images_per_label`` portraits per mask differ inside the edit only.
 
     Returns:
@@ -213,5 +217,6 @@ def regenerate(
     stream = regenerate_stream(
         pipe, labels, photo, noise, edit_mask, steps=steps, seed=seed, generator=generator, solver=solver,
         num_images_per_label=num_images_per_label, output_type=output_type, previews=callback is not None,
+        hold_label=hold_label,
     )
     return _consume(stream, callback)

@@ -285,17 +285,19 @@ def _per_class(acc: IoUAccumulator, palette: Palette) -> dict[str, float | None]
 
 def cycle_portraits(
     pipe: Any, class_maps: Sequence[np.ndarray], generate_steps: int = 25, seed: int = 0, batch_size: int = 16,
+    hold_label: bool | None = None,
 ) -> list[np.ndarray]:
     """The first half of the cycle: one portrait (``uint8`` ``[S, S, 3]``) generated from each
     mask, batch ``i`` (of ``batch_size``) seeded ``seed + i``, as the model's config says
-    (:meth:`~symmflow.pipeline.SymmFlowPipeline.generate`'s defaults, its label hold included).
-    All of them, in every process. Scored by :func:`evaluate_segmentation` with the same
+    (:meth:`~symmflow.pipeline.SymmFlowPipeline.generate`'s defaults, its label hold included;
+    ``hold_label`` as there). All of them, in every process. Scored by :func:`evaluate_segmentation` with the same
     ``seed`` and ``batch_size``, at any number of steps, they give what :func:`evaluate_cycle`
     returns, without generating them again."""
     portraits: list[np.ndarray] = []
     for i in range(0, len(class_maps), batch_size):
         masks = [np.asarray(m) for m in class_maps[i : i + batch_size]]
-        portraits += list(pipe.generate(masks, steps=generate_steps, seed=seed + i, output_type="np").images)
+        out = pipe.generate(masks, steps=generate_steps, seed=seed + i, output_type="np", hold_label=hold_label)
+        portraits += list(out.images)
     return portraits
 
 
@@ -307,8 +309,9 @@ def evaluate_cycle(
     seed: int = 0,
     batch_size: int = 16,
     decoding: str = "classes",
+    hold_label: bool | None = None,
 ) -> dict[str, Any]:
-    """Cycle consistency of generation: generate from each mask (:func:`cycle_portraits`),
+    """Cycle consistency of generation: generate from each mask (:func:`cycle_portraits`, ``hold_label`` as there),
     segment the result with the same model, and score the recovered mask against the input
     (mIoU; ``decoding`` as in :func:`evaluate_segmentation`). Each process takes its share of
     the batches. Returns ``{miou, per_class, decoding}``."""
@@ -316,7 +319,8 @@ def evaluate_cycle(
     acc = IoUAccumulator(palette.num_classes, palette.ignore_index)
     for i in process_batches(len(class_maps), batch_size):
         masks = [np.asarray(m) for m in class_maps[i : i + batch_size]]
-        recovered = segment(cycle_portraits(pipe, masks, generate_steps, seed + i, batch_size), segment_steps, seed + i)
+        portraits = cycle_portraits(pipe, masks, generate_steps, seed + i, batch_size, hold_label)
+        recovered = segment(portraits, segment_steps, seed + i)
         for predicted, true in zip(recovered, masks):
             acc.update(predicted, recode_class_map(true, pipe.palette, decoding))
     acc.intersection, acc.union = sum_over_processes(acc.intersection, acc.union)
@@ -330,9 +334,10 @@ def sample_diversity(
     steps: int = 25,
     seed: int = 0,
     distance: str = "l1",
+    hold_label: bool | None = None,
 ) -> float:
     """Mean distance between samples of the same mask drawn with different noise, averaged over
-    masks and sample pairs. 0 means no diversity.
+    masks and sample pairs. 0 means no diversity. ``hold_label``: as in ``generate``.
 
     ``distance``: ``"l1"``, the mean absolute pixel difference on a 0..1 scale; or ``"lpips"``,
     the LPIPS distance (AlexNet), which needs the optional ``lpips`` package and its weights.
@@ -345,7 +350,8 @@ def sample_diversity(
     pairs = torch.triu_indices(samples, samples, 1)
     total = np.zeros(2)  # sum of per-mask distances, number of masks
     for i in process_batches(len(class_maps), 1):
-        out = pipe.generate(np.asarray(class_maps[i]), steps=steps, seed=seed + 1000 * i, num_images_per_label=samples, output_type="pt").images
+        out = pipe.generate(np.asarray(class_maps[i]), steps=steps, seed=seed + 1000 * i, num_images_per_label=samples, output_type="pt",
+                           hold_label=hold_label).images
         out = out.float().cpu()  # [samples, 3, H, W] in [-1, 1]
         if metric is None:
             flat = (out.flatten(1) + 1) / 2

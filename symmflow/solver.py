@@ -154,13 +154,14 @@ class ODESolver:
         t_end: float,
         steps: int,
         callback: Callable[[SolverState], None] | None = None,
+        constraint: Constraint | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Like :meth:`iterate`, but return only the final ``(x, y)``.
+        """Like :meth:`iterate` (``constraint`` as there), but return only the final ``(x, y)``.
 
         ``callback``, if given, is called with every state (the initial one included).
         """
         state = None
-        for state in self.iterate(x, y, t_start, t_end, steps):
+        for state in self.iterate(x, y, t_start, t_end, steps, constraint):
             if callback is not None:
                 callback(state)
         assert state is not None
