@@ -12,8 +12,8 @@ example masks for the painting app. Every face comes from one seed in three step
    way a photograph shows a face rather than as flat-coloured regions: skin lit as one relief
    (the nose is skin, found by its light and dark sides, nostrils and the shadow under it; eye
    sockets, the lower lip's shadow, blush, blotchy and fine texture, specular shine, stubble and
-   beards that go on under the jaw onto the neck), sparse brows over skin, eyes with dim whites
-   and large irises inside a sharp lash line and lower rim (both on the skin, as CelebAMask-HQ
+   beards that go on under the jaw onto the neck), sparse brows over skin, eyes with whites
+   showing on both sides of the iris inside a sharp lash line and lower rim (both on the skin, as CelebAMask-HQ
    draws the eye as the opening inside the lashes), shaded lips, hair strands with soft,
    frayed borders, patterned clothes (a shirt in an open jacket's neckline; the collar's shade
    on the neck), plain or out-of-focus backgrounds (mottled, bokeh, indoor), and no outlines;
@@ -245,6 +245,8 @@ class FaceParams:
     """Hair colour family, one of ``black``, ``brown``, ``blond``, ``red``, ``grey``."""
     brow_rgb: RGB
     iris_rgb: RGB
+    sclera_gain: float
+    """Brightness of the eyes' whites, a fraction of a white sclera's colour before the light."""
     lip_rgb: RGB
     cloth_rgb: RGB
     hat_rgb: RGB
@@ -349,7 +351,7 @@ _RANGES = {
     # accessories
     "hat_v": (-0.62, -0.5), "necklace_v": (1.02, 1.15),
     # appearance
-    "skin_tone": (0.0, 1.0), "hair_gain": (0.8, 1.15), "iris_gain": (0.85, 1.15),
+    "skin_tone": (0.0, 1.0), "hair_gain": (0.8, 1.15), "iris_gain": (0.85, 1.15), "sclera": (0.66, 0.95),
     "lipstick_gain": (0.85, 1.1), "lip_shade": (0.8, 1.05), "light_angle": (-math.pi, math.pi), "gaze_x": (-0.08, 0.08),
     "gaze_y": (-0.05, 0.05), "ambient": (0.4, 0.8), "blush": (0.0, 18.0), "shine": (0.0, 40.0), "beard": (0.3, 0.9),
     # camera
@@ -473,6 +475,7 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
         hair_colour=hair_name,
         brow_rgb=_rgb(brow),
         iris_rgb=_rgb(iris),
+        sclera_gain=g["sclera"],
         lip_rgb=_rgb(lip),
         cloth_rgb=_rgb(cloth),
         hat_rgb=_rgb(hat),
@@ -882,7 +885,7 @@ def _colour_table(p: FaceParams) -> np.ndarray:
     lut[NOSE] = skin
     lut[L_EAR] = lut[R_EAR] = skin * (0.95, 0.88, 0.86)
     lut[NECK] = skin * (0.8, 0.76, 0.75)
-    lut[L_EYE] = lut[R_EYE] = np.array(_SCLERA_RGB) * 0.62  # the whites are in the lids' shade
+    lut[L_EYE] = lut[R_EYE] = np.array(_SCLERA_RGB) * p.sclera_gain  # the whites, a little in the lids' shade
     lut[L_BROW] = lut[R_BROW] = p.brow_rgb
     lut[MOUTH] = (75, 22, 28)
     lut[U_LIP] = lip * 0.85
@@ -1230,7 +1233,7 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
             np.copyto(ex, eyes.x0 + cx + p.gaze[0] * eye.w, where=eye.mask)
             np.copyto(ey, eyes.y0 + cy + p.gaze[1] * eye.w, where=eye.mask)
             np.copyto(half, 0.5 * eye.w, where=eye.mask)
-    r = 0.7 * half + 0.3
+    r = 0.5 * half + 0.3  # the iris spans about half the opening, the whites show on both sides
     d = np.sqrt((xx - ex) ** 2 + (yy - ey) ** 2) / r
     crop = img[eyes.crop]
     # the lids shade the sclera towards the corners
