@@ -12,8 +12,8 @@ example masks for the painting app. Every face comes from one seed in three step
    way a photograph shows a face rather than as flat-coloured regions: skin lit as one relief
    (the nose is skin, found by its light and dark sides, nostrils and the shadow under it; eye
    sockets, the lower lip's shadow, blush, blotchy and fine texture, specular shine, stubble and
-   beards that go on under the jaw onto the neck), sparse brows over skin, eyes with whites
-   showing on both sides of the iris inside a sharp lash line and lower rim (both on the skin, as CelebAMask-HQ
+   beards that go on under the jaw onto the neck), sparse brows over skin, eyes with dim whites
+   and large irises inside a sharp lash line and lower rim (both on the skin, as CelebAMask-HQ
    draws the eye as the opening inside the lashes), shaded lips, hair strands with soft,
    frayed borders, patterned clothes (a shirt in an open jacket's neckline; the collar's shade
    on the neck), plain or out-of-focus backgrounds (mottled, bokeh, indoor), and no outlines;
@@ -27,12 +27,7 @@ official CelebAMask-HQ sample masks (``MaskGAN_demo/samples``; fractions of the 
 right, ``y`` down): eye line ``y = 0.475-0.481``; eye centres ``x = 0.374-0.381`` (``r_eye``) and
 ``0.620-0.626`` (``l_eye``), an inter-ocular distance of ``0.238-0.252``; mouth ``y = 0.72-0.77``;
 chin (lowest skin pixel) ``y = 0.90-0.95``; face (skin) width at the eye line ``0.44-0.52``. The
-parts, as means over the four masks: each eye ``0.040`` high (area ``0.0026`` of the image);
-the nose from ``y = 0.453`` (above the eyes' centres, between them) to ``0.660``, centre
-``y = 0.572``, ``0.145`` wide; brow centres ``x = 0.368 / 0.632`` (outside the eye centres),
-``y = 0.414``; upper lip ``0.213`` wide, lower lip ``0.047`` high. The ranges of :data:`_RANGES`
-put the procedural faces' averages there (tested). A model reads a real face partly from this
-prior: with noses drawn 0.011 lower and eyes 17% taller than these, it drew them so on photos.
+ranges of :data:`_RANGES` put the procedural faces' averages there (tested).
 
 Geometry uses normalised image units (``x`` right, ``y`` down, both in ``[0, 1]``) for the head
 centre and size; the parts are placed in head-local units ``(u, v)``: ``u = -1 / +1`` at the
@@ -245,8 +240,6 @@ class FaceParams:
     """Hair colour family, one of ``black``, ``brown``, ``blond``, ``red``, ``grey``."""
     brow_rgb: RGB
     iris_rgb: RGB
-    sclera_gain: float
-    """Brightness of the eyes' whites, a fraction of a white sclera's colour before the light."""
     lip_rgb: RGB
     cloth_rgb: RGB
     hat_rgb: RGB
@@ -336,11 +329,11 @@ _RANGES = {
     "head_width": (0.235, 0.275), "head_aspect": (1.6, 1.8), "center_x": (0.48, 0.52),
     "center_y": (0.462, 0.492), "jaw": (0.15, 0.35), "tilt": (-8.0, 8.0),
     # features, head-local units
-    "eye_u": (0.45, 0.51), "eye_v": (-0.02, 0.04), "eye_w": (0.17, 0.22), "eye_h": (0.034, 0.051),
-    "eye_slant": (-0.015, 0.03), "brow_u": (0.5, 0.58), "brow_gap": (0.113, 0.173),
+    "eye_u": (0.45, 0.51), "eye_v": (-0.03, 0.03), "eye_w": (0.17, 0.22), "eye_h": (0.04, 0.06),
+    "eye_slant": (-0.015, 0.03), "brow_u": (0.42, 0.5), "brow_gap": (0.12, 0.18),
     "brow_length": (0.28, 0.37), "brow_thickness": (0.03, 0.055), "brow_arch": (0.0, 0.05),
-    "nose_v": (0.35, 0.41), "nose_width": (0.245, 0.33), "mouth_gap": (0.21, 0.28),
-    "mouth_width": (0.38, 0.5), "upper_lip": (0.05, 0.08), "lower_lip": (0.05, 0.085),
+    "nose_v": (0.38, 0.44), "nose_width": (0.22, 0.3), "mouth_gap": (0.18, 0.25),
+    "mouth_width": (0.34, 0.45), "upper_lip": (0.05, 0.08), "lower_lip": (0.06, 0.1),
     "smile": (-0.01, 0.04), "mouth_open": (0.02, 0.05), "ear_v": (0.12, 0.28), "ear_size": (0.85, 1.2),
     # body
     "neck_width": (0.55, 0.72), "shoulder_v": (0.9, 1.15), "shoulder_width": (1.9, 2.6),
@@ -351,7 +344,7 @@ _RANGES = {
     # accessories
     "hat_v": (-0.62, -0.5), "necklace_v": (1.02, 1.15),
     # appearance
-    "skin_tone": (0.0, 1.0), "hair_gain": (0.8, 1.15), "iris_gain": (0.85, 1.15), "sclera": (0.66, 0.95),
+    "skin_tone": (0.0, 1.0), "hair_gain": (0.8, 1.15), "iris_gain": (0.85, 1.15),
     "lipstick_gain": (0.85, 1.1), "lip_shade": (0.8, 1.05), "light_angle": (-math.pi, math.pi), "gaze_x": (-0.08, 0.08),
     "gaze_y": (-0.05, 0.05), "ambient": (0.4, 0.8), "blush": (0.0, 18.0), "shine": (0.0, 40.0), "beard": (0.3, 0.9),
     # camera
@@ -475,7 +468,6 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
         hair_colour=hair_name,
         brow_rgb=_rgb(brow),
         iris_rgb=_rgb(iris),
-        sclera_gain=g["sclera"],
         lip_rgb=_rgb(lip),
         cloth_rgb=_rgb(cloth),
         hat_rgb=_rgb(hat),
@@ -617,8 +609,8 @@ def _brow(p: FaceParams, side: int) -> np.ndarray:
 
 
 def _nose(p: FaceParams) -> np.ndarray:
-    top, tip, w = p.eye_pos[1] - 0.05, p.nose_pos, p.nose_width
-    right = [(0.12, top), (0.15, top + 0.5 * (tip - top)), (0.65 * w, tip - 0.07), (w, tip - 0.025),
+    top, tip, w = p.eye_pos[1] - 0.02, p.nose_pos, p.nose_width
+    right = [(0.09, top), (0.11, top + 0.5 * (tip - top)), (0.6 * w, tip - 0.07), (w, tip - 0.025),
              (0.85 * w, tip + 0.01), (0.35 * w, tip + 0.02), (0.0, tip + 0.03)]
     return np.array(right + [(-u, v) for u, v in right[::-1][1:]])
 
@@ -885,7 +877,7 @@ def _colour_table(p: FaceParams) -> np.ndarray:
     lut[NOSE] = skin
     lut[L_EAR] = lut[R_EAR] = skin * (0.95, 0.88, 0.86)
     lut[NECK] = skin * (0.8, 0.76, 0.75)
-    lut[L_EYE] = lut[R_EYE] = np.array(_SCLERA_RGB) * p.sclera_gain  # the whites, a little in the lids' shade
+    lut[L_EYE] = lut[R_EYE] = np.array(_SCLERA_RGB) * 0.62  # the whites are in the lids' shade
     lut[L_BROW] = lut[R_BROW] = p.brow_rgb
     lut[MOUTH] = (75, 22, 28)
     lut[U_LIP] = lip * 0.85
@@ -1233,7 +1225,7 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
             np.copyto(ex, eyes.x0 + cx + p.gaze[0] * eye.w, where=eye.mask)
             np.copyto(ey, eyes.y0 + cy + p.gaze[1] * eye.w, where=eye.mask)
             np.copyto(half, 0.5 * eye.w, where=eye.mask)
-    r = 0.5 * half + 0.3  # the iris spans about half the opening, the whites show on both sides
+    r = 0.7 * half + 0.3
     d = np.sqrt((xx - ex) ** 2 + (yy - ey) ** 2) / r
     crop = img[eyes.crop]
     # the lids shade the sclera towards the corners
