@@ -9,7 +9,9 @@ Held-out procedural faces (seeds from ``HELD_OUT_SEED``), at the model's resolut
   largest difference (grey levels 0..255, any channel) between portrait and photo outside the
   dilated edit region (:func:`~symmflow.editing.edit_region`). Beside it the same edit with the
   recovered noise mixed into the initial state only (fresh inside the region, no pinning: what
-  the app did before), and how much of the repainted region the model then reads as a hat.
+  the app did before), and how much of the repainted region the model then reads as a hat
+  (``repainted_read_as_hat``; ``..._label_held``: regenerated holding the label, for a model
+  whose config sets ``label_fade``; ``regenerate`` lets it flow by default).
 * ``uncertainty_error_ratio``: on ``--count`` faces, the answer is the one-step posterior mean;
   ``--samples`` posterior samples (``--sample-steps`` steps each, batched, one seed each) give each
   pixel a disagreement (:func:`symmflow.uncertainty.disagreement`). Pixels ranked by it (ties in a
@@ -62,7 +64,8 @@ def edit_figures(pipe: SymmFlowPipeline, count: int, steps: int) -> dict:
     out = regenerate(pipe, new, list(images), seg.image_noise, changed, steps=steps, seed=0, output_type="np")
     # before: recovered noise outside the region at t = 0 only, fresh inside, then a free flow
     fresh = torch.randn(seg.image_noise.shape, generator=torch.Generator().manual_seed(0))
-    mixed = pipe.generate(new, steps=steps, noise=torch.where(region, fresh, seg.image_noise), output_type="np")
+    mixed = pipe.generate(new, steps=steps, noise=torch.where(region, fresh, seg.image_noise), output_type="np",
+                          hold_label=False)
     photo = images.astype(np.int64)
     outside = ~region[:, 0].numpy()
     inside = region[:, 0].numpy()
@@ -72,9 +75,15 @@ def edit_figures(pipe: SymmFlowPipeline, count: int, steps: int) -> dict:
         return int(diff[outside].max()), float(diff[outside].mean()), float(diff[inside].mean())
 
     pinned, unpinned = errors(out.images), errors(mixed.images)
-    reread = pipe.segment(list(out.images), steps=1, seed=0, output_type="np").class_maps
-    repainted = changed
-    hat_share = float(np.mean([(r == HAT)[c].mean() for r, c in zip(reread, repainted) if c.any()]))
+    def read_as_hat(portraits: np.ndarray) -> float:
+        reread = pipe.segment(list(portraits), steps=1, seed=0, output_type="np").class_maps
+        return float(np.mean([(r == HAT)[c].mean() for r, c in zip(reread, changed) if c.any()]))
+
+    hat_share = read_as_hat(out.images)
+    held = None
+    if pipe.config.label_fade is not None:  # regenerate flows freely by default; what holding the label gives
+        held = read_as_hat(regenerate(pipe, new, list(images), seg.image_noise, changed, steps=steps, seed=0,
+                                      output_type="np", hold_label=True).images)
     return {
         "faces": count, "faces_with_hair": int(sum(c.any() for c in changed)), "generate_steps": steps,
         "edited_share": float(inside.mean()),
@@ -82,6 +91,7 @@ def edit_figures(pipe: SymmFlowPipeline, count: int, steps: int) -> dict:
         "edited_mean_abs_change": round(pinned[2], 2),
         "initial_noise_only_max_abs_error": unpinned[0], "initial_noise_only_mean_abs_error": round(unpinned[1], 2),
         "repainted_read_as_hat": round(hat_share, 4),
+        "repainted_read_as_hat_label_held": None if held is None else round(held, 4),
     }
 
 
@@ -146,6 +156,8 @@ def main() -> None:
          f"{edit['initial_noise_only_max_abs_error']} / {edit['initial_noise_only_mean_abs_error']:.2f}"),
         ("edited region (dilated), mean abs change", f"{edit['edited_mean_abs_change']:.2f}"),
         ("repainted pixels read back as hat (1 step)", f"{edit['repainted_read_as_hat']:.3f}"),
+        *([("the same, regenerated holding the label (the model's label_fade)", f"{edit['repainted_read_as_hat_label_held']:.3f}")]
+          if edit["repainted_read_as_hat_label_held"] is not None else []),
         (f"error rate of the {TOP_SHARE:.0%} most uncertain pixels / the rest (all pixels)",
          f"{unc['top_error_rate']:.4f} / {unc['rest_error_rate']:.4f} = **{unc['uncertainty_error_ratio']:.2f}x**"),
         (f"the same on face pixels (truth not background)",

@@ -74,8 +74,7 @@ def generate_portraits(
     (``crop``), the noise that regenerates it and its class map at the canvas's size (the mask
     sent to the canvas, coloured): wherever the canvas keeps the colours sent to it the portrait
     is held on the path from that noise to the photo at every step (:mod:`symmflow.editing`, as
-    the authors' GUI), so it ends as the photo there; the label half moves as in the model's plain
-    generation (held noise-free where its config sets ``label_fade``).
+    the authors' GUI), so it ends as the photo there; the label half flows freely, as there.
     """
     steps_i = check_count(steps, 1, MAX_STEPS)
     seed_i = check_seed(seed)

@@ -11,9 +11,11 @@ it is replaced by the straight path between ``e`` and the photo's own encoding `
 
 so the unedited part ends at the photo, and the network sees it there at every step, which the
 edited part must fit. The edit mask is taken down to the model's (latent) resolution, thresholded
-at 0.2 and dilated 3x3 (:func:`edit_region`). The label half moves as in the model's plain
-generation: freely (the authors' GUI), or held noise-free where the model's config sets
-``label_fade`` (:mod:`symmflow.conditioning`; ``hold_label`` chooses).
+at 0.2 and dilated 3x3 (:func:`edit_region`). The label half flows freely, as in the authors'
+GUI, even for a model whose config holds it in plain generation (``label_fade``,
+:mod:`symmflow.conditioning`): with the shipped face model, holding it read the repainted part
+back less well (``hold_label=True`` or ``None``, the config's choice, holds it; see
+``benchmarks/edit_and_uncertainty.py``).
 
 Example::
 
@@ -159,7 +161,7 @@ def regenerate_stream(
     pipe: SymmFlowPipeline, labels: Any, photo: Any, noise: torch.Tensor, edit_mask: Any = None, *,
     steps: int | None = None, seed: int | None = None, generator: torch.Generator | None = None, solver: str = "euler",
     num_images_per_label: int = 1, output_type: OutputType = "pil", previews: bool = True,
-    hold_label: bool | None = None,
+    hold_label: bool | None = False,
 ) -> Iterator[FlowFrame]:
     """Like :func:`regenerate`, yielding a :class:`~symmflow.outputs.FlowFrame` per ODE step."""
     noise = torch.as_tensor(noise).float()
@@ -192,7 +194,7 @@ def regenerate(
     pipe: SymmFlowPipeline, labels: Any, photo: Any, noise: torch.Tensor, edit_mask: Any = None, *,
     steps: int | None = None, seed: int | None = None, generator: torch.Generator | None = None, solver: str = "euler",
     num_images_per_label: int = 1, output_type: OutputType = "pil", callback: Callable[[FlowFrame], None] | None = None,
-    hold_label: bool | None = None,
+    hold_label: bool | None = False,
 ) -> GenerationOutput:
     """A repainted mask -> a portrait that is the photo wherever the mask was not repainted.
 
@@ -205,8 +207,9 @@ def regenerate(
             ``h = w`` = the model's image size, or the latent's).
         edit_mask: what was repainted (:func:`edit_region`; e.g. :func:`changed_region`), one for
             all or one per photo. ``None``: nothing; the result is the photo (``z + s e`` at ``t = 1``).
-        steps, seed / generator, solver, num_images_per_label, output_type, callback, hold_label: as in
+        steps, seed / generator, solver, num_images_per_label, output_type, callback: as in
             ``generate``; ``num_images_per_label`` portraits per mask differ inside the edit only.
+        hold_label: as in ``generate``, but the default is ``False``, the free flow (module docstring).
 
     Returns:
         :class:`~symmflow.outputs.GenerationOutput` at the model's resolution.
