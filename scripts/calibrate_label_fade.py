@@ -65,9 +65,9 @@ def main() -> None:
     read_steps = pipe.default_steps["segment"]
     rows = []
     for fade in fades:
-        pipe.config.label_fade = fade  # the setting being measured, as generate() reads it
+        pipe.config.label_fade = fade  # the setting being measured: generate() holds at it, or flows for None
         t0 = time.perf_counter()
-        score = evaluate_cycle(pipe, list(masks), generate_steps=25, segment_steps=read_steps, hold_label=fade is not None)["miou"]
+        score = evaluate_cycle(pipe, list(masks), generate_steps=25, segment_steps=read_steps)["miou"]
         rows.append((fade, score))
         name = "free (authors')" if fade is None else f"fade {fade:g}"
         print(f"{name:16s} cycle mIoU, 25 steps, read in {read_steps} ({args.count} validation faces) {score:.4f}"

@@ -44,7 +44,7 @@ from symmflow.pipeline_folder import check_network, load_pipeline_folder, save_p
 from symmflow.processing import ImageProcessor, read_rgb
 from symmflow.regions import fill_regions, remove_small_regions, small_regions
 from symmflow.solver import SOLVER_METHODS, TIME_SPAN, Constraint, ODESolver, SolverState, VelocityModel
-from symmflow.validation import check_seed, check_steps
+from symmflow.validation import check_flag, check_seed, check_steps
 
 __all__ = ["ClassificationOutput", "ClassificationPipeline", "FlowFrame", "GenerationOutput",
            "SegmentationOutput", "SegmentationPipeline", "SymmFlowPipeline"]
@@ -208,8 +208,7 @@ class SymmFlowPipeline:
         ``None`` for the authors' free joint flow. ``hold_label``: ``None`` holds it when the
         config sets ``label_fade`` (at that fade); ``True`` always (at the config's fade, else on
         the mean of the label's path, ``1 - sigma_min``); ``False`` never."""
-        if hold_label is not None and not isinstance(hold_label, bool):
-            raise ValueError(f"hold_label must be True, False or None (the model's default), got {hold_label!r}")
+        check_flag(hold_label, "hold_label", " (the model's default)")
         fade = self.config.label_fade
         if hold_label is False or (hold_label is None and fade is None):
             return None
@@ -313,9 +312,7 @@ class SegmentationPipeline(SymmFlowPipeline):
                 network as it is; ``True``: the average, or ``ValueError`` where it cannot be
                 taken; ``False``: the network as it is.
         """
-        if mirror is not None and not isinstance(mirror, bool):
-            raise ValueError(f"mirror must be True, False or None, got {mirror!r}")
-        if mirror is None:
+        if check_flag(mirror, "mirror") is None:
             mirror = self.can_mirror
         if not mirror:
             return self.model

@@ -50,6 +50,14 @@ def check_steps(steps: int) -> int:
     return int(steps)
 
 
+def check_flag(value: bool | None, name: str, none_means: str = "") -> bool | None:
+    """A three-way switch: ``True``, ``False`` or ``None`` (the default; ``none_means`` says what
+    that is, in the refusal)."""
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"{name} must be True, False or None{none_means}, got {value!r}")
+    return value
+
+
 def check_seed(seed: int) -> int:
     """A random seed: a whole number in ``[0, 2**63)`` (NaN, infinities and fractions are refused)."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:
