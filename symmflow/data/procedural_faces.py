@@ -12,14 +12,16 @@ example masks for the painting app. Every face comes from one seed in three step
    way a photograph shows a face rather than as flat-coloured regions: skin lit as one relief
    (the nose is skin, found by its light and dark sides, nostrils and the shadow under it; eye
    sockets, the lower lip's shadow, blush, blotchy and fine texture, specular shine, stubble and
-   beards that go on under the jaw onto the neck), sparse brows over skin, eyes with dim whites
-   and large irises under the upper lid's dark margin (inside the eye region, as CelebAMask-HQ
-   draws it) above a lower rim on the skin, shaded lips, hair strands with soft,
-   frayed borders, patterned clothes (a shirt in an open jacket's neckline; the collar's shade
-   on the neck), plain or out-of-focus backgrounds (mottled, bokeh, indoor), and no outlines;
-   then :func:`apply_camera` adds white balance, exposure, tone curve, defocus, sensor noise and
-   JPEG. So the image stays a function of the mask plus appearance
-   randomness, randomised widely enough that a segmenter trained on it can transfer to photos.
+   beards that go on under the jaw onto the neck), sparse brows over skin, eyes whose whites
+   (from dim in the lids' shade to lit) show beside an iris about half their width up to a pink
+   inner corner, under the upper lid's dark margin (inside the eye region, as CelebAMask-HQ
+   draws it) with lashes past the outer corner, above a lower rim on the skin, shaded lips,
+   hair strands with soft, frayed borders, patterned clothes (a shirt in an open jacket's
+   neckline; the collar's shade on the neck), plain or out-of-focus backgrounds (mottled,
+   bokeh, indoor), and no outlines; then :func:`apply_camera` adds white balance, exposure,
+   tone curve, defocus, sensor noise and JPEG. So the image stays a function of the mask plus
+   appearance randomness, randomised widely enough that a segmenter trained on it can transfer
+   to photos.
 
 Conventions are CelebAMask-HQ's. ``l_*`` classes (``l_eye``, ``l_brow``, ``l_ear``) are the
 subject's left, on the image's RIGHT. The framing is CelebA-HQ's alignment, measured on the four
@@ -1212,29 +1214,44 @@ def _paint_shirt(shirt_rgb: RGB, mask: np.ndarray, img: np.ndarray, rng: np.rand
     img[cloth.crop][wedge] = np.float32(shirt_rgb) * light[wedge][:, None]
 
 
-def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndarray) -> None:
-    """Iris, pupil and catch light in each eye region of ``img``, and the lid's crease above it,
-    in place."""
+def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndarray,
+                rng: np.random.Generator) -> None:
+    """Whites, iris, pupil, catch light and the pink inner corner in each eye region of ``img``,
+    and the lid's crease above it, in place.
+
+    Measured against the official CelebAMask-HQ samples: a real eye region is a pointed almond
+    whose white shows on both sides of an iris about half its width, up to a pink inner corner.
+    With irises 0.7 of the eye's width and only dim whites, the model learnt that an eye is a
+    dark blob: on the samples it left out the white inner third of every eye (calling it skin)
+    and took in the dark lashes beyond the outer corner. So the whites' brightness (dim in the
+    lids' shade to a lit white) and the iris' size vary from face to face."""
     eyes = _Region(_member(mask, (L_EYE, R_EYE)))
     if not eyes:
         return
+    whites = rng.uniform(1.0, 1.55)  # times the base colour, 0.62 of the sclera's white
+    iris_scale = rng.uniform(0.45, 0.7)  # iris radius / half the eye's width
     labels = mask[eyes.crop]
     inside = eyes.mask[eyes.crop]
     yy, xx = np.mgrid[eyes.crop].astype(np.float32) + 0.5
-    # every pixel measures from the centre of its own eye
-    ex, ey, half = (np.zeros(labels.shape, np.float32) for _ in range(3))
-    for k in (L_EYE, R_EYE):
+    # every pixel measures from the centre of its own eye; ``outward`` is -1 at the inner
+    # corner and +1 at the outer (``l_eye`` is on the image's right: its outer corner is at +x)
+    ex, ey, half, outward = (np.zeros(labels.shape, np.float32) for _ in range(4))
+    for k, sign in ((L_EYE, 1.0), (R_EYE, -1.0)):
         eye = _Region(labels == k)
         if eye:
             cx, cy = eye.centre
             np.copyto(ex, eyes.x0 + cx + p.gaze[0] * eye.w, where=eye.mask)
             np.copyto(ey, eyes.y0 + cy + p.gaze[1] * eye.w, where=eye.mask)
             np.copyto(half, 0.5 * eye.w, where=eye.mask)
-    r = 0.7 * half + 0.3
+            np.copyto(outward, sign * (xx - eyes.x0 - cx) / (0.5 * eye.w), where=eye.mask)
+    r = iris_scale * half + 0.3
     d = np.sqrt((xx - ex) ** 2 + (yy - ey) ** 2) / r
     crop = img[eyes.crop]
-    # the lids shade the sclera towards the corners
-    crop *= np.where(inside, 0.8 + 0.2 * np.maximum(1 - np.abs(xx - ex) / (half + 1), 0), 1)[..., None]
+    # the lids shade the whites towards the corners
+    crop *= np.where(inside, whites * (0.8 + 0.2 * np.maximum(1 - np.abs(xx - ex) / (half + 1), 0)), 1)[..., None]
+    # the caruncle: the inner corner's tip is pink, darker than the white beside it
+    caruncle = inside & (outward < -0.75)
+    crop[caruncle] *= np.float32((0.92, 0.68, 0.7))
     colour = np.array(p.iris_rgb, np.float32) * (1.15 - 0.5 * d**2)[..., None]
     colour[d < 0.45] = 18
     colour[np.hypot(xx - ex - 0.4 * r * light[0], yy - ey - 0.4 * r * light[1]) < 0.28 * r] = 245
@@ -1247,20 +1264,46 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
     img[crease] *= 0.8
 
 
-def _paint_lashes(mask: np.ndarray, img: np.ndarray) -> None:
-    """The upper lid's margin along the top row of each eye region and the lower lid's rim on
-    the skin just below it, in ``img`` in place, drawn sharp after the borders are softened.
+def _paint_lashes(mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -> None:
+    """The upper lid's margin along the top row of each eye region, the lashes beyond the outer
+    corner and the lower lid's rim on the skin just below, in ``img`` in place, drawn sharp
+    after the borders are softened.
 
     CelebAMask-HQ's eye region runs up to the dark margin of the upper lid (the lashes' roots
     and the shadow they cast), so the margin is drawn inside the region, one pixel high at the
     output size. Drawn on the skin above instead, it taught the model that a real eye begins
     below the dark band: on the official samples it put eyes 2-6 px (at 512) too low. Drawn
     blurred or at twice the size and averaged down, it spread over half the eye and real eyes
-    came out twice their size; so it is drawn last, at the output size, on the output mask."""
+    came out twice their size; so it is drawn last, at the output size, on the output mask.
+    The margin thins towards the inner corner, as on a real lid, and the upper lashes (with
+    mascara or eyeliner, a dark wing) reach a pixel past the outer corner onto the skin, which
+    the region leaves out: without them the model took real lashes there for eye."""
     eye = _member(mask, (L_EYE, R_EYE))
+    if not eye.any():
+        return
     margin = eye.copy()
     margin[1:] &= ~eye[:-1]
-    img[margin] = img[margin] * 0.3 + 12
+    # how dark the margin is along the lid: full over the outer two thirds, half at the inner tip
+    strength = np.ones(mask.shape, np.float32)
+    wing_strength = rng.uniform(0.0, 0.8)
+    skin = mask == SKIN
+    for k, sign in ((L_EYE, 1), (R_EYE, -1)):
+        region = _Region(mask == k)
+        if not region:
+            continue
+        cx = region.centre[0]
+        yy, xx = np.nonzero(region.mask)
+        outward = sign * (xx + 0.5 - cx) / (0.5 * region.w)
+        strength[yy, xx] = np.clip(1.0 + 0.75 * (outward + 0.33), 0.5, 1.0)
+        # the wing: the skin pixel beside the outermost pixel of the eye's upper half
+        upper = yy <= region.y0 + region.h // 2
+        if wing_strength > 0 and upper.any():
+            i = np.argmax(sign * xx[upper])
+            wy, wx = yy[upper][i], xx[upper][i] + sign
+            if 0 <= wx < mask.shape[1] and skin[wy, wx]:
+                img[wy, wx] = img[wy, wx] * (1 - 0.7 * wing_strength) + 12 * wing_strength
+    a = strength[margin][:, None]
+    img[margin] = img[margin] * (1 - 0.7 * a) + 12 * a
     rim = np.zeros_like(eye)
     rim[1:] = eye[:-1] & ~eye[1:]
     img[rim] *= 0.8
@@ -1379,7 +1422,7 @@ def _paint(params: FaceParams, mask: np.ndarray, rng: np.random.Generator) -> np
         img[brows] *= cover + (1 - cover) * under
     _paint_lips(mask, img)
     cv2.copyTo(_background(params, s, rng), (mask == BG).view(np.uint8), img)
-    _paint_eyes(params, mask, img, light)
+    _paint_eyes(params, mask, img, light, rng)
     _paint_details(params, mask, img, face_light)
     img = cv2.multiply(img, cv2.merge([_shadows(mask, light)] * 3))
 
@@ -1453,8 +1496,8 @@ def render_image(params: FaceParams, mask: np.ndarray, rng_or_seed: np.random.Ge
     The picture depends on the mask and the appearance fields of ``params`` (colours, light,
     gaze, textures, camera) only: every shape is read from the mask, so it follows an edited
     mask too. ``rng_or_seed`` feeds the rest of the appearance: shading depths (the jaw's and the
-    collar's shade on the neck, under-eye shadows, the beard's reach), textures, the background
-    scene and the sensor noise.
+    collar's shade on the neck, under-eye shadows, the beard's reach), the eyes' whites, irises
+    and lashes, textures, the background scene and the sensor noise.
 
     Args:
         params: the face's appearance.
@@ -1474,7 +1517,7 @@ def render_image(params: FaceParams, mask: np.ndarray, rng_or_seed: np.random.Ge
     rng = _as_rng(rng_or_seed)
     mask = mask.astype(np.intp, copy=False)
     image = _paint(params, mask, rng)
-    _paint_lashes(mask, image)
+    _paint_lashes(mask, image, rng)
     return apply_camera(params.camera, image, rng)
 
 
@@ -1511,7 +1554,7 @@ def generate_face(seed: int, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     image = cv2.resize(_paint(params, large, rng), (size, size), interpolation=cv2.INTER_AREA)
     class_map = _halve_mask(large)
     # the lashes are a pixel wide at the final size, so they are drawn after averaging down
-    _paint_lashes(class_map, image)
+    _paint_lashes(class_map, image, rng)
     return apply_camera(params.camera, image, rng), class_map
 
 
