@@ -1295,13 +1295,13 @@ def _paint_lashes(mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -
         yy, xx = np.nonzero(region.mask)
         outward = sign * (xx + 0.5 - cx) / (0.5 * region.w)
         strength[yy, xx] = np.clip(1.0 + 0.75 * (outward + 0.33), 0.5, 1.0)
-        # the wing: the skin pixel beside the outermost pixel of the eye's upper half
+        # the wing: the skin pixel beside the outermost pixel of the eye's upper half (which holds
+        # the region's top row, so is never empty)
         upper = yy <= region.y0 + region.h // 2
-        if wing_strength > 0 and upper.any():
-            i = np.argmax(sign * xx[upper])
-            wy, wx = yy[upper][i], xx[upper][i] + sign
-            if 0 <= wx < mask.shape[1] and skin[wy, wx]:
-                img[wy, wx] = img[wy, wx] * (1 - 0.7 * wing_strength) + 12 * wing_strength
+        i = np.argmax(sign * xx[upper])
+        wy, wx = yy[upper][i], xx[upper][i] + sign
+        if 0 <= wx < mask.shape[1] and skin[wy, wx]:
+            img[wy, wx] = img[wy, wx] * (1 - 0.7 * wing_strength) + 12 * wing_strength
     a = strength[margin][:, None]
     img[margin] = img[margin] * (1 - 0.7 * a) + 12 * a
     rim = np.zeros_like(eye)
