@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 
 from demo import build_demo
 from demo.app import LAUNCH, stop_on_sigterm
@@ -13,7 +14,12 @@ if __name__ == "__main__":
     try:
         demo.launch(**LAUNCH)  # returns once stopped (Ctrl-C, SIGTERM)
     finally:
-        demo.cache_cap.clear()  # nothing of this run stays in Gradio's cache
+        # nothing of this run stays in Gradio's cache; a request finishing during a pass can
+        # still register a file, so sweep again until a pass finds nothing (at most ~1 s)
+        for _ in range(5):
+            if not demo.cache_cap.clear():
+                break
+            time.sleep(0.2)
     # Requests may still be running in worker threads. End the process here, at once, rather than
     # in the interpreter's teardown: torch's threads, torn down under a running request, abort it
     # ("terminate called without an active exception", exit status -6), and a request finishing
