@@ -1214,6 +1214,11 @@ def _paint_shirt(shirt_rgb: RGB, mask: np.ndarray, img: np.ndarray, rng: np.rand
     img[cloth.crop][wedge] = np.float32(shirt_rgb) * light[wedge][:, None]
 
 
+# Each eye's class and the image direction of its outer corner: ``l_eye`` is the subject's left,
+# on the image's right, so its outer corner is at +x.
+_EYE_OUTWARD = ((L_EYE, 1), (R_EYE, -1))
+
+
 def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndarray,
                 rng: np.random.Generator) -> None:
     """Whites, iris, pupil, catch light and the pink inner corner in each eye region of ``img``,
@@ -1234,9 +1239,9 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
     inside = eyes.mask[eyes.crop]
     yy, xx = np.mgrid[eyes.crop].astype(np.float32) + 0.5
     # every pixel measures from the centre of its own eye; ``outward`` is -1 at the inner
-    # corner and +1 at the outer (``l_eye`` is on the image's right: its outer corner is at +x)
+    # corner and +1 at the outer
     ex, ey, half, outward = (np.zeros(labels.shape, np.float32) for _ in range(4))
-    for k, sign in ((L_EYE, 1.0), (R_EYE, -1.0)):
+    for k, sign in _EYE_OUTWARD:
         eye = _Region(labels == k)
         if eye:
             cx, cy = eye.centre
@@ -1287,7 +1292,7 @@ def _paint_lashes(mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -
     strength = np.ones(mask.shape, np.float32)
     wing_strength = rng.uniform(0.0, 0.8)
     skin = mask == SKIN
-    for k, sign in ((L_EYE, 1), (R_EYE, -1)):
+    for k, sign in _EYE_OUTWARD:
         region = _Region(mask == k)
         if not region:
             continue
