@@ -266,14 +266,12 @@ def _margin_ratio(brightness: np.ndarray, class_map: np.ndarray) -> float:
 
 def test_upper_lid_margin_lies_inside_the_eye_region():
     """CelebAMask-HQ's eye region runs up to the upper lid's dark margin: the eye's own top row
-    is darker than the skin above it (drawn on the skin above, the margin taught the model to
-    put real eyes a pixel low). The lashes' tips and the lid's shade darken that skin too, as on
-    the official samples (there the row above is 0.72-1.17 as bright as the top row at 64 px)."""
+    is dark, the skin above it is not (drawn on the skin above, the margin taught the model to
+    put real eyes a pixel low)."""
     ratios = [_margin_ratio(image.astype(np.float64) @ LUMA, class_map)
               for image, class_map in _sharp_faces(range(300, 340))]
-    # measured: median 1.46, every face above 1.0 (2.06 before the lashes' tips and the lid's
-    # shade; the margin on the skin above: median 0.43)
-    assert len(ratios) >= 30 and np.median(ratios) > 1.25 and np.all(np.array(ratios) > 1), ratios
+    # measured: median 2.34, every face above 1.7 (the margin on the skin above: median 0.43)
+    assert len(ratios) >= 30 and np.median(ratios) > 1.5 and np.mean(np.array(ratios) > 1) > 0.9, ratios
     # the same in the training data, painted at twice the size and halved: the margin is drawn
     # after the halving, on the halved mask, so it stays one pixel high
     ratios = []
@@ -284,8 +282,8 @@ def test_upper_lid_margin_lies_inside_the_eye_region():
             continue
         brightness = image.astype(np.float64) @ LUMA
         ratios.append(_margin_ratio(brightness, class_map))
-    # measured: median 1.09 (1.43 before the lashes' tips and the lid's shade)
-    assert len(ratios) >= 10 and np.median(ratios) > 1.0, (len(ratios), np.median(ratios))
+    # measured: median 1.64
+    assert len(ratios) >= 10 and np.median(ratios) > 1.3, (len(ratios), np.median(ratios))
 
 
 def _eye_sides(image: np.ndarray, class_map: np.ndarray) -> tuple[list[float], list[float]]:
@@ -324,61 +322,11 @@ def test_eye_whites_show_beside_the_iris_and_lashes_pass_the_outer_corner():
         s, c = _eye_sides(image, class_map)
         sides += s
         corners += c
-    # measured on these 110 eyes: whites median 1.96 (1.02 with large irises and dim whites,
-    # 1.20 with a whole-pixel catch light brightening the iris); the skin past the outer corner
-    # median 0.51 of that past the inner one (0.92 with no lashes there, 0.75 before the lid's
-    # shade leaned outwards)
+    # measured on these 110 eyes: whites median 1.20 (1.02 before, with large irises and dim
+    # whites); the skin past the outer corner median 0.75 of that past the inner one (0.92
+    # before, with no lashes there)
     assert len(sides) >= 60 and np.median(sides) > 1.1, (len(sides), np.median(sides))
     assert len(corners) >= 60 and np.median(corners) < 0.85, (len(corners), np.median(corners))
-
-
-def _around_the_eyes(image: np.ndarray, class_map: np.ndarray) -> tuple[list[float], list[float]]:
-    """Per eye: the skin a pixel above it (mean over its columns) and the skin a pixel past its
-    outer corner (at the outermost column's middle row), each over the cheek's median brightness."""
-    brightness = image.astype(np.float64) @ LUMA
-    cheek = np.median(brightness[class_map == ID["skin"]])
-    above, outer = [], []
-    for k, sign in ((ID["l_eye"], 1), (ID["r_eye"], -1)):
-        ys, xs = np.nonzero(class_map == k)
-        if len(xs) < 4:
-            continue
-        tops = [(ys[xs == c].min() - 1, c) for c in np.unique(xs)]
-        values = [brightness[y, x] for y, x in tops if class_map[y, x] == ID["skin"]]
-        if values:
-            above.append(np.mean(values) / cheek)
-        x = xs.max() if sign > 0 else xs.min()
-        y = int(round(ys[xs == x].mean()))
-        if class_map[y, x + sign] == ID["skin"]:
-            outer.append(brightness[y, x + sign] / cheek)
-    return above, outer
-
-
-def test_skin_around_the_eyes_is_shaded_as_on_photos():
-    """At 64 px the skin just above a real eye is about half as bright as the cheek (lid shade and
-    lashes: 0.47 on the official samples, 0.29-0.77), and past its outer corner 0.38. Painted lit
-    (0.82 and 0.84), it taught the model that every dark pixel by a real eye is eye: it drew real
-    eyes a quarter too large. Measured on the training data (64 px, faces without glasses)."""
-    above, outer = [], []
-    for seed in range(400, 500):
-        if sample_face_params(np.random.default_rng(seed)).glasses:
-            continue
-        a, o = _around_the_eyes(*generate_face(seed, 64))
-        above += a
-        outer += o
-    # measured on these 188 eyes: 0.54 above, 0.60 past the outer corner
-    assert len(above) >= 150 and np.median(above) < 0.7, (len(above), np.median(above))
-    assert len(outer) >= 150 and np.median(outer) < 0.72, (len(outer), np.median(outer))
-
-
-def test_catch_light_is_a_fraction_of_a_pixel_at_small_sizes():
-    """A real eye's catch light is a dot about 0.07 of its width across: at 128 px it covers part
-    of a pixel and brightens it a little. Painted as whole white pixels (70% of eyes held one of
-    245), it was a cue no real eye shows at the model's size."""
-    brightest = [(image.astype(np.float64) @ LUMA)[class_map == k].max()
-                 for image, class_map in _sharp_faces(range(300, 360))
-                 for k in (ID["l_eye"], ID["r_eye"]) if (class_map == k).sum() >= 5]
-    # measured on these 110 eyes: none at 235 or above, median 144
-    assert len(brightest) >= 100 and np.mean(np.array(brightest) >= 235) < 0.05, np.median(brightest)
 
 
 def test_framing_matches_celebamask_hq():

@@ -14,9 +14,8 @@ example masks for the painting app. Every face comes from one seed in three step
    sockets, the lower lip's shadow, blush, blotchy and fine texture, specular shine, stubble and
    beards that go on under the jaw onto the neck), sparse brows over skin, eyes whose whites
    (from dim in the lids' shade to lit) show beside an iris about half their width up to a pink
-   inner corner, with a catch light a fraction of a pixel at 64 px, under the upper lid's dark
-   margin (inside the eye region, as CelebAMask-HQ draws it) with lashes above it and past the
-   outer corner, in a shaded socket, above a lower rim on the skin, shaded lips,
+   inner corner, under the upper lid's dark margin (inside the eye region, as CelebAMask-HQ
+   draws it) with lashes past the outer corner, above a lower rim on the skin, shaded lips,
    hair strands with soft, frayed borders, patterned clothes (a shirt in an open jacket's
    neckline; the collar's shade on the neck), plain or out-of-focus backgrounds (mottled,
    bokeh, indoor), and no outlines; then :func:`apply_camera` adds white balance, exposure,
@@ -1223,7 +1222,7 @@ _EYE_OUTWARD = ((L_EYE, 1), (R_EYE, -1))
 def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndarray,
                 rng: np.random.Generator) -> None:
     """Whites, iris, pupil, catch light and the pink inner corner in each eye region of ``img``,
-    and the lid's crease and shade around it, in place.
+    and the lid's crease above it, in place.
 
     Measured against the official CelebAMask-HQ samples: a real eye region is a pointed almond
     whose white shows on both sides of an iris about half its width, up to a pink inner corner.
@@ -1260,14 +1259,7 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
     crop[caruncle] *= np.float32((0.92, 0.68, 0.7))
     colour = np.array(p.iris_rgb, np.float32) * (1.15 - 0.5 * d**2)[..., None]
     colour[d < 0.45] = 18
-    # the catch light, a dot about 0.07 of the eye's width across on the official samples: at 64
-    # px a fraction of a pixel, so each pixel takes the share of it that a Gaussian of the dot's
-    # area puts there (a whole white pixel there is something no real eye shows at that size)
-    dot = rng.uniform(0.02, 0.045) * 2 * half  # radius
-    sigma = np.maximum(dot, 0.5) / np.sqrt(2)
-    cover = np.minimum(1, dot**2 / (2 * sigma**2)) * np.exp(
-        -((xx - ex - 0.4 * r * light[0]) ** 2 + (yy - ey - 0.4 * r * light[1]) ** 2) / (2 * sigma**2))
-    colour += (245 - colour) * cover[..., None]
+    colour[np.hypot(xx - ex - 0.4 * r * light[0], yy - ey - 0.4 * r * light[1]) < 0.28 * r] = 245
     iris = inside & (d < 1)
     crop[iris] = colour[iris]
     # the lid's fold, two pixels above the eye (the lid's margin inside it: _paint_lashes)
@@ -1275,27 +1267,12 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
     crease = np.zeros_like(eye)
     crease[:-2] = eye[2:] & ~eye[1:-1] & ~eye[:-2]
     img[crease] *= 0.8
-    # the upper lid and the socket's corners in shade, hugging the eye: on the official samples at
-    # 64 px the skin a pixel above an eye is 0.47 as bright as the cheek (0.29-0.77), a pixel past
-    # the outer corner 0.38, past the inner one 0.74. Drawn lit (0.85, 0.85 and 1.05 here), it
-    # taught the model that the dark pixels around a real eye are eye: it drew them a quarter too
-    # large. So a shadow of varying depth sits a pixel above each eye, leaning outwards.
-    u = mask.shape[0] / 64  # one pixel of the 64 px model's input
-    lid = np.zeros(eye.shape, np.float32)
-    for k, sign in _EYE_OUTWARD:
-        for dx, dy, weight in ((0.8, -1.0, 1.0), (1.3, -0.5, 0.8)):  # above it; past the outer corner
-            shifted = cv2.warpAffine((mask == k).astype(np.float32),
-                                     np.float32([[1, 0, dx * sign * u], [0, 1, dy * u]]), eye.shape[::-1])
-            np.maximum(lid, weight * shifted, out=lid)
-    lid = cv2.GaussianBlur(cv2.dilate(lid, np.ones((1, 2 * round(1.5 * u) + 1), np.uint8)), (0, 0), 0.8 * u)
-    skin = mask == SKIN
-    img[skin] *= (1 - rng.uniform(0.2, 0.7) * np.minimum(1, 1.5 * lid[skin]))[:, None]
 
 
 def _paint_lashes(mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -> None:
-    """The upper lid's margin along the top row of each eye region, the lashes' tips above it and
-    beyond the outer corner, and the lower lid's rim on the skin just below, in ``img`` in
-    place, drawn sharp after the borders are softened.
+    """The upper lid's margin along the top row of each eye region, the lashes beyond the outer
+    corner and the lower lid's rim on the skin just below, in ``img`` in place, drawn sharp
+    after the borders are softened.
 
     CelebAMask-HQ's eye region runs up to the dark margin of the upper lid (the lashes' roots
     and the shadow they cast), so the margin is drawn inside the region, one pixel high at the
@@ -1313,7 +1290,7 @@ def _paint_lashes(mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -
     margin[1:] &= ~eye[:-1]
     # how dark the margin is along the lid: full over the outer two thirds, half at the inner tip
     strength = np.ones(mask.shape, np.float32)
-    wing_strength = rng.uniform(0.2, 0.9)
+    wing_strength = rng.uniform(0.0, 0.8)
     skin = mask == SKIN
     for k, sign in _EYE_OUTWARD:
         region = _Region(mask == k)
@@ -1332,12 +1309,6 @@ def _paint_lashes(mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -
             img[wy, wx] = img[wy, wx] * (1 - 0.7 * wing_strength) + 12 * wing_strength
     a = strength[margin][:, None]
     img[margin] = img[margin] * (1 - 0.7 * a) + 12 * a
-    # the lashes' tips over the skin above the margin, from none to mascara: the dark band over a
-    # real eye is a pixel taller than its region, whose top the whites, not the darkness, show
-    tips = np.zeros_like(eye)
-    tips[:-1] = margin[1:] & skin[:-1]
-    lashes = rng.uniform(0.0, 0.6) * strength[1:][tips[:-1]][:, None]  # as dark as the margin below
-    img[tips] = img[tips] * (1 - 0.7 * lashes) + 12 * lashes
     rim = np.zeros_like(eye)
     rim[1:] = eye[:-1] & ~eye[1:]
     img[rim] *= 0.8
