@@ -52,3 +52,22 @@ def test_miou_counts_the_classes_a_photo_is_given_but_lacks():
     # hair: 16 true pixels plus 5 painted where b has none; neck_l: 16 true plus 6 painted on a
     assert per_class["hair"] == round(16 / 21, 4) and per_class["neck_l"] == round(16 / 22, 4)
     assert 0 < value < 1
+
+
+def test_moved_alignment_moves_the_face_by_the_asked_model_pixels():
+    """The benchmark's crop moves: half a model pixel right puts the eyes half a model pixel
+    (here 2 crop pixels: a 256 crop for a 64 px model) left of where alignment puts them; a
+    scale of 1.03 leaves them 1.03 times closer together about the same midpoint."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from real_faces import moved_alignment
+
+    from symmflow.alignment import CANONICAL_EYES, alignment_matrix, apply_affine
+
+    eyes = np.array([[410.0, 300.0], [530.0, 310.0]])  # a slightly tilted face
+    canonical = CANONICAL_EYES * 256 - 0.5
+    np.testing.assert_allclose(moved_alignment(eyes, 256, 64, 0, 0, 1), alignment_matrix(eyes, 256))
+    np.testing.assert_allclose(apply_affine(moved_alignment(eyes, 256, 64, 0.5, 0, 1), eyes), canonical - [2, 0], atol=1e-9)
+    np.testing.assert_allclose(apply_affine(moved_alignment(eyes, 256, 64, 0, -0.5, 1), eyes), canonical + [0, 2], atol=1e-9)
+    larger = apply_affine(moved_alignment(eyes, 256, 64, 0, 0, 1.03), eyes)
+    np.testing.assert_allclose(larger.mean(axis=0), canonical.mean(axis=0), atol=1e-9)
+    np.testing.assert_allclose(np.diff(larger, axis=0), np.diff(canonical, axis=0) / 1.03, atol=1e-9)
