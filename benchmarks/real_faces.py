@@ -42,6 +42,7 @@ import argparse
 import os
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -50,9 +51,7 @@ import torch
 from PIL import Image
 from report import ROOT, RESULTS_DIR, checkpoint_name, machine, write_results
 
-from symmflow.alignment import (
-    NoFaceError, alignment_matrix, detect_faces, draw_faces, paste_labels, segment_photo, warp_crop,
-)
+from symmflow.alignment import align_photo, alignment_matrix, draw_faces, segment_photo, warp_crop
 from symmflow.evaluation import IoUAccumulator
 from symmflow.palettes import CELEBAMASK_HQ
 from symmflow.pipeline import SymmFlowPipeline
@@ -114,17 +113,17 @@ def moved_alignment(eyes, size: int, model_size: int, dx: float, dy: float, scal
 
 
 def moved_predictor(pipe: SymmFlowPipeline, dx: float, dy: float, scale: float):
-    """photo -> class ids as :func:`predictor` at 1 step, aligned, with each face's crop moved
+    """photo -> class ids as :func:`predictor` at 1 step, aligned (the same faces, found and
+    kept by :func:`~symmflow.alignment.align_photo`), with each face's crop moved
     (:func:`moved_alignment`)."""
     size = pipe.crop_size
 
     def predict(photo: np.ndarray) -> np.ndarray:
-        matrices = [moved_alignment(face.eyes, size, pipe.image_size, dx, dy, scale) for face in detect_faces(photo)]
-        if not matrices:
-            raise NoFaceError("no face found in a sample photo")
-        crops = [warp_crop(photo, m, size) for m in matrices]
-        ids = pipe.segment(crops, steps=1, seed=0, output_type="np").class_maps
-        return paste_labels(np.stack(ids), np.stack(matrices), photo.shape)
+        aligned = align_photo(photo, "align", size)
+        matrices = np.stack([moved_alignment(face.eyes, size, pipe.image_size, dx, dy, scale) for face in aligned.faces])
+        moved = replace(aligned, crops=np.stack([warp_crop(photo, m, size) for m in matrices]), matrices=matrices)
+        ids = pipe.segment(list(moved.crops), steps=1, seed=0, output_type="np").class_maps
+        return moved.paste(np.stack(ids)).labels
 
     return predict
 

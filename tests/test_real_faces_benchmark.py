@@ -71,3 +71,19 @@ def test_moved_alignment_moves_the_face_by_the_asked_model_pixels():
     larger = apply_affine(moved_alignment(eyes, 256, 64, 0, 0, 1.03), eyes)
     np.testing.assert_allclose(larger.mean(axis=0), canonical.mean(axis=0), atol=1e-9)
     np.testing.assert_allclose(np.diff(larger, axis=0), np.diff(canonical, axis=0) / 1.03, atol=1e-9)
+
+
+def test_an_unmoved_crop_segments_as_the_library_does():
+    """The moved predictor with no move is the library's aligned segmentation, pixel for pixel
+    (the same faces, crops, flow and paste), so each move's figure differs only by the move."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import matplotlib
+    from PIL import Image
+    from real_faces import moved_predictor, predictor
+
+    from symmflow.pipeline import SymmFlowPipeline
+
+    photo = np.asarray(Image.open(f"{matplotlib.get_data_path()}/sample_data/grace_hopper.jpg").convert("RGB"))
+    pipe = SymmFlowPipeline.from_pretrained(ROOT / "checkpoints" / "faces")
+    np.testing.assert_array_equal(moved_predictor(pipe, 0, 0, 1)(photo), predictor(pipe, 1, "align")(photo))
+    assert (moved_predictor(pipe, 0.5, 0, 1)(photo) != predictor(pipe, 1, "align")(photo)).any()
