@@ -26,7 +26,11 @@ background ignored, as the paper):
   real difference to it and within what any eye detector misses by. Each face's crop is moved
   by half a model pixel left, right, up and down, and scaled by 3% either way (:data:`MOVES`):
   the mean of the six (per class in ``per_class``); ``miou_1_moves``: each move's figure and
-  the classes it invents.
+  the classes it invents;
+* ``grid_ceiling``: no model either: each face's truth warped into its aligned crop, averaged
+  down to the model's grid, and read back as the model's output is (bilinear up to the crop,
+  argmax, pasted back): what a perfect reader at the model's size would score, so what the
+  model's resolution alone costs.
 
 **Public-domain portraits.** scikit-image's ``astronaut`` and matplotlib's ``grace_hopper.jpg``
 go through the whole alignment path; their overlays (faces found, eyes, class map) are saved
@@ -169,6 +173,27 @@ def template(pairs) -> tuple[float, dict[str, float | None]]:
     return acc.mean(), _per_class(acc)
 
 
+def grid_ceiling(pairs, crop_size: int, grid: int) -> tuple[float, dict[str, float | None]]:
+    """Each face's truth read through a ``grid`` x ``grid`` model as it would see it: the truth's
+    one-hot channels warped (bilinear) into the ``crop_size`` crop that alignment makes of the
+    photo, averaged down to ``grid`` (area), then decoded as the pipeline decodes a model's scores
+    (bilinear up to the crop, argmax) and pasted back onto the photo. The faces are the ones
+    :func:`~symmflow.alignment.align_photo` finds in the photo, as for the model."""
+    acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index)
+    for photo, truth in pairs:
+        aligned = align_photo(photo, "align", crop_size)
+        crops = []
+        for matrix in aligned.matrices:
+            onehot = np.stack([cv2.warpAffine((truth == k).astype(np.float32), matrix, (crop_size, crop_size),
+                                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                               for k in range(CELEBAMASK_HQ.num_classes)])
+            scores = torch.nn.functional.interpolate(torch.from_numpy(onehot)[None], size=(grid, grid), mode="area")
+            scores = torch.nn.functional.interpolate(scores, size=(crop_size, crop_size), mode="bilinear", align_corners=False)
+            crops.append(scores[0].argmax(0).numpy())
+        acc.update(aligned.paste(np.stack(crops)).labels, truth)
+    return acc.mean(), _per_class(acc)
+
+
 def portraits() -> dict[str, np.ndarray]:
     """The public-domain portraits that ship in installed packages (absent ones are skipped)."""
     found = {}
@@ -241,6 +266,7 @@ def main() -> None:
         rows["miou_1_moved"] = (statistics.fmean(m["miou"] for m in moves.values()), _mean_per_class(
             [m["per_class"] for m in moves.values()]))
         rows["template"] = template(pairs)
+        rows["grid_ceiling"] = grid_ceiling(pairs, pipe.crop_size, size)
         if args.previous:
             old = SymmFlowPipeline.from_pretrained(args.previous)
             rows["previous"] = miou(pairs, predictor(old, 1, "align"))
@@ -262,6 +288,7 @@ def main() -> None:
             "miou_1_all_regions": f"this model, 1 step, aligned, every region kept (no `min_region` {pipe.config.min_region} clean-up)",
             "miou_1_moved": "this model, 1 step, aligned, crops moved (mean of six: half a model pixel left, right, up, down; 3% smaller, larger)",
             "template": "constant template (another face's truth)",
+            "grid_ceiling": f"each face's own truth read through a {size} px grid (what the model's size allows)",
             "previous": f"compared model (--previous {data['previous_checkpoint']}), 1 step, aligned",
             "previous_whole": f"compared model (--previous {data['previous_checkpoint']}), 1 step, whole photo",
         }

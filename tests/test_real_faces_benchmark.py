@@ -87,3 +87,30 @@ def test_an_unmoved_crop_segments_as_the_library_does():
     pipe = SymmFlowPipeline.from_pretrained(ROOT / "checkpoints" / "faces")
     np.testing.assert_array_equal(moved_predictor(pipe, 0, 0, 1)(photo), predictor(pipe, 1, "align")(photo))
     assert (moved_predictor(pipe, 0.5, 0, 1)(photo) != predictor(pipe, 1, "align")(photo)).any()
+
+
+def test_grid_ceiling_is_what_the_model_grid_loses_of_the_truth():
+    """The truth read through the model's grid: at the crop's own size broad parts come back
+    whole inside the face's crop; at a coarse grid a line two photo pixels thick is lost while
+    the broad parts stay."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import matplotlib
+    from PIL import Image
+    from real_faces import grid_ceiling
+
+    from symmflow.alignment import align_photo
+    from symmflow.palettes import CELEBAMASK_HQ
+
+    ids = {name: k for k, name in enumerate(CELEBAMASK_HQ.class_names)}
+    photo = np.asarray(Image.open(f"{matplotlib.get_data_path()}/sample_data/grace_hopper.jpg").convert("RGB"))
+    footprint = align_photo(photo, "align", 256).paste(np.ones((1, 256, 256), np.int64)).labels == 1
+    truth = np.full(photo.shape[:2], ids["skin"])
+    truth[: photo.shape[0] // 3] = ids["hair"]
+    rows = np.nonzero(footprint.any(axis=1))[0]
+    line = (rows[0] + rows[-1]) // 2
+    truth[line : line + 2] = ids["neck_l"]
+    truth[~footprint] = ids["hair"]  # outside the crop nothing is read back: only hair (not scored) lies there
+    _, fine = grid_ceiling([(photo, truth)], 256, 256)
+    _, coarse = grid_ceiling([(photo, truth)], 256, 16)
+    assert fine["skin"] > 0.97 and fine["neck_l"] > 0.5, fine
+    assert coarse["skin"] > 0.9 and coarse["neck_l"] < 0.1, coarse
