@@ -109,7 +109,7 @@ def test_grid_ceiling_is_what_the_model_grid_loses_of_the_truth():
     rows = np.nonzero(footprint.any(axis=1))[0]
     line = (rows[0] + rows[-1]) // 2
     truth[line : line + 2] = ids["neck_l"]
-    truth[~footprint] = ids["hair"]  # outside the crop nothing is read back: only hair (not scored) lies there
+    truth[~footprint] = ids["hair"]  # outside the crop nothing is read back: only hair, which no assert checks, lies there
     _, fine = grid_ceiling([(photo, truth)], 256, 256)
     _, coarse = grid_ceiling([(photo, truth)], 256, 16)
     assert fine["skin"] > 0.97 and fine["neck_l"] > 0.5, fine
