@@ -114,3 +114,81 @@ def test_grid_ceiling_is_what_the_model_grid_loses_of_the_truth():
     _, coarse = grid_ceiling([(photo, truth)], 256, 16)
     assert fine["skin"] > 0.97 and fine["neck_l"] > 0.5, fine
     assert coarse["skin"] > 0.9 and coarse["neck_l"] < 0.1, coarse
+
+
+def _write_pairs(folder, masks):
+    """``NAME.png`` class ids and a ``NAME.jpg`` photo twice their size for each mask."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, mask in masks.items():
+        Image.fromarray(mask.astype(np.uint8)).save(folder / f"{name}.png")
+        photo = np.repeat(np.repeat(mask * 12, 2, axis=0), 2, axis=1).astype(np.uint8)
+        Image.fromarray(np.stack([photo] * 3, axis=-1)).save(folder / f"{name}.jpg", quality=95)
+
+
+def test_pair_folder_reads_pairs_in_name_order_at_the_masks_size(tmp_path):
+    """A folder of pairs: only names with both files, in name order, the photo resized to its
+    mask; a mask with an id outside the palette, or a folder without pairs, is refused by name."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pytest
+    from real_faces import PairFolder
+
+    masks = {name: np.full((6, 8), k) for k, name in ((1, "b"), (2, "a"), (13, "c"))}
+    _write_pairs(tmp_path / "pairs", masks)
+    (tmp_path / "pairs" / "lonely.jpg").write_bytes((tmp_path / "pairs" / "a.jpg").read_bytes())
+    pairs = PairFolder(tmp_path / "pairs")
+    assert pairs.names == ["a", "b", "c"] and len(pairs) == 3
+    photo, truth = pairs[2]
+    assert photo.shape == (6, 8, 3) and photo.dtype == np.uint8 and truth.dtype == np.int64
+    assert (truth == 13).all() and abs(int(photo.mean()) - 13 * 12) <= 3
+    assert [t[0, 0] for _, t in pairs] == [2, 1, 13]
+    assert len(PairFolder(tmp_path / "pairs", limit=2)) == 2
+    _write_pairs(tmp_path / "bad", {"x": np.full((4, 4), 19)})
+    with pytest.raises(ValueError, match=r"x\.png must hold class ids 0\.\.18"):
+        PairFolder(tmp_path / "bad")[0]
+    with pytest.raises(ValueError, match="no pairs in"):
+        PairFolder(tmp_path / "empty")
+
+
+def test_template_over_the_next_faces_is_the_ring_of_neighbours():
+    """``template(pairs, others=1)``: each face 'predicted' by the next face's truth only (the
+    last by the first); without ``others``, by every other face's."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from real_faces import template
+
+    truths = [np.full((4, 4), 13, np.int64) for _ in range(3)]  # hair (background would be ignored)
+    truths[0][:1], truths[1][:2], truths[2][:4] = 1, 1, 1  # skin in 4, 8 and 16 pixels
+    pairs = [(None, t) for t in truths]
+    # skin IoU pooled over (0 by 1), (1 by 2), (2 by 0): intersections 4 + 8 + 4, unions 8 + 16 + 16
+    assert template(pairs, others=1)[1]["skin"] == round(16 / 40, 4)
+    # every ordered pair: the ring both ways, intersections 16 + 16, unions 40 + 40
+    assert template(pairs)[1]["skin"] == round(32 / 80, 4)
+
+
+def test_score_folder_counts_faces_missed_and_classes_invented(tmp_path):
+    """``score_folder``'s accounting, with a stand-in for the pipeline: pooled IoU, photos where
+    no face was found, and each class painted on a photo whose truth lacks it (photos, pixels)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from types import SimpleNamespace
+
+    from real_faces import PairFolder, score_folder
+
+    from symmflow.palettes import CELEBAMASK_HQ
+
+    hat = CELEBAMASK_HQ.class_names.index("hat")
+    _write_pairs(tmp_path, {"a": np.full((4, 4), 1), "b": np.full((4, 4), 13)})
+
+    class Painter:
+        def segment_photo(self, photo, align, steps, seed):
+            assert (align, steps, seed) == ("auto", 1, 0)
+            labels = np.full(photo.shape[:2], 1, np.int64)
+            labels[0, :3] = hat  # 3 pixels of hat on every photo
+            return SimpleNamespace(labels=labels, faces=[] if photo.mean() > 100 else [object()])
+
+    scores = score_folder(PairFolder(tmp_path), {"model": Painter()}, others=1)
+    assert scores["pairs"] == 2 and scores["model"]["no_face"] == 1  # the hair photo is bright
+    assert scores["model"]["invented"] == {"hat": {"photos": 2, "pixels": 6}, "skin": {"photos": 1, "pixels": 13}}
+    # skin: 13 of a's 16 pixels, and 13 painted on b's hair
+    assert scores["model"]["per_class"]["skin"] == round(13 / 29, 4)
+    assert scores["template"]["others"] == 1 and scores["template"]["per_class"]["skin"] == 0.0
