@@ -14,14 +14,15 @@ example masks for the painting app. Every face comes from one seed in three step
    sockets, the lower lip's shadow, blush, blotchy and fine texture, specular shine, stubble and
    beards that go on under the jaw onto the neck), sparse brows over skin, eyes whose whites
    (from dim in the lids' shade to lit) show beside an iris about half their width up to a pink
-   inner corner, under the upper lid's dark margin (inside the eye region, as CelebAMask-HQ
-   draws it) with lashes past the outer corner, above a lower rim on the skin, shaded lips,
-   hair strands with soft, frayed borders, patterned clothes (a shirt in an open jacket's
-   neckline; the collar's shade on the neck), plain or out-of-focus backgrounds (mottled,
-   bokeh, indoor), and no outlines; then :func:`apply_camera` adds white balance, exposure,
-   tone curve, defocus, sensor noise and JPEG. So the image stays a function of the mask plus
-   appearance randomness, randomised widely enough that a segmenter trained on it can transfer
-   to photos.
+   inner corner, with a catch light a fraction of a pixel at 64 px, under the upper lid's dark
+   margin (inside the eye region, as CelebAMask-HQ draws it) with lashes above it and past the
+   outer corner, in a shaded socket, above a lower rim on the skin, shaded lips, hair strands
+   with soft, frayed borders (glossy across the crown on some heads), patterned clothes (a
+   shirt in an open jacket's neckline; the collar's shade on the neck), plain or out-of-focus
+   backgrounds (mottled, bokeh, indoor), and no outlines; then :func:`apply_camera` adds white
+   balance, exposure, tone curve, defocus, sensor noise and JPEG. So the image stays a function
+   of the mask plus appearance randomness, randomised widely enough that a segmenter trained on
+   it can transfer to photos.
 
 Conventions are CelebAMask-HQ's. ``l_*`` classes (``l_eye``, ``l_brow``, ``l_ear``) are the
 subject's left, on the image's RIGHT. The framing is CelebA-HQ's alignment, measured on the four
@@ -1085,6 +1086,8 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
     texture = 0.09 * (_noise(rng, (s, s), max(3, s // 10)) - 0.5) + 0.05 * (_noise(rng, (s, s), 2) - 0.5)
     factor = np.where(skin, np.exp(relief + texture), np.float32(1.0)).astype(np.float32)
     img *= factor[..., None]
+    # the beard draws from its own stream, so a face with and without one differ only in it
+    beard_rng = np.random.default_rng(rng.integers(2**63))
     if p.beard > 0 and nose:
         # stubble: hair-coloured cover over the jaw, chin and upper lip, densest at the chin
         jaw = np.zeros((s, s), np.float32)
@@ -1094,12 +1097,20 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
         # dark hair touching the lips is skin, not an open mouth
         _blob(jaw, nose.centre[0], bottom + 0.25 * nose.h, 0.8 * nose.w, 0.22 * nose.h, 0.9)
         _blob(jaw, nose.centre[0], bottom + 0.95 * nose.h, 0.45 * nose.w, 0.2 * nose.h, 0.9)
+        # and either may be denser than the rest, as dense as hair: a full moustache, a goatee (a
+        # dark patch up to the lips' width under them, as an open mouth would be dark between them)
+        dense = np.zeros((s, s), np.float32)
+        _blob(dense, nose.centre[0], bottom + 0.25 * nose.h, 0.8 * nose.w, 0.22 * nose.h,
+              beard_rng.uniform(0.0, 1.2))
+        _blob(dense, nose.centre[0], bottom + beard_rng.uniform(0.95, 1.15) * nose.h,
+              beard_rng.uniform(0.4, 0.9) * nose.w, beard_rng.uniform(0.2, 0.35) * nose.h,
+              beard_rng.uniform(0.0, 1.5))
         # a beard grows on under the jaw and fades down the neck, short or long: dark hair there,
         # and the neck's edge below it, are neck, not a necklace
-        _blob(jaw, nose.centre[0], bottom + rng.uniform(2.3, 3.3) * nose.h, 2.0 * nose.w,
-              rng.uniform(0.5, 1.0) * nose.h, 0.8)
-        cover = np.where(_member(mask, (SKIN, NECK)), np.clip(jaw, 0, 1) * p.beard, 0)
-        cover *= 0.6 + 0.8 * _noise(rng, (s, s), 2)
+        _blob(jaw, nose.centre[0], bottom + beard_rng.uniform(2.3, 3.3) * nose.h, 2.0 * nose.w,
+              beard_rng.uniform(0.5, 1.0) * nose.h, 0.8)
+        cover = np.where(_member(mask, (SKIN, NECK)), np.clip(jaw, 0, 1) * p.beard + dense, 0)
+        cover *= 0.6 + 0.8 * _noise(beard_rng, (s, s), 2)
         cover = np.clip(cover, 0, 1)[..., None]
         img *= 1 - cover
         img += cover * np.float32(p.hair_rgb) * 0.7
@@ -1170,7 +1181,8 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         elif p.hair_style == "buzz":
             texture = 0.5 + 0.25 * (texture - 0.5)
         lit2 = lit * lit
-        paint(region, (0.78 + 0.22 * lit + 0.15 * lit2 * lit2 * lit2) * (0.85 + 0.3 * texture))
+        value = (0.78 + 0.22 * lit + 0.15 * lit2 * lit2 * lit2) * (0.85 + 0.3 * texture)
+        paint(region, value * _gloss(rng, x, y, face, texture))
     cloth = _Region(mask == CLOTH)
     if cloth:
         folds = 1 + 0.12 * (_noise(rng, (cloth.h, cloth.w), max(4, s // 6)) - 0.5)
@@ -1184,6 +1196,29 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         torso = _lit_field(s, cloth.centre, (0.55 * cloth.w, 1.5 * cloth.h), light)[cloth.crop]
         paint(cloth, (0.7 + 0.4 * torso) * folds)
     return shade
+
+
+P_GLOSS = 0.6
+
+
+def _gloss(rng: np.random.Generator, x: np.ndarray, y: np.ndarray, face: tuple[float, float, float, float],
+           texture: np.ndarray) -> np.ndarray | float:
+    """Brightness factor ``>= 1`` of glossy hair at pixel coordinates ``x``, ``y`` (broadcast),
+    for a face whose ellipse is ``face`` ``(cx, cy, ax, ay)``, pixels; ``texture``: the strands,
+    ``[0, 1]``. A share :data:`P_GLOSS` of heads are glossy: a bright band across the crown, on an
+    arc at 0.72-0.95 of a head-sized ellipse, fading towards the sides, above the face's upper
+    half and streaked by the strands; the others are matte (``1.0``).
+
+    Why: without it the model learnt that a lit top of the head, set off from the darker hair at
+    the sides, is a hat, and on CelebAMask-HQ photos it painted hats over shiny hair."""
+    strength = rng.uniform(0.25, 0.9) if rng.random() < P_GLOSS else 0.0
+    if not strength:
+        return 1.0
+    fx, fy, fa, fb = face
+    r = np.hypot((x - fx) / (1.25 * fa), (y - fy + 0.3 * fb) / (1.3 * fb))
+    across = np.clip(1 - ((x - fx) / (1.2 * fa)) ** 2, 0, 1)
+    band = np.exp(-(((r - rng.uniform(0.72, 0.95)) / rng.uniform(0.04, 0.1)) ** 2)) * across
+    return 1 + strength * band * (y < fy - 0.5 * fb) * (0.3 + 0.7 * texture)
 
 
 def _first_rows(region: np.ndarray, absent: int) -> np.ndarray:
@@ -1222,7 +1257,7 @@ _EYE_OUTWARD = ((L_EYE, 1), (R_EYE, -1))
 def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndarray,
                 rng: np.random.Generator) -> None:
     """Whites, iris, pupil, catch light and the pink inner corner in each eye region of ``img``,
-    and the lid's crease above it, in place.
+    and the lid's crease and shade around it, in place.
 
     Measured against the official CelebAMask-HQ samples: a real eye region is a pointed almond
     whose white shows on both sides of an iris about half its width, up to a pink inner corner.
@@ -1259,7 +1294,14 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
     crop[caruncle] *= np.float32((0.92, 0.68, 0.7))
     colour = np.array(p.iris_rgb, np.float32) * (1.15 - 0.5 * d**2)[..., None]
     colour[d < 0.45] = 18
-    colour[np.hypot(xx - ex - 0.4 * r * light[0], yy - ey - 0.4 * r * light[1]) < 0.28 * r] = 245
+    # the catch light, a dot about 0.07 of the eye's width across on the official samples: at 64
+    # px a fraction of a pixel, so each pixel takes the share of it that a Gaussian of the dot's
+    # area puts there (a whole white pixel there is something no real eye shows at that size)
+    dot = rng.uniform(0.02, 0.045) * 2 * half  # radius
+    sigma = np.maximum(dot, 0.5) / np.sqrt(2)
+    cover = np.minimum(1, dot**2 / (2 * sigma**2)) * np.exp(
+        -((xx - ex - 0.4 * r * light[0]) ** 2 + (yy - ey - 0.4 * r * light[1]) ** 2) / (2 * sigma**2))
+    colour += (245 - colour) * cover[..., None]
     iris = inside & (d < 1)
     crop[iris] = colour[iris]
     # the lid's fold, two pixels above the eye (the lid's margin inside it: _paint_lashes)
@@ -1267,12 +1309,29 @@ def _paint_eyes(p: FaceParams, mask: np.ndarray, img: np.ndarray, light: np.ndar
     crease = np.zeros_like(eye)
     crease[:-2] = eye[2:] & ~eye[1:-1] & ~eye[:-2]
     img[crease] *= 0.8
+    # the upper lid and the socket's corners in shade, hugging the eye: on the official samples at
+    # 64 px the skin a pixel above an eye is 0.47 as bright as the cheek (0.29-0.77), a pixel past
+    # the outer corner 0.38, past the inner one 0.74. Drawn lit (0.85, 0.85 and 1.05 here), it
+    # taught the model that the dark pixels around a real eye are eye: it drew them a quarter too
+    # large. So a shadow of varying depth sits a pixel above each eye, leaning outwards, and a
+    # lighter one in the hollow of the inner corner, where the lit whites end against it.
+    u = mask.shape[0] / 64  # one pixel of the 64 px model's input
+    lid = np.zeros(eye.shape, np.float32)
+    for k, sign in _EYE_OUTWARD:
+        # above it; past the outer corner; in the inner corner's hollow beside the nose
+        for dx, dy, weight in ((0.8, -1.0, 1.0), (1.3, -0.5, 0.8), (-1.3, 0.0, 0.6)):
+            shifted = cv2.warpAffine((mask == k).astype(np.float32),
+                                     np.float32([[1, 0, dx * sign * u], [0, 1, dy * u]]), eye.shape[::-1])
+            np.maximum(lid, weight * shifted, out=lid)
+    lid = cv2.GaussianBlur(cv2.dilate(lid, np.ones((1, 2 * round(1.5 * u) + 1), np.uint8)), (0, 0), 0.8 * u)
+    skin = mask == SKIN
+    img[skin] *= (1 - rng.uniform(0.2, 0.7) * np.minimum(1, 1.5 * lid[skin]))[:, None]
 
 
 def _paint_lashes(mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -> None:
-    """The upper lid's margin along the top row of each eye region, the lashes beyond the outer
-    corner and the lower lid's rim on the skin just below, in ``img`` in place, drawn sharp
-    after the borders are softened.
+    """The upper lid's margin along the top row of each eye region, the lashes' tips above it and
+    beyond the outer corner, and the lower lid's rim on the skin just below, in ``img`` in
+    place, drawn sharp after the borders are softened.
 
     CelebAMask-HQ's eye region runs up to the dark margin of the upper lid (the lashes' roots
     and the shadow they cast), so the margin is drawn inside the region, one pixel high at the
@@ -1290,7 +1349,7 @@ def _paint_lashes(mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -
     margin[1:] &= ~eye[:-1]
     # how dark the margin is along the lid: full over the outer two thirds, half at the inner tip
     strength = np.ones(mask.shape, np.float32)
-    wing_strength = rng.uniform(0.0, 0.8)
+    wing_strength = rng.uniform(0.2, 0.9)
     skin = mask == SKIN
     for k, sign in _EYE_OUTWARD:
         region = _Region(mask == k)
@@ -1309,6 +1368,12 @@ def _paint_lashes(mask: np.ndarray, img: np.ndarray, rng: np.random.Generator) -
             img[wy, wx] = img[wy, wx] * (1 - 0.7 * wing_strength) + 12 * wing_strength
     a = strength[margin][:, None]
     img[margin] = img[margin] * (1 - 0.7 * a) + 12 * a
+    # the lashes' tips over the skin above the margin, from none to mascara: the dark band over a
+    # real eye is a pixel taller than its region, whose top the whites, not the darkness, show
+    tips = np.zeros_like(eye)
+    tips[:-1] = margin[1:] & skin[:-1]
+    lashes = rng.uniform(0.0, 0.6) * strength[1:][tips[:-1]][:, None]  # as dark as the margin below
+    img[tips] = img[tips] * (1 - 0.7 * lashes) + 12 * lashes
     rim = np.zeros_like(eye)
     rim[1:] = eye[:-1] & ~eye[1:]
     img[rim] *= 0.8
