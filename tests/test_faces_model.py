@@ -16,9 +16,9 @@ from symmflow.pipeline import SymmFlowPipeline
 from conftest import ROOT
 
 # measured on these 40 faces / 16 masks (benchmarks/faces.py uses 200 / 100, see RESULTS.md)
-SEG_MEASURED, CYCLE_MEASURED = 0.836, 0.636  # cycle: generated holding the label (the shipped label_fade), read in 5 steps
+SEG_MEASURED, CYCLE_MEASURED = 0.833, 0.627  # cycle: generated holding the label (the shipped label_fade), read in 5 steps
 # ear_r and neck_l IoU on the first 12 held-out faces wearing earrings / a necklace
-EARRINGS_MEASURED, NECKLACE_MEASURED = 0.598, 0.582
+EARRINGS_MEASURED, NECKLACE_MEASURED = 0.602, 0.612
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,8 @@ def test_shipped_model_segments_held_out_faces(faces):
     pipe, images, masks = faces
     seg = evaluate_segmentation(pipe, images, masks, steps=1)  # the posterior mean
     assert seg["miou"] >= SEG_MEASURED - 0.03, seg
-    # measured (stage 16, its decode weights, mirror-averaged): skin 0.94, hair 0.95, hat 0.95; nose 0.92,
-    # eyes 0.84-0.86, brows 0.85-0.88; mouth 0.78, lips 0.77-0.81; glasses 0.83 (earrings and necklaces: below)
+    # measured (stage 20, stage 16's decode weights, mirror-averaged): skin 0.94, hair 0.95, hat 0.94; nose 0.93,
+    # eyes 0.82-0.84, brows 0.83-0.86; mouth 0.82, lips 0.78-0.82; glasses 0.85 (earrings and necklaces: below)
     per = seg["per_class"]
     assert min(per[k] for k in ("skin", "hair", "hat")) > 0.88, per
     assert min(per[k] for k in ("nose", "l_eye", "r_eye", "l_brow", "r_brow")) > 0.75, per
@@ -82,10 +82,10 @@ def test_shipped_model_portraits_are_segmented_back_to_their_masks(faces):
 
 def test_shipped_model_holds_its_label_while_generating_and_reads_back_more(faces):
     """The shipped config holds the label noise-free (label_fade, chosen on validation faces by
-    scripts/calibrate_label_fade.py); on these 16 masks that reads back 0.727 (1 step) against
-    0.701 with the authors' free flow."""
+    scripts/calibrate_label_fade.py); on these 16 masks that reads back 0.717 (1 step) against
+    0.691 with the authors' free flow."""
     pipe, _, masks = faces
-    assert pipe.config.label_fade == 0.75 and pipe.held_label().fade == 0.75
+    assert pipe.config.label_fade == 0.65 and pipe.held_label().fade == 0.65
     held = evaluate_cycle(pipe, masks[:16], generate_steps=25, segment_steps=1)["miou"]
     free = evaluate_cycle(pipe, masks[:16], generate_steps=25, segment_steps=1, hold_label=False)["miou"]
     assert held >= free + 0.015, (held, free)
