@@ -315,8 +315,11 @@ def folder_section(args, pipe: SymmFlowPipeline, data: dict) -> list[str]:
     t0 = time.perf_counter()
     scores = score_folder(pairs, pipes)
     data["pairs"] = scores
-    names = {"model": f"this model ({data['checkpoint']}), 1 step", "previous": f"compared model ({Path(args.previous).name if args.previous else ''}), 1 step",
-             "template": f"constant template (each face by the next {scores['template']['others']} faces' truths)"}
+    names = {
+        "model": f"this model ({data['checkpoint']}), 1 step",
+        "previous": f"compared model ({Path(args.previous).name if args.previous else ''}), 1 step",
+        "template": f"constant template (each face by the next {scores['template']['others']} faces' truths)",
+    }
     rows = [k for k in ("model", "previous", "template") if k in scores]
     print(f"\n{len(pairs)} pairs from {args.pairs} ({time.perf_counter() - t0:.0f} s)")
     print(f"{'':28s}" + "".join(f"{k:>9s}" for k in ("mIoU",) + PARTS))
