@@ -69,6 +69,7 @@ __all__ = [
     "MIN_SIZE",
     "P_EARRINGS",
     "P_GLASSES",
+    "P_GLOSS",
     "P_HAT",
     "P_NECKLACE",
     "P_SHIRT",
@@ -108,6 +109,8 @@ P_EARRINGS = 0.25
 P_NECKLACE = 0.05
 P_SHIRT = 0.3
 """Probability of a shirt in the neckline of an open jacket (mostly white or pale, as on suits)."""
+P_GLOSS = 0.6
+"""Share of heads whose hair is glossy: a bright band across the crown (:func:`_gloss`)."""
 
 _ID = {name: k for k, name in enumerate(CELEBAMASK_HQ.class_names)}
 BG, SKIN, NOSE, EYE_G = _ID["background"], _ID["skin"], _ID["nose"], _ID["eye_g"]
@@ -1196,9 +1199,6 @@ def _shade(p: FaceParams, mask: np.ndarray, rng: np.random.Generator, light: np.
         torso = _lit_field(s, cloth.centre, (0.55 * cloth.w, 1.5 * cloth.h), light)[cloth.crop]
         paint(cloth, (0.7 + 0.4 * torso) * folds)
     return shade
-
-
-P_GLOSS = 0.6
 
 
 def _gloss(rng: np.random.Generator, x: np.ndarray, y: np.ndarray, face: tuple[float, float, float, float],
