@@ -125,17 +125,21 @@ class PairFolder:
         return len(self.names)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        mask = self.mask(i)
+        rgb = np.asarray(Image.open(self.folder / f"{self.names[i]}.jpg").convert("RGB"))
+        return cv2.resize(rgb, mask.shape[::-1], interpolation=cv2.INTER_AREA), mask
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def mask(self, i: int) -> np.ndarray:
+        """Pair ``i``'s class ids, int64 ``[h, w]``, without its photo."""
         name = self.names[i]
         mask = np.asarray(Image.open(self.folder / f"{name}.png"))
         if mask.ndim != 2 or mask.max() >= CELEBAMASK_HQ.num_classes:
             raise ValueError(f"{name}.png must hold class ids 0..{CELEBAMASK_HQ.num_classes - 1} in one channel, "
                              f"got shape {mask.shape}, max {mask.max()}")
-        rgb = np.asarray(Image.open(self.folder / f"{name}.jpg").convert("RGB"))
-        rgb = cv2.resize(rgb, mask.shape[::-1], interpolation=cv2.INTER_AREA)
-        return rgb, mask.astype(np.int64)
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
+        return mask.astype(np.int64)
 
 
 def predictor(pipe: SymmFlowPipeline, steps: int, align: str, mirror: bool | None = None, min_region: int | None = None):
@@ -206,22 +210,35 @@ def _per_class(acc: IoUAccumulator) -> dict[str, float | None]:
             for k, (name, v) in enumerate(zip(CELEBAMASK_HQ.class_names, acc.per_class()))}
 
 
-def template(pairs, others: int | None = None) -> tuple[float, dict[str, float | None]]:
+def template(truths, others: int | None = None) -> tuple[float, dict[str, float | None]]:
     """Each face 'predicted' by every other face's ground truth: what a fixed layout scores.
-    ``others``: by the next ``others`` faces only (in a ring), which keeps a large folder linear."""
+    ``truths``: class-id maps, any sequence (read by index, so a large folder can load each on
+    demand). ``others``: by the next ``others`` faces only (in a ring), which keeps a large
+    folder linear; ``None``: all ``n - 1``, every ordered pair."""
     acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index)
-    n = len(pairs)
-    truths = [truth for _, truth in pairs] if others is None else None
+    n = len(truths)
+    reach = n - 1 if others is None else min(others, n - 1)
     for i in range(n):
-        if truths is not None:
-            truth, rivals = truths[i], [t for j, t in enumerate(truths) if j != i]
-        else:
-            truth, rivals = pairs[i][1], [pairs[(i + k) % n][1] for k in range(1, min(others, n - 1) + 1)]
-        for other in rivals:
+        truth = truths[i]
+        for k in range(1, reach + 1):
+            other = truths[(i + k) % n]
             if other.shape != truth.shape:
                 other = cv2.resize(other.astype(np.uint8), truth.shape[::-1], interpolation=cv2.INTER_NEAREST)
             acc.update(other, truth)
     return acc.mean(), _per_class(acc)
+
+
+class _Masks:
+    """A :class:`PairFolder`'s masks as a sequence, each read when asked for (no photo decoded)."""
+
+    def __init__(self, pairs: PairFolder) -> None:
+        self.pairs = pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.pairs.mask(i)
 
 
 def score_folder(pairs: PairFolder, pipes: dict[str, SymmFlowPipeline], others: int = 8) -> dict:
@@ -231,19 +248,20 @@ def score_folder(pairs: PairFolder, pipes: dict[str, SymmFlowPipeline], others: 
     absent from a photo's truth the photos it was painted on and its pixels."""
     out: dict = {"folder": pairs.folder.name, "pairs": len(pairs)}
     for key, pipe in pipes.items():
-        acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index)
-        no_face, invented = 0, {}
-        for photo, truth in pairs:
+        no_face = 0
+
+        def predict(photo: np.ndarray, pipe: SymmFlowPipeline = pipe) -> np.ndarray:
+            nonlocal no_face
             result = pipe.segment_photo(photo, align="auto", steps=1, seed=0)
-            acc.update(result.labels, truth)
             no_face += not result.faces
-            for k in np.setdiff1d(np.unique(result.labels), np.unique(truth)):
-                if k != CELEBAMASK_HQ.ignore_index:
-                    photos, pixels = invented.get(CELEBAMASK_HQ.class_names[k], (0, 0))
-                    invented[CELEBAMASK_HQ.class_names[k]] = (photos + 1, pixels + int((result.labels == k).sum()))
-        out[key] = {"miou": round(acc.mean(), 4), "per_class": _per_class(acc), "no_face": no_face,
-                    "invented": {k: {"photos": v[0], "pixels": v[1]} for k, v in sorted(invented.items())}}
-    value, per = template(pairs, others)
+            return result.labels
+
+        invented: dict = {}
+        value, per = miou(pairs, predict, invented)
+        out[key] = {"miou": round(value, 4), "per_class": per, "no_face": no_face,
+                    "invented": {k: {"photos": sum(c > 0 for c in counts), "pixels": sum(counts)}
+                                 for k, counts in sorted(invented.items())}}
+    value, per = template(_Masks(pairs), others)
     out["template"] = {"miou": round(value, 4), "per_class": per, "others": others}
     return out
 
@@ -305,6 +323,16 @@ def alignment_seconds(photo: np.ndarray, size: int, rounds: int = 5) -> float:
     return statistics.median(times)
 
 
+def _printed_row(key: str, value: float, per: dict[str, float | None]) -> str:
+    """One row of the printed table: mIoU, then the IoU of each of :data:`PARTS` (nan where absent)."""
+    return f"{key:28s}{value:9.3f}" + "".join(f"{(per[p] if per[p] is not None else float('nan')):9.3f}" for p in PARTS)
+
+
+def _markdown_row(label: str, value: float, per: dict[str, float | None]) -> str:
+    """One row of RESULTS.md's table: mIoU in bold, then the IoU of each of :data:`PARTS`."""
+    return f"| {label} | **{value:.3f}** | " + " | ".join("-" if per[p] is None else f"{per[p]:.2f}" for p in PARTS) + " |"
+
+
 def folder_section(args, pipe: SymmFlowPipeline, data: dict) -> list[str]:
     """Score ``--pairs`` (:func:`score_folder`), print a table, put it in ``data["pairs"]`` and
     return its RESULTS.md lines."""
@@ -324,14 +352,11 @@ def folder_section(args, pipe: SymmFlowPipeline, data: dict) -> list[str]:
     print(f"\n{len(pairs)} pairs from {args.pairs} ({time.perf_counter() - t0:.0f} s)")
     print(f"{'':28s}" + "".join(f"{k:>9s}" for k in ("mIoU",) + PARTS))
     for key in rows:
-        per = scores[key]["per_class"]
-        print(f"{key:28s}{scores[key]['miou']:9.3f}" + "".join(f"{(per[p] if per[p] is not None else float('nan')):9.3f}" for p in PARTS))
+        print(_printed_row(key, scores[key]["miou"], scores[key]["per_class"]))
     md = [f"On {len(pairs)} CelebAMask-HQ pairs (`--pairs {args.pairs.name}`, not in this repository), pooled over "
           "the pairs, background ignored; faces aligned where found, else the whole photo:", "",
           "| | mIoU | " + " | ".join(PARTS) + " |", "|---|---:|" + "---:|" * len(PARTS)]
-    for key in rows:
-        per = scores[key]["per_class"]
-        md.append(f"| {names[key]} | **{scores[key]['miou']:.3f}** | " + " | ".join("-" if per[p] is None else f"{per[p]:.2f}" for p in PARTS) + " |")
+    md += [_markdown_row(names[key], scores[key]["miou"], scores[key]["per_class"]) for key in rows]
     for key in rows[:-1]:
         inv = ", ".join(f"{k} on {v['photos']} ({v['pixels']:,} px)" for k, v in
                         sorted(scores[key]["invented"].items(), key=lambda kv: -kv[1]["pixels"]))
@@ -378,7 +403,7 @@ def main() -> None:
             moves[name] = {"miou": round(value, 4), "per_class": per, "invented": painted}
         rows["miou_1_moved"] = (statistics.fmean(m["miou"] for m in moves.values()), _mean_per_class(
             [m["per_class"] for m in moves.values()]))
-        rows["template"] = template(pairs)
+        rows["template"] = template([truth for _, truth in pairs])
         rows["grid_ceiling"] = grid_ceiling(pairs, pipe.crop_size, size)
         if args.previous:
             old = SymmFlowPipeline.from_pretrained(args.previous)
@@ -393,7 +418,7 @@ def main() -> None:
         data["miou_1_moves"] = {name: {k: v for k, v in m.items() if k != "per_class"} for name, m in moves.items()}
         print(f"{'':28s}" + "".join(f"{k:>9s}" for k in ("mIoU",) + PARTS))
         for key, (value, per) in rows.items():
-            print(f"{key:28s}{value:9.3f}" + "".join(f"{(per[p] if per[p] is not None else float('nan')):9.3f}" for p in PARTS))
+            print(_printed_row(key, value, per))
         labels = {
             "miou_1": "this model, 1 step, aligned", "miou_5": "this model, 5 steps, aligned",
             "miou_1_whole": "this model, 1 step, whole photo", "miou_5_whole": "this model, 5 steps, whole photo",
@@ -413,9 +438,7 @@ def main() -> None:
             "| | mIoU | " + " | ".join(PARTS) + " |",
             "|---|---:|" + "---:|" * len(PARTS),
         ]
-        for key, (value, per) in rows.items():
-            cells = " | ".join("-" if per[p] is None else f"{per[p]:.2f}" for p in PARTS)
-            md.append(f"| {labels[key]} | **{value:.3f}** | {cells} |")
+        md += [_markdown_row(labels[key], value, per) for key, (value, per) in rows.items()]
         md.append("")
         for what, counts_of in (("", invented), (", every region kept", invented_raw)):
             if what and not pipe.config.min_region:

@@ -152,18 +152,17 @@ def test_pair_folder_reads_pairs_in_name_order_at_the_masks_size(tmp_path):
 
 
 def test_template_over_the_next_faces_is_the_ring_of_neighbours():
-    """``template(pairs, others=1)``: each face 'predicted' by the next face's truth only (the
+    """``template(truths, others=1)``: each face 'predicted' by the next face's truth only (the
     last by the first); without ``others``, by every other face's."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from real_faces import template
 
     truths = [np.full((4, 4), 13, np.int64) for _ in range(3)]  # hair (background would be ignored)
     truths[0][:1], truths[1][:2], truths[2][:4] = 1, 1, 1  # skin in 4, 8 and 16 pixels
-    pairs = [(None, t) for t in truths]
     # skin IoU pooled over (0 by 1), (1 by 2), (2 by 0): intersections 4 + 8 + 4, unions 8 + 16 + 16
-    assert template(pairs, others=1)[1]["skin"] == round(16 / 40, 4)
+    assert template(truths, others=1)[1]["skin"] == round(16 / 40, 4)
     # every ordered pair: the ring both ways, intersections 16 + 16, unions 40 + 40
-    assert template(pairs)[1]["skin"] == round(32 / 80, 4)
+    assert template(truths)[1]["skin"] == round(32 / 80, 4)
 
 
 def test_score_folder_counts_faces_missed_and_classes_invented(tmp_path):
