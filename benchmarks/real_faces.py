@@ -111,10 +111,13 @@ class PairFolder:
     thousand pairs do not fit in memory as int64), in name order, the first ``limit``.
 
     Raises:
-        ValueError: no pairs in ``folder``, or a mask holding ids outside the palette.
+        ValueError: ``limit`` under 1, no pairs in ``folder``, or a mask holding ids outside the
+            palette.
     """
 
     def __init__(self, folder: Path, limit: int | None = None) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be a whole number of pairs, at least 1, got {limit}")
         self.folder = Path(folder)
         names = sorted(p.stem for p in self.folder.glob("*.png") if (self.folder / f"{p.stem}.jpg").is_file())
         if not names:
@@ -333,10 +336,9 @@ def _markdown_row(label: str, value: float, per: dict[str, float | None]) -> str
     return f"| {label} | **{value:.3f}** | " + " | ".join("-" if per[p] is None else f"{per[p]:.2f}" for p in PARTS) + " |"
 
 
-def folder_section(args, pipe: SymmFlowPipeline, data: dict) -> list[str]:
-    """Score ``--pairs`` (:func:`score_folder`), print a table, put it in ``data["pairs"]`` and
-    return its RESULTS.md lines."""
-    pairs = PairFolder(args.pairs, args.pairs_limit)
+def folder_section(args, pairs: PairFolder, pipe: SymmFlowPipeline, data: dict) -> list[str]:
+    """Score ``pairs`` (``--pairs``, :func:`score_folder`), print a table, put it in
+    ``data["pairs"]`` and return its RESULTS.md lines."""
     pipes = {"model": pipe}
     if args.previous:
         pipes["previous"] = SymmFlowPipeline.from_pretrained(args.previous)
@@ -375,6 +377,10 @@ def main() -> None:
     parser.add_argument("--pairs-limit", type=int, help="score only the first N pairs of --pairs (in name order)")
     parser.add_argument("--dry-run", action="store_true", help="print the figures, write no results or overlays")
     args = parser.parse_args()
+    try:  # before minutes of work on the samples: a wrong folder or limit is said at once
+        pair_folder = PairFolder(args.pairs, args.pairs_limit) if args.pairs else None
+    except ValueError as error:
+        parser.error(str(error))
     torch.set_grad_enabled(False)
     pipe = SymmFlowPipeline.from_pretrained(args.checkpoint)
     size = pipe.image_size
@@ -453,8 +459,8 @@ def main() -> None:
                f"Half a pixel of the model's grid is within what an eye detector misses by, so these show how much "
                f"of `miou_1` is where the alignment happens to fall.", ""]
 
-    if args.pairs:
-        md += folder_section(args, pipe, data)
+    if pair_folder is not None:
+        md += folder_section(args, pair_folder, pipe, data)
 
     found = {}
     classes = {}

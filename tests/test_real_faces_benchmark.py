@@ -149,6 +149,9 @@ def test_pair_folder_reads_pairs_in_name_order_at_the_masks_size(tmp_path):
         PairFolder(tmp_path / "bad")[0]
     with pytest.raises(ValueError, match="no pairs in"):
         PairFolder(tmp_path / "empty")
+    for limit in (0, -2):  # a slice would give no pairs, or all but the last two
+        with pytest.raises(ValueError, match=f"at least 1, got {limit}"):
+            PairFolder(tmp_path / "pairs", limit=limit)
 
 
 def test_template_over_the_next_faces_is_the_ring_of_neighbours():
@@ -191,3 +194,15 @@ def test_score_folder_counts_faces_missed_and_classes_invented(tmp_path):
     # skin: 13 of a's 16 pixels, and 13 painted on b's hair
     assert scores["model"]["per_class"]["skin"] == round(13 / 29, 4)
     assert scores["template"]["others"] == 1 and scores["template"]["per_class"]["skin"] == 0.0
+
+
+def test_a_wrong_pairs_folder_or_limit_is_refused_before_any_work(tmp_path):
+    """``--pairs`` without pairs, or ``--pairs-limit`` under 1: a usage error naming what was
+    wrong, at once (exit status 2), not after the minutes the samples take."""
+    _write_pairs(tmp_path / "pairs", {"a": np.full((4, 4), 1)})
+    for extra, said in (([str(tmp_path / "absent")], "no pairs in"),
+                        ([str(tmp_path / "pairs"), "--pairs-limit", "0"], "at least 1, got 0")):
+        run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_faces.py"), "--dry-run", "--pairs", *extra],
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert run.returncode == 2 and said in run.stderr, run.stderr[-2000:]
+        assert "pairs from" not in run.stdout and "grace_hopper" not in run.stdout  # nothing was scored
