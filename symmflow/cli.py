@@ -365,17 +365,21 @@ def _eval_segmentation(args: argparse.Namespace, pipe, main_process: bool) -> in
     if main_process:
         for s, seg in report["segmentation"].items():
             print(f"segmentation mIoU at {s} step(s), {len(images)} images, {decoding} decoding, "
-                  f"min_region {report['min_region']}: {seg['miou']:.4f}")
+                  f"min_region {report['min_region']}: {seg['miou']:.4f} (95% interval {_span(seg['miou_interval'])})")
             print("  " + ", ".join(f"{k} {v:.2f}" for k, v in seg["per_class"].items() if v is not None))
         if "cycle_miou" in report:
             print(f"cycle mIoU (generate {pipe.default_steps['generate']} steps, segment {steps[0]}, {decoding} decoding), "
-                  f"{min(args.cycle, len(maps))} masks: {report['cycle_miou']:.4f}")
+                  f"{min(args.cycle, len(maps))} masks: {report['cycle_miou']:.4f} (95% interval {_span(report['cycle_miou_interval'])})")
         if "diversity" in report:
             what = "mean |a - b|, 0..1" if args.diversity_distance == "l1" else "mean LPIPS"
             print(f"diversity ({what}, between 4 samples), {min(args.diversity, len(maps))} masks: {report['diversity']:.4f}")
     if args.json and main_process:
         _write_json(args.json, report)
     return 0
+
+
+def _span(interval: Sequence[float]) -> str:
+    return f"{interval[0]:.4f}-{interval[1]:.4f}"
 
 
 def _write_json(path: Path, data: dict) -> None:

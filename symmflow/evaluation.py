@@ -140,30 +140,60 @@ class IoUAccumulator:
     the classes that occur (in the truth or the prediction). As in the authors' evaluation,
     pixels whose truth is ``ignore_index`` (CelebAMask-HQ: background; COCO-Stuff: unlabeled)
     are left out entirely, and so is that class.
+
+    With ``items`` (the number of images), each image's sums are kept as well (``update`` then
+    names the image), for :meth:`interval`: how far the figure could move on another draw of as
+    many images. A class on a few images only (a necklace on 2 faces of 100) moves a macro mean
+    by far more than its pixels suggest.
     """
 
-    def __init__(self, num_classes: int, ignore_index: int | None = None) -> None:
+    def __init__(self, num_classes: int, ignore_index: int | None = None, items: int | None = None) -> None:
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.intersection = np.zeros(num_classes, dtype=np.int64)
         self.union = np.zeros(num_classes, dtype=np.int64)
+        if items is not None and (isinstance(items, bool) or not isinstance(items, int) or items < 0):
+            raise ValueError(f"items must be the number of images, an integer >= 0, or None; got {items!r}")
+        self.item_intersection = None if items is None else np.zeros((items, num_classes), dtype=np.int64)
+        self.item_union = None if items is None else np.zeros((items, num_classes), dtype=np.int64)
 
-    def update(self, predicted: np.ndarray, true: np.ndarray) -> None:
+    def update(self, predicted: np.ndarray, true: np.ndarray, item: int | None = None) -> None:
+        """Add one image (``predicted`` and ``true``: class ids of one shape); ``item``: its index
+        in ``[0, items)``, required when the accumulator keeps per-image sums, else not allowed."""
         predicted, true = np.asarray(predicted), np.asarray(true)
         if predicted.shape != true.shape:
             raise ValueError(f"prediction shape {predicted.shape} differs from the truth's {true.shape}")
+        keeps_items = self.item_intersection is not None
+        if keeps_items != (item is not None):
+            raise ValueError("name each image (item=) exactly when the accumulator was made with items=")
+        if keeps_items and not 0 <= item < len(self.item_intersection):
+            raise ValueError(f"item must lie in [0, {len(self.item_intersection)}), got {item}")
         if self.ignore_index is not None:
             keep = true != self.ignore_index
             predicted, true = predicted[keep], true[keep]
         cm = confusion_matrix(predicted.astype(np.int64), true.astype(np.int64), self.num_classes)
         inter = np.diag(cm)
+        union = cm.sum(0) + cm.sum(1) - inter
         self.intersection += inter
-        self.union += cm.sum(0) + cm.sum(1) - inter
+        self.union += union
+        if keeps_items:
+            self.item_intersection[item] += inter
+            self.item_union[item] += union
+
+    def sum_over_processes(self) -> None:
+        """Replace every sum by its total over the processes (:func:`sum_over_processes`); each
+        process has filled the rows of its own images, so the per-image rows add up too."""
+        arrays = [self.intersection, self.union]
+        if self.item_intersection is not None:
+            arrays += [self.item_intersection, self.item_union]
+        summed = sum_over_processes(*arrays)
+        self.intersection, self.union = summed[:2]
+        if self.item_intersection is not None:
+            self.item_intersection, self.item_union = summed[2:]
 
     def per_class(self) -> np.ndarray:
         """IoU of each class (NaN where the class never occurs)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.union > 0, self.intersection / np.maximum(self.union, 1), np.nan)
+        return _iou(self.intersection, self.union)
 
     def mean(self) -> float:
         iou = self.per_class()
@@ -171,6 +201,39 @@ class IoUAccumulator:
         if self.ignore_index is not None:
             keep[self.ignore_index] = False
         return float(iou[keep].mean()) if keep.any() else float("nan")
+
+    def interval(self, level: float = 0.95, rounds: int = 2000, seed: int = 0) -> tuple[float, float]:
+        """Bootstrap percentile interval of :meth:`mean` over the images: ``rounds`` draws of as
+        many images with replacement, each scored as the whole set is (sums first, then the macro
+        mean over the classes that occur in the draw); the central ``level`` of those means.
+        Needs the per-image sums (``items``)."""
+        if self.item_intersection is None:
+            raise ValueError("an interval needs the per-image sums: make the accumulator with items=")
+        if not 0 < level < 1:
+            raise ValueError(f"level must lie in (0, 1), got {level}")
+        n = len(self.item_intersection)
+        if n == 0:
+            return float("nan"), float("nan")
+        rng = np.random.default_rng(seed)
+        inter, union = self.item_intersection.astype(np.float64), self.item_union.astype(np.float64)  # exact below 2**53
+        means = []
+        for start in range(0, rounds, 250):  # 250 draws at a time: [250, n] counts, whatever n is
+            counts = rng.multinomial(n, np.full(n, 1 / n), size=min(250, rounds - start)).astype(np.float64)
+            iou = _iou(counts @ inter, counts @ union)  # [draws, K]
+            if self.ignore_index is not None:
+                iou[:, self.ignore_index] = np.nan
+            occurs = ~np.isnan(iou)
+            with np.errstate(invalid="ignore"):
+                means.append(np.where(occurs, iou, 0).sum(axis=1) / occurs.sum(axis=1))  # NaN: no class drawn
+        means = np.concatenate(means)
+        low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+        return float(low), float(high)
+
+
+def _iou(intersection: np.ndarray, union: np.ndarray) -> np.ndarray:
+    """``intersection / union`` element-wise, NaN where the union is 0 (a class that never occurs)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, intersection / np.maximum(union, 1), np.nan)
 
 
 def evaluate_classification(
@@ -255,19 +318,21 @@ def evaluate_segmentation(
     COCO-Stuff the figure comparable with the paper's; predictions and ``class_maps`` are then
     both rows of :data:`~symmflow.palettes.COCO_STUFF_AUTHORS_EVAL`; CelebAMask-HQ is unchanged).
 
-    Returns ``{miou, per_class, decoding, seconds_per_image}``; ``per_class`` is keyed by the
-    decoding palette's class names.
+    Returns ``{miou, miou_interval, per_class, decoding, seconds_per_image}``; ``miou_interval`` is
+    the 95% bootstrap interval of ``miou`` over the images (:meth:`IoUAccumulator.interval`),
+    ``per_class`` is keyed by the decoding palette's class names.
     """
     segment, palette = _decoded(pipe, decoding)
-    acc = IoUAccumulator(palette.num_classes, palette.ignore_index)
+    acc = IoUAccumulator(palette.num_classes, palette.ignore_index, items=len(images))
     start = time.perf_counter()
     for i in process_batches(len(images), batch_size):
         predicted_maps = segment(list(images[i : i + batch_size]), steps, seed + i)
-        for predicted, true in zip(predicted_maps, class_maps[i : i + batch_size]):
-            acc.update(predicted, recode_class_map(np.asarray(true), pipe.palette, decoding))
-    acc.intersection, acc.union = sum_over_processes(acc.intersection, acc.union)
+        for j, (predicted, true) in enumerate(zip(predicted_maps, class_maps[i : i + batch_size])):
+            acc.update(predicted, recode_class_map(np.asarray(true), pipe.palette, decoding), item=i + j)
+    acc.sum_over_processes()
     return {
         "miou": acc.mean(),
+        "miou_interval": acc.interval(),
         "per_class": _per_class(acc, palette),
         "decoding": decoding,
         "seconds_per_image": (time.perf_counter() - start) / max(len(images), 1),
@@ -314,17 +379,18 @@ def evaluate_cycle(
     """Cycle consistency of generation: generate from each mask (:func:`cycle_portraits`, ``hold_label`` as there),
     segment the result with the same model, and score the recovered mask against the input
     (mIoU; ``decoding`` as in :func:`evaluate_segmentation`). Each process takes its share of
-    the batches. Returns ``{miou, per_class, decoding}``."""
+    the batches. Returns ``{miou, miou_interval, per_class, decoding}`` (``miou_interval``: the 95%
+    bootstrap interval over the masks, :meth:`IoUAccumulator.interval`)."""
     segment, palette = _decoded(pipe, decoding)
-    acc = IoUAccumulator(palette.num_classes, palette.ignore_index)
+    acc = IoUAccumulator(palette.num_classes, palette.ignore_index, items=len(class_maps))
     for i in process_batches(len(class_maps), batch_size):
         masks = [np.asarray(m) for m in class_maps[i : i + batch_size]]
         portraits = cycle_portraits(pipe, masks, generate_steps, seed + i, batch_size, hold_label)
         recovered = segment(portraits, segment_steps, seed + i)
-        for predicted, true in zip(recovered, masks):
-            acc.update(predicted, recode_class_map(true, pipe.palette, decoding))
-    acc.intersection, acc.union = sum_over_processes(acc.intersection, acc.union)
-    return {"miou": acc.mean(), "per_class": _per_class(acc, palette), "decoding": decoding}
+        for j, (predicted, true) in enumerate(zip(recovered, masks)):
+            acc.update(predicted, recode_class_map(true, pipe.palette, decoding), item=i + j)
+    acc.sum_over_processes()
+    return {"miou": acc.mean(), "miou_interval": acc.interval(), "per_class": _per_class(acc, palette), "decoding": decoding}
 
 
 def sample_diversity(
@@ -472,12 +538,16 @@ def evaluate_digits(pipe, split: str, steps_list: Sequence[int], seed: int = 0) 
     return evaluate_classification(pipe, digits_to_tensor(raw, pipe.image_size), labels, steps_list, seed=seed), labels
 
 
+def _rounded(interval: tuple[float, float]) -> list[float]:
+    return [round(v, 4) for v in interval]
+
+
 def segmentation_report(
     pipe, images: Sequence[np.ndarray], class_maps: Sequence[np.ndarray], steps: Sequence[int], seed: int = 0,
     cycle: int = 0, diversity: int = 0, diversity_distance: str = "l1", decoding: str = "classes",
 ) -> dict[str, Any]:
     """What ``symmflow eval`` reports for a segmentation model: mIoU and per-class IoU at each
-    step count; cycle mIoU on the first ``cycle`` masks (generated at the model's default
+    step count, each with its 95% bootstrap interval over the images (:meth:`IoUAccumulator.interval`); cycle mIoU (and its interval) on the first ``cycle`` masks (generated at the model's default
     steps, segmented at ``steps[0]``); sample diversity on the first ``diversity`` masks. Both
     mIoUs decode predictions by ``decoding`` (:func:`evaluate_segmentation`) and remove regions
     under the config's ``min_region``, both named in the report."""
@@ -486,11 +556,13 @@ def segmentation_report(
                               "segmentation": {}}
     for s in steps:
         seg = evaluate_segmentation(pipe, images, class_maps, steps=s, seed=seed, decoding=decoding)
-        report["segmentation"][str(s)] = {"miou": round(seg["miou"], 4), "per_class": seg["per_class"]}
+        report["segmentation"][str(s)] = {"miou": round(seg["miou"], 4), "miou_interval": _rounded(seg["miou_interval"]),
+                                          "per_class": seg["per_class"]}
     if cycle:
         result = evaluate_cycle(pipe, class_maps[:cycle], generate_steps=pipe.default_steps["generate"], segment_steps=steps[0],
                                 seed=seed, decoding=decoding)
         report["cycle_miou"] = round(result["miou"], 4)
+        report["cycle_miou_interval"] = _rounded(result["miou_interval"])
     if diversity:
         value = sample_diversity(pipe, class_maps[:diversity], samples=4, steps=pipe.default_steps["generate"], seed=seed, distance=diversity_distance)
         report["diversity"], report["diversity_distance"] = round(value, 4), diversity_distance

@@ -32,6 +32,42 @@ def test_miou_is_macro_over_all_pixels_and_ignores_background():
         acc.update(np.array([5]), np.array([1]))
 
 
+def test_interval_is_a_bootstrap_over_images():
+    """Images alike leave nothing to resample: the interval is the figure itself. A class on one
+    image of twenty (a necklace) moves the macro mean by a share of the classes, so the interval
+    is wide, holds the figure, and matches the draws computed by hand."""
+    true = np.array([[0, 1, 1, 2]])
+    same = IoUAccumulator(3, ignore_index=0, items=4)
+    for k in range(4):
+        same.update(np.array([[1, 1, 2, 2]]), true, item=k)
+    assert same.interval() == pytest.approx((same.mean(), same.mean()))
+
+    rare = IoUAccumulator(4, ignore_index=0, items=20)
+    for k in range(20):
+        truth = np.array([1, 1, 3 if k == 0 else 1, 2])
+        rare.update(np.array([1, 1, 1, 2]), truth, item=k)  # class 3 (on image 0 only) never found
+    low, high = rare.interval(level=0.9, rounds=4000, seed=1)
+    assert rare.mean() == pytest.approx((59 / 60 + 1 + 0) / 3)  # class 1: 59 of 60 pixels, class 3 missed
+    assert low <= rare.mean() <= high
+    # a draw without image 0 has no class 3 and scores 1.0 over classes 1, 2: (1 - 1/20) ** 20 = 36% of
+    # draws, so the top 5% is 1.0; with m copies of it, ((60 - m) / 60 + 1 + 0) / 3, and 3 or more
+    # copies come in 7.6% of draws (4 or more in 1.6%): the bottom 5% is at m = 3
+    assert high == 1.0 and low == pytest.approx((57 / 60 + 1) / 3)
+    np.testing.assert_array_equal(rare.item_intersection.sum(0), rare.intersection)
+    assert rare.interval(level=0.9, rounds=4000, seed=1) == (low, high)  # seeded
+
+    with pytest.raises(ValueError, match="name each image"):
+        rare.update(np.array([1]), np.array([1]))
+    with pytest.raises(ValueError, match=r"item must lie in \[0, 20\), got 20"):
+        rare.update(np.array([1]), np.array([1]), item=20)
+    with pytest.raises(ValueError, match="level must lie in"):
+        rare.interval(level=95)
+    with pytest.raises(ValueError, match="per-image sums"):
+        IoUAccumulator(3).interval()
+    with pytest.raises(ValueError, match="items must be the number of images"):
+        IoUAccumulator(3, items=2.5)
+
+
 def test_frechet_distance_closed_forms():
     rng = np.random.default_rng(0)
     a = rng.normal(size=(500, 4))
@@ -173,3 +209,5 @@ def test_cycle_portraits_scored_at_any_steps_are_the_cycle_figure():
         cycle = evaluate_cycle(pipe, masks, generate_steps=2, segment_steps=steps, seed=3, batch_size=2)
         scored = evaluate_segmentation(pipe, portraits, masks, steps=steps, seed=3, batch_size=2)
         assert cycle["miou"] == scored["miou"] and cycle["per_class"] == scored["per_class"]
+        assert cycle["miou_interval"] == scored["miou_interval"]
+        assert cycle["miou_interval"][0] <= cycle["miou"] <= cycle["miou_interval"][1]
