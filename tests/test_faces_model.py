@@ -15,7 +15,7 @@ from symmflow.pipeline import SymmFlowPipeline
 
 from conftest import ROOT
 
-# measured on these 40 faces / 16 masks (benchmarks/faces.py uses 200 / 100, see RESULTS.md)
+# measured on these 40 faces / 16 masks (benchmarks/faces.py uses 1,000 / 1,000, see RESULTS.md)
 SEG_MEASURED, CYCLE_MEASURED = 0.833, 0.627  # cycle: generated holding the label (the shipped label_fade), read in 5 steps
 # ear_r and neck_l IoU on the first 12 held-out faces wearing earrings / a necklace
 EARRINGS_MEASURED, NECKLACE_MEASURED = 0.602, 0.612
