@@ -182,19 +182,23 @@ def moved_predictor(pipe: SymmFlowPipeline, dx: float, dy: float, scale: float):
     return predict
 
 
-def miou(pairs, predict, invented: dict | None = None) -> tuple[float, dict[str, float | None]]:
+def miou(pairs, predict, invented: dict | None = None, interval: list | None = None) -> tuple[float, dict[str, float | None]]:
     """Macro mIoU over the pairs and per class; ``invented``, when given, is filled with the pixels
     of each class predicted on a photo whose truth lacks that class (class name -> one count per
-    photo): the false classes, which count 0 in the mean when no truth holds them."""
-    acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index)
+    photo): the false classes, which count 0 in the mean when no truth holds them; ``interval``,
+    when given (a list), gets the mIoU's 95% bootstrap interval over the photos
+    (:meth:`~symmflow.evaluation.IoUAccumulator.interval`)."""
+    acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index, items=None if interval is None else len(pairs))
     for i, (photo, truth) in enumerate(pairs):
         labels = predict(photo)
-        acc.update(labels, truth)
+        acc.update(labels, truth, item=None if interval is None else i)
         if invented is not None:
             for k in np.setdiff1d(np.unique(labels), np.unique(truth)):
                 if k != CELEBAMASK_HQ.ignore_index:
                     counts = invented.setdefault(CELEBAMASK_HQ.class_names[k], [0] * len(pairs))
                     counts[i] = int((labels == k).sum())
+    if interval is not None:
+        interval[:] = [round(v, 4) for v in acc.interval()]
     return acc.mean(), _per_class(acc)
 
 
@@ -213,12 +217,13 @@ def _per_class(acc: IoUAccumulator) -> dict[str, float | None]:
             for k, (name, v) in enumerate(zip(CELEBAMASK_HQ.class_names, acc.per_class()))}
 
 
-def template(truths, others: int | None = None) -> tuple[float, dict[str, float | None]]:
+def template(truths, others: int | None = None, interval: list | None = None) -> tuple[float, dict[str, float | None]]:
     """Each face 'predicted' by every other face's ground truth: what a fixed layout scores.
     ``truths``: class-id maps, any sequence (read by index, so a large folder can load each on
     demand). ``others``: by the next ``others`` faces only (in a ring), which keeps a large
-    folder linear; ``None``: all ``n - 1``, every ordered pair."""
-    acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index)
+    folder linear; ``None``: all ``n - 1``, every ordered pair. ``interval``: as :func:`miou`'s,
+    over the faces predicted (each with all its predictions)."""
+    acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index, items=None if interval is None else len(truths))
     n = len(truths)
     reach = n - 1 if others is None else min(others, n - 1)
     for i in range(n):
@@ -227,7 +232,9 @@ def template(truths, others: int | None = None) -> tuple[float, dict[str, float 
             other = truths[(i + k) % n]
             if other.shape != truth.shape:
                 other = cv2.resize(other.astype(np.uint8), truth.shape[::-1], interpolation=cv2.INTER_NEAREST)
-            acc.update(other, truth)
+            acc.update(other, truth, item=None if interval is None else i)
+    if interval is not None:
+        interval[:] = [round(v, 4) for v in acc.interval()]
     return acc.mean(), _per_class(acc)
 
 
@@ -260,12 +267,14 @@ def score_folder(pairs: PairFolder, pipes: dict[str, SymmFlowPipeline], others: 
             return result.labels
 
         invented: dict = {}
-        value, per = miou(pairs, predict, invented)
-        out[key] = {"miou": round(value, 4), "per_class": per, "no_face": no_face,
+        interval: list = []
+        value, per = miou(pairs, predict, invented, interval)
+        out[key] = {"miou": round(value, 4), "interval": interval, "per_class": per, "no_face": no_face,
                     "invented": {k: {"photos": sum(c > 0 for c in counts), "pixels": sum(counts)}
                                  for k, counts in sorted(invented.items())}}
-    value, per = template(_Masks(pairs), others)
-    out["template"] = {"miou": round(value, 4), "per_class": per, "others": others}
+    interval = []
+    value, per = template(_Masks(pairs), others, interval)
+    out["template"] = {"miou": round(value, 4), "interval": interval, "per_class": per, "others": others}
     return out
 
 
@@ -359,6 +368,9 @@ def folder_section(args, pairs: PairFolder, pipe: SymmFlowPipeline, data: dict) 
           "the pairs, background ignored; faces aligned where found, else the whole photo:", "",
           "| | mIoU | " + " | ".join(PARTS) + " |", "|---|---:|" + "---:|" * len(PARTS)]
     md += [_markdown_row(names[key], scores[key]["miou"], scores[key]["per_class"]) for key in rows]
+    spans = "; ".join(f"{key} {scores[key]['interval'][0]:.3f}-{scores[key]['interval'][1]:.3f}" for key in rows)
+    print(f"95% bootstrap intervals of the mIoU over the pairs: {spans}")
+    md += ["", f"95% bootstrap intervals of the mIoU over the pairs (`IoUAccumulator.interval`): {spans}."]
     for key in rows[:-1]:
         inv = ", ".join(f"{k} on {v['photos']} ({v['pixels']:,} px)" for k, v in
                         sorted(scores[key]["invented"].items(), key=lambda kv: -kv[1]["pixels"]))

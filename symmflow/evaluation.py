@@ -211,6 +211,8 @@ class IoUAccumulator:
             raise ValueError("an interval needs the per-image sums: make the accumulator with items=")
         if not 0 < level < 1:
             raise ValueError(f"level must lie in (0, 1), got {level}")
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+            raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
         n = len(self.item_intersection)
         if n == 0:
             return float("nan"), float("nan")

@@ -62,6 +62,8 @@ def test_interval_is_a_bootstrap_over_images():
         rare.update(np.array([1]), np.array([1]), item=20)
     with pytest.raises(ValueError, match="level must lie in"):
         rare.interval(level=95)
+    with pytest.raises(ValueError, match="rounds must be an integer >= 1, got 0"):
+        rare.interval(rounds=0)
     with pytest.raises(ValueError, match="per-image sums"):
         IoUAccumulator(3).interval()
     with pytest.raises(ValueError, match="items must be the number of images"):

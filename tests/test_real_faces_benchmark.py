@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import ROOT
 
@@ -194,6 +195,11 @@ def test_score_folder_counts_faces_missed_and_classes_invented(tmp_path):
     # skin: 13 of a's 16 pixels, and 13 painted on b's hair
     assert scores["model"]["per_class"]["skin"] == round(13 / 29, 4)
     assert scores["template"]["others"] == 1 and scores["template"]["per_class"]["skin"] == 0.0
+    # the interval over the photos: a drawn twice reads skin 26 / 32 beside hat 0 (hair absent), b twice
+    # reads 0, one of each the whole set's (13 / 29 + 0 + 0) / 3; the 95% interval spans the first two
+    assert scores["model"]["miou"] == round(13 / 29 / 3, 4)
+    assert scores["model"]["interval"] == pytest.approx([0.0, 26 / 32 / 2], abs=1e-4)
+    assert scores["template"]["interval"] == [0.0, 0.0]
 
 
 def test_a_wrong_pairs_folder_or_limit_is_refused_before_any_work(tmp_path):
