@@ -222,7 +222,8 @@ def template(truths, others: int | None = None, interval: list | None = None) ->
     ``truths``: class-id maps, any sequence (read by index, so a large folder can load each on
     demand). ``others``: by the next ``others`` faces only (in a ring), which keeps a large
     folder linear; ``None``: all ``n - 1``, every ordered pair. ``interval``: as :func:`miou`'s,
-    over the faces predicted (each with all its predictions)."""
+    over the faces predicted (each with all its predictions); narrower than it should be, since
+    each face's truth is also a prediction of others, which the draws do not follow."""
     acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index, items=None if interval is None else len(truths))
     n = len(truths)
     reach = n - 1 if others is None else min(others, n - 1)

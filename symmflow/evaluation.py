@@ -10,6 +10,7 @@ same numbers (timings aside: ``seconds_per_image`` is this process's wall time o
 from __future__ import annotations
 
 import contextlib
+import operator
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -152,8 +153,10 @@ class IoUAccumulator:
         self.ignore_index = ignore_index
         self.intersection = np.zeros(num_classes, dtype=np.int64)
         self.union = np.zeros(num_classes, dtype=np.int64)
-        if items is not None and (isinstance(items, bool) or not isinstance(items, int) or items < 0):
-            raise ValueError(f"items must be the number of images, an integer >= 0, or None; got {items!r}")
+        if items is not None:
+            if isinstance(items, bool) or not hasattr(type(items), "__index__") or operator.index(items) < 0:
+                raise ValueError(f"items must be the number of images, an integer >= 0, or None; got {items!r}")
+            items = operator.index(items)  # numpy integers too
         self.item_intersection = None if items is None else np.zeros((items, num_classes), dtype=np.int64)
         self.item_union = None if items is None else np.zeros((items, num_classes), dtype=np.int64)
 
@@ -205,8 +208,12 @@ class IoUAccumulator:
     def interval(self, level: float = 0.95, rounds: int = 2000, seed: int = 0) -> tuple[float, float]:
         """Bootstrap percentile interval of :meth:`mean` over the images: ``rounds`` draws of as
         many images with replacement, each scored as the whole set is (sums first, then the macro
-        mean over the classes that occur in the draw); the central ``level`` of those means.
-        Needs the per-image sums (``items``)."""
+        mean over the classes that occur in the draw); the central ``level`` of those means
+        (a percentile interval). A draw that leaves out every image holding a rare class scores
+        without it, so a class on a few images widens the interval on the side its IoU pulls
+        from: a necklace missed on 2 faces of 100 (IoU 0) drops out of 13% of the draws, which
+        then read higher. Draws holding no class at all are left out. Needs the per-image sums
+        (``items``)."""
         if self.item_intersection is None:
             raise ValueError("an interval needs the per-image sums: make the accumulator with items=")
         if not 0 < level < 1:
@@ -228,6 +235,9 @@ class IoUAccumulator:
             with np.errstate(invalid="ignore"):
                 means.append(np.where(occurs, iou, 0).sum(axis=1) / occurs.sum(axis=1))  # NaN: no class drawn
         means = np.concatenate(means)
+        means = means[~np.isnan(means)]
+        if not len(means):
+            return float("nan"), float("nan")
         low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
         return float(low), float(high)
 
@@ -324,6 +334,8 @@ def evaluate_segmentation(
     the 95% bootstrap interval of ``miou`` over the images (:meth:`IoUAccumulator.interval`),
     ``per_class`` is keyed by the decoding palette's class names.
     """
+    if len(images) != len(class_maps):
+        raise ValueError(f"one class map per image: got {len(images)} images and {len(class_maps)} class maps")
     segment, palette = _decoded(pipe, decoding)
     acc = IoUAccumulator(palette.num_classes, palette.ignore_index, items=len(images))
     start = time.perf_counter()

@@ -68,6 +68,14 @@ def test_interval_is_a_bootstrap_over_images():
         IoUAccumulator(3).interval()
     with pytest.raises(ValueError, match="items must be the number of images"):
         IoUAccumulator(3, items=2.5)
+    assert len(IoUAccumulator(3, items=np.int64(2)).item_union) == 2
+
+    # images holding only ignored pixels: draws of nothing but those score no class and are left out
+    sparse = IoUAccumulator(3, ignore_index=0, items=3)
+    sparse.update(np.array([1, 1]), np.array([1, 1]), item=0)
+    for k in (1, 2):
+        sparse.update(np.array([1, 1]), np.array([0, 0]), item=k)
+    assert sparse.mean() == 1.0 and sparse.interval() == (1.0, 1.0)
 
 
 def test_frechet_distance_closed_forms():
@@ -133,6 +141,26 @@ def test_each_process_takes_every_nth_batch_and_sums_add_up(monkeypatch):
     assert evaluation.sum_over_processes(a)[0] is a
 
 
+def test_each_process_fills_the_rows_of_its_own_images(monkeypatch):
+    """Under 2 processes each scores every other batch into its own images' rows: the rows are
+    disjoint and add up to one process's, so the interval after summing is the one-process one."""
+    from symmflow import evaluation
+
+    pipe = SymmFlowPipeline(tiny_unet(), PipelineConfig(task="segmentation", image_size=16))
+    masks = [np.roll(face_ids(16), k, axis=1) for k in range(5)]
+    images = [np.random.default_rng(k).integers(0, 256, (16, 16, 3), dtype=np.uint8) for k in range(5)]
+    rows = {}
+    monkeypatch.setattr(IoUAccumulator, "sum_over_processes", lambda acc: rows.__setitem__(world, acc.item_intersection.copy()))
+    for world, rank in ((1, 0), (2, 0), (2, 1)):
+        monkeypatch.setattr(evaluation, "_process", lambda rank=rank, world=world: (rank, world))
+        evaluate_segmentation(pipe, images, masks, steps=1, batch_size=2)
+        rows[(world, rank)] = rows.pop(world)
+    one, first, second = rows[(1, 0)], rows[(2, 0)], rows[(2, 1)]
+    assert one.sum(1).all()  # every image scored
+    assert not (first.sum(1) * second.sum(1)).any()  # batches 0-1 and 4 by rank 0, 2-3 by rank 1
+    np.testing.assert_array_equal(first + second, one)
+
+
 def coco_pipe_predicting(rgb):
     """A 16 px COCO-Stuff colour-mask pipeline whose one-step segmentation ends at the colour ``rgb``
     everywhere: its label velocity is ``y - c`` (one Euler step from t = 1 to 0 lands on ``c``)."""
@@ -162,6 +190,8 @@ def test_coco_stuff_segmentation_in_both_decodings():
     assert list(authors["per_class"]) == list(COCO_STUFF_AUTHORS_EVAL.class_names)
     names = COCO_STUFF_AUTHORS_EVAL.class_names
     assert authors["per_class"][names[11]] == authors["per_class"][names[17]] == 0.0  # predicted row 11, truth row 17
+    with pytest.raises(ValueError, match="one class map per image: got 2 images and 1 class maps"):
+        evaluate_segmentation(pipe, images, [truth], steps=1)
     with pytest.raises(ValueError, match="unknown decoding 'paper'; accepted: classes, authors"):
         evaluate_segmentation(pipe, images, [truth, truth], steps=1, decoding="paper")
 
