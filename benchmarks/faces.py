@@ -38,7 +38,7 @@ import torch
 from report import ROOT, checkpoint_name, machine, write_results
 
 from symmflow.data.procedural_faces import HELD_OUT_SEED, generate_faces
-from symmflow.evaluation import cycle_portraits, evaluate_cycle, evaluate_segmentation, sample_diversity
+from symmflow.evaluation import cycle_portraits, evaluate_cycle, evaluate_segmentation, round_interval, sample_diversity
 from symmflow.pipeline import SymmFlowPipeline
 
 
@@ -58,10 +58,6 @@ def generation_seconds(pipe: SymmFlowPipeline, masks: list[np.ndarray], rounds: 
                 times[memory_format].append(time.perf_counter() - t0)
     pipe.model.to(memory_format=torch.contiguous_format)
     return statistics.median(times[formats[0]]), statistics.median(times[formats[1]])
-
-
-def rounded(interval: tuple[float, float]) -> list[float]:
-    return [round(v, 4) for v in interval]
 
 
 def span(result: dict) -> str:
@@ -134,10 +130,10 @@ def main() -> None:
         {
             "seg_miou_5": round(seg["miou"], 4),
             "seg_miou_1": round(seg_1["miou"], 4),
-            "seg_miou_1_interval": rounded(seg_1["miou_interval"]),
+            "seg_miou_1_interval": round_interval(seg_1["miou_interval"]),
             "cycle_miou_25": round(cycle["miou"], 4),
             "cycle_miou_25_seg1": round(cycle_1["miou"], 4),
-            "cycle_miou_25_seg1_interval": rounded(cycle_1["miou_interval"]),
+            "cycle_miou_25_seg1_interval": round_interval(cycle_1["miou_interval"]),
             "cycle_per_class_iou": cycle_1["per_class"],
             "cycle_miou_25_seg1_free": round(free_1["miou"], 4) if free_1 else None,
             "label_fade": pipe.config.label_fade,

@@ -65,7 +65,7 @@ from PIL import Image
 from report import ROOT, RESULTS_DIR, checkpoint_name, machine, write_results
 
 from symmflow.alignment import align_photo, alignment_matrix, draw_faces, segment_photo, warp_crop
-from symmflow.evaluation import IoUAccumulator
+from symmflow.evaluation import IoUAccumulator, round_interval
 from symmflow.palettes import CELEBAMASK_HQ
 from symmflow.pipeline import SymmFlowPipeline
 
@@ -188,17 +188,17 @@ def miou(pairs, predict, invented: dict | None = None, interval: list | None = N
     photo): the false classes, which count 0 in the mean when no truth holds them; ``interval``,
     when given (a list), gets the mIoU's 95% bootstrap interval over the photos
     (:meth:`~symmflow.evaluation.IoUAccumulator.interval`)."""
-    acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index, items=None if interval is None else len(pairs))
+    acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index, items=len(pairs))
     for i, (photo, truth) in enumerate(pairs):
         labels = predict(photo)
-        acc.update(labels, truth, item=None if interval is None else i)
+        acc.update(labels, truth, item=i)
         if invented is not None:
             for k in np.setdiff1d(np.unique(labels), np.unique(truth)):
                 if k != CELEBAMASK_HQ.ignore_index:
                     counts = invented.setdefault(CELEBAMASK_HQ.class_names[k], [0] * len(pairs))
                     counts[i] = int((labels == k).sum())
     if interval is not None:
-        interval[:] = [round(v, 4) for v in acc.interval()]
+        interval[:] = round_interval(acc.interval())
     return acc.mean(), _per_class(acc)
 
 
@@ -224,8 +224,8 @@ def template(truths, others: int | None = None, interval: list | None = None) ->
     folder linear; ``None``: all ``n - 1``, every ordered pair. ``interval``: as :func:`miou`'s,
     over the faces predicted (each with all its predictions); narrower than it should be, since
     each face's truth is also a prediction of others, which the draws do not follow."""
-    acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index, items=None if interval is None else len(truths))
     n = len(truths)
+    acc = IoUAccumulator(CELEBAMASK_HQ.num_classes, CELEBAMASK_HQ.ignore_index, items=n)
     reach = n - 1 if others is None else min(others, n - 1)
     for i in range(n):
         truth = truths[i]
@@ -233,9 +233,9 @@ def template(truths, others: int | None = None, interval: list | None = None) ->
             other = truths[(i + k) % n]
             if other.shape != truth.shape:
                 other = cv2.resize(other.astype(np.uint8), truth.shape[::-1], interpolation=cv2.INTER_NEAREST)
-            acc.update(other, truth, item=None if interval is None else i)
+            acc.update(other, truth, item=i)
     if interval is not None:
-        interval[:] = [round(v, 4) for v in acc.interval()]
+        interval[:] = round_interval(acc.interval())
     return acc.mean(), _per_class(acc)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "plot_confusion",
     "processes",
     "process_batches",
+    "round_interval",
     "sample_diversity",
     "sum_over_processes",
 ]
@@ -200,10 +201,16 @@ class IoUAccumulator:
 
     def mean(self) -> float:
         iou = self.per_class()
-        keep = ~np.isnan(iou)
-        if self.ignore_index is not None:
-            keep[self.ignore_index] = False
+        keep = self._counted(iou)
         return float(iou[keep].mean()) if keep.any() else float("nan")
+
+    def _counted(self, iou: np.ndarray) -> np.ndarray:
+        """Which classes of ``iou`` ``[..., K]`` count in the macro mean: those that occur (not
+        NaN), ``ignore_index`` aside."""
+        counted = ~np.isnan(iou)
+        if self.ignore_index is not None:
+            counted[..., self.ignore_index] = False
+        return counted
 
     def interval(self, level: float = 0.95, rounds: int = 2000, seed: int = 0) -> tuple[float, float]:
         """Bootstrap percentile interval of :meth:`mean` over the images: ``rounds`` draws of as
@@ -229,17 +236,20 @@ class IoUAccumulator:
         for start in range(0, rounds, 250):  # 250 draws at a time: [250, n] counts, whatever n is
             counts = rng.multinomial(n, np.full(n, 1 / n), size=min(250, rounds - start)).astype(np.float64)
             iou = _iou(counts @ inter, counts @ union)  # [draws, K]
-            if self.ignore_index is not None:
-                iou[:, self.ignore_index] = np.nan
-            occurs = ~np.isnan(iou)
+            counted = self._counted(iou)
             with np.errstate(invalid="ignore"):
-                means.append(np.where(occurs, iou, 0).sum(axis=1) / occurs.sum(axis=1))  # NaN: no class drawn
+                means.append(np.where(counted, iou, 0).sum(axis=1) / counted.sum(axis=1))  # NaN: no class drawn
         means = np.concatenate(means)
         means = means[~np.isnan(means)]
         if not len(means):
             return float("nan"), float("nan")
         low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
         return float(low), float(high)
+
+
+def round_interval(interval: Sequence[float], digits: int = 4) -> list[float]:
+    """``(low, high)`` rounded, as a list (as reports store it in JSON)."""
+    return [round(float(v), digits) for v in interval]
 
 
 def _iou(intersection: np.ndarray, union: np.ndarray) -> np.ndarray:
@@ -552,17 +562,14 @@ def evaluate_digits(pipe, split: str, steps_list: Sequence[int], seed: int = 0) 
     return evaluate_classification(pipe, digits_to_tensor(raw, pipe.image_size), labels, steps_list, seed=seed), labels
 
 
-def _rounded(interval: tuple[float, float]) -> list[float]:
-    return [round(v, 4) for v in interval]
-
-
 def segmentation_report(
     pipe, images: Sequence[np.ndarray], class_maps: Sequence[np.ndarray], steps: Sequence[int], seed: int = 0,
     cycle: int = 0, diversity: int = 0, diversity_distance: str = "l1", decoding: str = "classes",
 ) -> dict[str, Any]:
     """What ``symmflow eval`` reports for a segmentation model: mIoU and per-class IoU at each
-    step count, each with its 95% bootstrap interval over the images (:meth:`IoUAccumulator.interval`); cycle mIoU (and its interval) on the first ``cycle`` masks (generated at the model's default
-    steps, segmented at ``steps[0]``); sample diversity on the first ``diversity`` masks. Both
+    step count, each mIoU with its 95% bootstrap interval over the images
+    (:meth:`IoUAccumulator.interval`); cycle mIoU and its interval on the first ``cycle`` masks
+    (generated at the model's default steps, segmented at ``steps[0]``); sample diversity on the first ``diversity`` masks. Both
     mIoUs decode predictions by ``decoding`` (:func:`evaluate_segmentation`) and remove regions
     under the config's ``min_region``, both named in the report."""
     decoding_palette(pipe.palette, decoding)  # an unknown decoding is refused before any work
@@ -570,13 +577,13 @@ def segmentation_report(
                               "segmentation": {}}
     for s in steps:
         seg = evaluate_segmentation(pipe, images, class_maps, steps=s, seed=seed, decoding=decoding)
-        report["segmentation"][str(s)] = {"miou": round(seg["miou"], 4), "miou_interval": _rounded(seg["miou_interval"]),
+        report["segmentation"][str(s)] = {"miou": round(seg["miou"], 4), "miou_interval": round_interval(seg["miou_interval"]),
                                           "per_class": seg["per_class"]}
     if cycle:
         result = evaluate_cycle(pipe, class_maps[:cycle], generate_steps=pipe.default_steps["generate"], segment_steps=steps[0],
                                 seed=seed, decoding=decoding)
         report["cycle_miou"] = round(result["miou"], 4)
-        report["cycle_miou_interval"] = _rounded(result["miou_interval"])
+        report["cycle_miou_interval"] = round_interval(result["miou_interval"])
     if diversity:
         value = sample_diversity(pipe, class_maps[:diversity], samples=4, steps=pipe.default_steps["generate"], seed=seed, distance=diversity_distance)
         report["diversity"], report["diversity_distance"] = round(value, 4), diversity_distance
