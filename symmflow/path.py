@@ -142,9 +142,10 @@ class SymmetricPath:
         sample: SymmetricPathSample,
         image_weight: float,
         label_weight: torch.Tensor | None = None,
+        image_pixel_weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The symmetric flow-matching loss of a prediction on ``sample``; see :func:`symmetric_loss`."""
-        return symmetric_loss(v_x_hat, v_y_hat, sample.v_x, sample.v_y, image_weight, label_weight)
+        return symmetric_loss(v_x_hat, v_y_hat, sample.v_x, sample.v_y, image_weight, label_weight, image_pixel_weight)
 
 
 def symmetric_loss(
@@ -154,6 +155,7 @@ def symmetric_loss(
     v_y: torch.Tensor,
     image_weight: float,
     label_weight: torch.Tensor | None = None,
+    image_pixel_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``w * mse(v_x_hat, v_x) + (1 - w) * mse(v_y_hat, v_y)``, each a plain mean.
 
@@ -161,7 +163,9 @@ def symmetric_loss(
     classifiers and the toy (the authors' settings). ``label_weight``, if given, weights the
     label half's squared errors element-wise (it broadcasts against ``v_y``, e.g. ``[B, 1, H, W]``
     per-pixel weights for a ``[B, K, H, W]`` one-hot mask) before the mean: class balancing,
-    see :mod:`symmflow.training.balance`. Returns a scalar tensor.
+    see :mod:`symmflow.training.balance`. ``image_pixel_weight`` does the same for the image
+    half (``[B, 1, H, W]`` against ``v_x``'s ``[B, C, H, W]``): the generator's error on a rare
+    part's pixels counts more. Returns a scalar tensor.
     """
     if not 0.0 <= image_weight <= 1.0:
         raise ValueError(f"image_weight must lie in [0, 1], got {image_weight}")
@@ -170,14 +174,17 @@ def symmetric_loss(
             f"prediction shapes {list(v_x_hat.shape)} / {list(v_y_hat.shape)} do not match "
             f"targets {list(v_x.shape)} / {list(v_y.shape)}"
         )
-    if label_weight is None:
-        label_loss = F.mse_loss(v_y_hat, v_y)
-    else:
-        try:
-            weight = torch.broadcast_to(label_weight, v_y.shape)
-        except RuntimeError:
-            raise ValueError(
-                f"label_weight of shape {list(label_weight.shape)} does not broadcast to the label's {list(v_y.shape)}"
-            ) from None
-        label_loss = (weight * (v_y_hat - v_y).square()).mean()
-    return image_weight * F.mse_loss(v_x_hat, v_x) + (1.0 - image_weight) * label_loss
+    label_loss = _weighted_mse(v_y_hat, v_y, label_weight, "label_weight", "label")
+    image_loss = _weighted_mse(v_x_hat, v_x, image_pixel_weight, "image_pixel_weight", "image")
+    return image_weight * image_loss + (1.0 - image_weight) * label_loss
+
+
+def _weighted_mse(prediction: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None, name: str, half: str) -> torch.Tensor:
+    """The mean of ``weight * (prediction - target) ** 2`` (a plain mean without ``weight``)."""
+    if weight is None:
+        return F.mse_loss(prediction, target)
+    try:
+        weight = torch.broadcast_to(weight, target.shape)
+    except RuntimeError:
+        raise ValueError(f"{name} of shape {list(weight.shape)} does not broadcast to the {half}'s {list(target.shape)}") from None
+    return (weight * (prediction - target).square()).mean()

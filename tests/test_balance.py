@@ -70,14 +70,15 @@ def test_trainer_weights_each_label_pixel_by_its_class(tmp_path):
     trainer = Trainer(TrainConfig.from_dict(data))
     expected = class_balance_weights(class_frequencies(trainer.dataset, 19), 0.5)
     torch.testing.assert_close(trainer.class_weights, expected)
-    x, y, weight = trainer._batch(torch.Generator().manual_seed(0))
+    x, y, weight, image_weight = trainer._batch(torch.Generator().manual_seed(0))
+    assert image_weight is None  # train.image_balance 0: the image loss is a plain mean
     assert weight.shape == (4, 1, 16, 16)
     # the weight of each pixel is that of its (one-hot) class
     torch.testing.assert_close(weight[:, 0], expected[y.argmax(1)])
     assert weight.unique().numel() > 2  # several classes in view, not a constant map
     seen = []
     loss = trainer.path.loss
-    trainer.path.loss = lambda *a: seen.append(a[-1]) or loss(*a)
+    trainer.path.loss = lambda *a: seen.append(a[-2]) or loss(*a)
     trainer.fit(progress=False)
     assert trainer.step == 2 and len(seen) == 2
     assert all(w is not None and w.shape == (4, 1, 16, 16) and w.min() < 1 < w.max() for w in seen)
@@ -86,10 +87,39 @@ def test_trainer_weights_each_label_pixel_by_its_class(tmp_path):
     torch.testing.assert_close(torch.tensor(recorded), expected, atol=1e-5, rtol=0)
 
 
+def test_image_balance_weights_the_image_loss_by_the_class_under_each_pixel(tmp_path):
+    data = json.loads(json.dumps(TINY_FACES))
+    data["output_dir"] = str(tmp_path / "run")
+    data["train"].update(class_balance=0.0, image_balance=0.5)
+    trainer = Trainer(TrainConfig.from_dict(data))
+    assert trainer.class_weights is None
+    expected = class_balance_weights(class_frequencies(trainer.dataset, 19), 0.5)
+    x, y, label_weight, image_weight = trainer._batch(torch.Generator().manual_seed(0))
+    assert label_weight is None
+    torch.testing.assert_close(image_weight[:, 0], expected[y.argmax(1)])
+    # the weighted image loss is the weighted mean of the squared errors, each pixel's three
+    # colour channels at its class's weight
+    v_x_hat = torch.zeros_like(x)
+    v_x = torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+    loss = symmetric_loss(v_x_hat, y, v_x, y, 1.0, image_pixel_weight=image_weight)
+    assert loss.item() == pytest.approx((image_weight * v_x.square()).mean().item(), rel=1e-6)
+    assert loss.item() != pytest.approx(v_x.square().mean().item(), rel=1e-3)
+    with pytest.raises(ValueError, match="image_pixel_weight of shape"):
+        symmetric_loss(v_x_hat, y, v_x, y, 1.0, image_pixel_weight=torch.ones(1, 1, 3, 3))
+    seen = []
+    original = trainer.path.loss
+    trainer.path.loss = lambda *a: seen.append(a[-1]) or original(*a)
+    trainer.fit(progress=False)
+    assert len(seen) == 2 and all(w.shape == (4, 1, 16, 16) and w.min() < 1 < w.max() for w in seen)
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
         (lambda d: d["train"].update(class_balance=1.5), r"class_balance is an exponent in \[0, 1\]"),
+        (lambda d: d["train"].update(image_balance=-0.5), r"image_balance is an exponent in \[0, 1\]"),
+        (lambda d: d["model"].update({"class": "LatentUNet"}) or d["train"].update(class_balance=0, image_balance=0.5),
+         "image_balance weights pixels by class: it needs task segmentation"),
         (lambda d: d.update(task="classification", pipeline={"image_size": 16, "num_classes": 10}),
          "needs task segmentation and a PixelUNet"),
         (lambda d: d["model"].update({"class": "LatentUNet"}), "needs task segmentation and a PixelUNet"),

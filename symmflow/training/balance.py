@@ -14,6 +14,11 @@ and the loss keeps its scale (and ``image_weight`` its meaning). Where the
 label half is clean (``t = 0``) the best velocity is the same under any weight; where it is
 noise (``t = 1``) the weighted optimum is the class posterior re-weighted by ``w``, i.e. a
 prior shifted toward rare classes, which is what a macro average rewards.
+
+The same weights can weigh the image half's per-pixel errors by the class under each pixel
+(``train.image_balance``, its own exponent): a generated mouth, earring or necklace is only
+read back if the generator draws it, and under a plain mean its few pixels barely move the
+image loss either.
 """
 
 from __future__ import annotations

@@ -98,7 +98,10 @@ class OptimConfig:
     ``t ~ U(0, 1)`` for all). ``class_balance``: exponent ``a`` of per-pixel label-loss weights
     ``f_k ** -a`` by the pixel's true class (``f_k``: the class's share of the training pixels;
     0 = the paper's plain mean, 0.5 = square-root balancing), for pixel segmentation models, see
-    :mod:`symmflow.training.balance`. ``sigma_min``: accepted for older configs; the path's width
+    :mod:`symmflow.training.balance`. ``image_balance``: the same exponent for the image
+    half's per-pixel weights (by the class under the pixel; 0 = a plain mean), so the generator
+    is trained to get a rare part's pixels right as much as the segmenter is to find them.
+    ``sigma_min``: accepted for older configs; the path's width
     belongs to ``pipeline.sigma_min`` (a value here must agree with it, or fills it in).
     ``batch_size`` is per process and per
     micro-batch; the effective batch is ``batch_size * grad_accum * processes``."""
@@ -115,6 +118,7 @@ class OptimConfig:
     sigma_min: float | None = None
     readout_fraction: float = 0.0
     class_balance: float = 0.0
+    image_balance: float = 0.0
     mixed_precision: str = "no"
     seed: int = 0
     checkpoint_every: int = 500
@@ -187,13 +191,14 @@ class TrainConfig:
             raise ValueError("train.image_weight must lie in [0, 1], train.ema_decay in [0, 1)")
         if not 0 <= t.readout_fraction <= 1:
             raise ValueError(f"train.readout_fraction is the share of samples drawn at t = 1, in [0, 1], got {t.readout_fraction}")
-        if not 0 <= t.class_balance <= 1:
-            raise ValueError(f"train.class_balance is an exponent in [0, 1] (0: no balancing), got {t.class_balance}")
-        if t.class_balance and (self.task != "segmentation" or self.model.cls != "PixelUNet"):
-            raise ValueError(
-                "train.class_balance weights label pixels by class: it needs task segmentation and a "
-                f"PixelUNet (labels in pixel space), got task {self.task!r} with {self.model.cls}"
-            )
+        for name in ("class_balance", "image_balance"):
+            if not 0 <= getattr(t, name) <= 1:
+                raise ValueError(f"train.{name} is an exponent in [0, 1] (0: no balancing), got {getattr(t, name)}")
+            if getattr(t, name) and (self.task != "segmentation" or self.model.cls != "PixelUNet"):
+                raise ValueError(
+                    f"train.{name} weights pixels by class: it needs task segmentation and a "
+                    f"PixelUNet (labels in pixel space), got task {self.task!r} with {self.model.cls}"
+                )
         if t.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {t.lr}")
 

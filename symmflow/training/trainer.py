@@ -162,10 +162,13 @@ class Trainer:
         # one (COCO-Stuff: unlabeled), else with class 0 (background)
         palette = getattr(self.codec, "palette", None)
         self.label_fill = palette.ignore_index if palette is not None and palette.ignore_index is not None else 0
-        self.class_weights = None
-        if t.class_balance:
+        self.class_weights = self.image_class_weights = None
+        if t.class_balance or t.image_balance:
             frequencies = class_frequencies(self.dataset, self.codec.num_classes)
-            self.class_weights = class_balance_weights(frequencies, t.class_balance)
+            if t.class_balance:
+                self.class_weights = class_balance_weights(frequencies, t.class_balance)
+            if t.image_balance:
+                self.image_class_weights = class_balance_weights(frequencies, t.image_balance)
         model.train().requires_grad_(True)
         self.ema = EMA(model, t.ema_decay)
         optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
@@ -246,6 +249,7 @@ class Trainer:
             # the label loss's per-class weights (class_balance), recorded because the data they
             # were counted on can change later: scripts/calibrate_decoding.py reads them from here
             "class_weights": None if self.class_weights is None else [round(float(w), 6) for w in self.class_weights],
+            "image_class_weights": None if self.image_class_weights is None else [round(float(w), 6) for w in self.image_class_weights],
             "config": self.config.to_dict(),
         }
 
@@ -286,9 +290,10 @@ class Trainer:
         key = ((self.config.train.seed * 1_000_003 + self.step) * 1024 + rank) * 256 + micro
         return torch.Generator().manual_seed(key % (2**63))
 
-    def _batch(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def _batch(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """One micro-batch: ``(x, y)`` in the model's space (pixels or latents), on device, and
-        the label loss's per-pixel weights ``[B, 1, H, W]`` (``None`` without class balancing)."""
+        the label and image losses' per-pixel weights ``[B, 1, H, W]`` (``None`` without
+        class balancing, ``train.class_balance`` / ``train.image_balance``)."""
         t = self.config.train
         idx = torch.randint(len(self.dataset), (t.batch_size,), generator=g).tolist()
         items = [self.dataset[i] for i in idx]
@@ -309,15 +314,15 @@ class Trainer:
         if self.vae is not None:
             x = self.vae.encode_image(x, generator=g)  # diffusers draws with the CPU generator, then moves
             y = self.vae.encode_mask(y)
-        weight = None if self.class_weights is None else self.class_weights[maps].unsqueeze(1).to(device)
-        return x, y, weight
+        weights = [None if w is None else w[maps].unsqueeze(1).to(device) for w in (self.class_weights, self.image_class_weights)]
+        return x, y, *weights
 
     def train_step(self) -> float:
         t = self.config.train
         total = 0.0
         for micro in range(t.grad_accum):
             g = self._generator(micro)
-            x, y, label_weight = self._batch(g)
+            x, y, label_weight, image_pixel_weight = self._batch(g)
             times = torch.rand(len(x), generator=g)
             if t.readout_fraction:
                 # t = 1 is exactly what one-step classification sees; uniform t rarely visits it
@@ -328,7 +333,7 @@ class Trainer:
             sample = self.path.sample(x, y, times, noise_x, noise_y)
             with self.accelerator.autocast():
                 v_x, v_y = self.model(sample.x_t, sample.y_t, sample.t)
-                loss = self.path.loss(v_x.float(), v_y.float(), sample, t.image_weight, label_weight) / t.grad_accum
+                loss = self.path.loss(v_x.float(), v_y.float(), sample, t.image_weight, label_weight, image_pixel_weight) / t.grad_accum
             if micro < t.grad_accum - 1:
                 with self.accelerator.no_sync(self.model):
                     self.accelerator.backward(loss)
