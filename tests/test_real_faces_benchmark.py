@@ -212,3 +212,29 @@ def test_a_wrong_pairs_folder_or_limit_is_refused_before_any_work(tmp_path):
                              capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert run.returncode == 2 and said in run.stderr, run.stderr[-2000:]
         assert "pairs from" not in run.stdout and "grace_hopper" not in run.stdout  # nothing was scored
+
+
+def test_a_seed_count_under_one_is_a_usage_error_before_any_work(tmp_path):
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "real_faces.py"), "--samples", str(tmp_path / "absent"), "--seeds", "0", "--dry-run"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert run.returncode == 2 and "--seeds must be a whole number of seeds, at least 1; got 0" in run.stderr
+
+
+def test_the_seed_of_the_label_noise_reaches_the_segmentation():
+    """``predictor(..., seed=s)`` segments as ``segment_photo(seed=s)`` does: the seeds the
+    samples' figure is averaged over are the library's own."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from real_faces import predictor
+
+    calls = []
+
+    class Recorder:
+        def segment_photo(self, photo, **kwargs):
+            calls.append(kwargs)
+            return type("Result", (), {"labels": np.zeros((2, 2), np.int64)})()
+
+    for seed in (0, 3):
+        predictor(Recorder(), 1, "align", seed=seed)(None)
+    assert [c["seed"] for c in calls] == [0, 3] and all(c["align"] == "align" and c["steps"] == 1 for c in calls)
