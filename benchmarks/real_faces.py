@@ -353,6 +353,11 @@ def _markdown_row(label: str, value: float, per: dict[str, float | None]) -> str
     return f"| {label} | **{value:.3f}** | " + " | ".join("-" if per[p] is None else f"{per[p]:.2f}" for p in PARTS) + " |"
 
 
+def _with_invented(figure: str, invented) -> str:
+    """``figure`` followed by the classes a run painted where no truth has them, if any."""
+    return figure + (f" ({', '.join(invented)} invented)" if invented else "")
+
+
 def folder_section(args, pairs: PairFolder, pipe: SymmFlowPipeline, data: dict) -> list[str]:
     """Score ``pairs`` (``--pairs``, :func:`score_folder`), print a table, put it in
     ``data["pairs"]`` and return its RESULTS.md lines."""
@@ -420,8 +425,8 @@ def main() -> None:
         for steps in (1, 5):
             rows[f"miou_{steps}"] = miou(pairs, predictor(pipe, steps, "align"), invented if steps == 1 else None)
             rows[f"miou_{steps}_whole"] = miou(pairs, predictor(pipe, steps, "whole"))
-        by_seed = []
-        for seed in range(args.seeds):
+        by_seed = [(*rows["miou_1"], sorted(invented))]  # miou_1 is seed 0's
+        for seed in range(1, args.seeds):
             painted = {}
             by_seed.append((*miou(pairs, predictor(pipe, 1, "align", seed=seed), painted), sorted(painted)))
         rows["miou_1_seeds"] = (statistics.fmean(m for m, _, _ in by_seed), _mean_per_class([per for _, per, _ in by_seed]))
@@ -483,13 +488,11 @@ def main() -> None:
             false = "; ".join(f"{name} {counts}" for name, counts in counts_of.items()) or "none"
             print(f"classes painted where a photo's truth has none (1 step, aligned{what}; pixels per photo): {false}")
             md += [f"Classes painted where a photo's truth has none (1 step, aligned{what}; pixels on photos 0-3): {false}.", ""]
-        seeds = ", ".join(f"{s['miou']:.3f}" + (f" ({', '.join(s['invented'])} invented)" if s["invented"] else "")
-                          for s in data["miou_1_by_seed"])
+        seeds = ", ".join(_with_invented(f"{s['miou']:.3f}", s["invented"]) for s in data["miou_1_by_seed"])
         print(f"1 step, aligned, by label-noise seed (0-{args.seeds - 1}): {seeds}")
         md += [f"At 1 step, aligned, by the seed of the label noise the flow starts from (0-{args.seeds - 1}; "
                f"the classes each paints where a photo's truth has none): {seeds}.", ""]
-        spread = ", ".join(f"{name} {m['miou']:.3f}" + (f" ({', '.join(m['invented'])} invented)" if m["invented"] else "")
-                           for name, m in moves.items())
+        spread = ", ".join(_with_invented(f"{name} {m['miou']:.3f}", m["invented"]) for name, m in moves.items())
         print(f"crops moved (1 step): {spread}")
         md += [f"With each face's crop moved (1 step; the moves beside the classes each invents): {spread}. "
                f"Half a pixel of the model's grid is within what an eye detector misses by, so these show how much "
