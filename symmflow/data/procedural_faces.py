@@ -139,6 +139,8 @@ _IRIS_RGB = np.array(
 )
 _LIPSTICK_RGB = np.array([(170, 30, 50), (200, 90, 110), (120, 30, 60), (190, 60, 50)], np.float32)
 _METAL_RGB = np.array([(212, 175, 55), (200, 200, 205), (240, 235, 225), (180, 120, 80)], np.float32)
+_METAL_SKIN_DISTANCE = 50.0
+"""Least RGB distance of a face's jewellery colour from its skin, lit, in shade or on the neck."""
 _SCLERA_RGB = (236.0, 232.0, 226.0)
 _FRAME_RGB = np.array([(20, 20, 22), (70, 40, 25), (150, 120, 60), (40, 40, 70)], np.float32)
 
@@ -409,7 +411,12 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
         lip = 0.75 * lip + 0.25 * np.array([150, 40, 60])
 
     hat = _distinct_colour(rng, [hair, skin], 60, (0.1, 0.8), (0.15, 0.9))
-    metal = _pick(rng, tuple(_METAL_RGB))
+    # Jewellery is never skin-coloured: copper on a medium skin or pearl on a fair one would teach
+    # that a lit ear lobe is an earring and a lit band across a shaded neck a necklace.
+    skin_like = np.array([skin, shaded, skin * (0.8, 0.76, 0.75), 0.6 * skin * (0.8, 0.76, 0.75)])
+    apart = np.sqrt(((_METAL_RGB[:, None] - skin_like[None]) ** 2).sum(axis=2)).min(axis=1)
+    metals = tuple(_METAL_RGB[apart >= _METAL_SKIN_DISTANCE]) or (_METAL_RGB[int(np.argmax(apart))],)
+    metal = _pick(rng, metals)
     # an eye averages to about half sclera, half iris: keep that off the hair's colour
     irises = [c * g["iris_gain"] for c in rng.permutation(_IRIS_RGB)]
     eyes = [0.5 * (np.array(_SCLERA_RGB) + c) for c in irises]
@@ -1071,6 +1078,15 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
         cx, w = lower_lip.centre[0], lower_lip.w
         _blob(relief, cx, lower_lip.y0 + 1.15 * lower_lip.h, 0.3 * w, 0.18 * lower_lip.h + 0.5,
               -0.3 * rng.uniform(0.3, 1.0))
+    upper_lip = mask == U_LIP
+    if lower_lip and p.mouth_open == 0 and upper_lip.any():
+        # closed lips meet in a dark seam, which belongs to the lips: without it the only dark
+        # line between lips a model sees is an open mouth's
+        below = np.zeros_like(upper_lip)
+        below[:-1] = mask[1:] == L_LIP
+        seam = upper_lip & below
+        seam[1:] |= seam[:-1] & (mask[1:] == L_LIP)
+        img[seam] *= np.float32(rng.uniform(0.4, 0.75))
     brow_v = None
     # under-eye shadows, from faint to the dark bags of a tired face: skin, which the stage 10
     # model still read as the lower half of real eyes
