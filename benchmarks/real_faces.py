@@ -71,6 +71,7 @@ from PIL import Image
 from report import ROOT, RESULTS_DIR, checkpoint_name, machine, write_results
 
 from symmflow.alignment import align_photo, alignment_matrix, draw_faces, segment_photo, warp_crop
+from symmflow.data.datasets import PairFolder
 from symmflow.evaluation import IoUAccumulator, round_interval
 from symmflow.palettes import CELEBAMASK_HQ
 from symmflow.pipeline import SymmFlowPipeline
@@ -108,47 +109,6 @@ def load_samples(folder: Path) -> list[tuple[np.ndarray, np.ndarray]] | None:
         rgb = cv2.resize(rgb, (EVAL_SIZE, EVAL_SIZE), interpolation=cv2.INTER_AREA)
         pairs.append((rgb, np.asarray(Image.open(mask)).astype(np.int64)))
     return pairs
-
-
-class PairFolder:
-    """A folder of CelebAMask-HQ pairs, ``NAME.jpg`` (a photo, any size) beside ``NAME.png`` (its
-    class ids in :data:`~symmflow.palettes.CELEBAMASK_HQ`'s order), as a sequence of (photo uint8
-    ``[h, w, 3]`` resized to the mask's size, class ids int64 ``[h, w]``), read one at a time (a
-    thousand pairs do not fit in memory as int64), in name order, the first ``limit``.
-
-    Raises:
-        ValueError: ``limit`` under 1, no pairs in ``folder``, or a mask holding ids outside the
-            palette.
-    """
-
-    def __init__(self, folder: Path, limit: int | None = None) -> None:
-        if limit is not None and limit < 1:
-            raise ValueError(f"limit must be a whole number of pairs, at least 1, got {limit}")
-        self.folder = Path(folder)
-        names = sorted(p.stem for p in self.folder.glob("*.png") if (self.folder / f"{p.stem}.jpg").is_file())
-        if not names:
-            raise ValueError(f"no pairs in {self.folder}: expected NAME.jpg photos beside NAME.png class-id masks")
-        self.names = names[:limit]
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        mask = self.mask(i)
-        rgb = np.asarray(Image.open(self.folder / f"{self.names[i]}.jpg").convert("RGB"))
-        return cv2.resize(rgb, mask.shape[::-1], interpolation=cv2.INTER_AREA), mask
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
-
-    def mask(self, i: int) -> np.ndarray:
-        """Pair ``i``'s class ids, int64 ``[h, w]``, without its photo."""
-        name = self.names[i]
-        mask = np.asarray(Image.open(self.folder / f"{name}.png"))
-        if mask.ndim != 2 or mask.max() >= CELEBAMASK_HQ.num_classes:
-            raise ValueError(f"{name}.png must hold class ids 0..{CELEBAMASK_HQ.num_classes - 1} in one channel, "
-                             f"got shape {mask.shape}, max {mask.max()}")
-        return mask.astype(np.int64)
 
 
 def predictor(pipe: SymmFlowPipeline, steps: int, align: str, mirror: bool | None = None, min_region: int | None = None,

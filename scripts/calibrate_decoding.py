@@ -13,6 +13,16 @@ procedural faces (``HELD_OUT_SEED``, never training data, never real photos) for
 ``decode_weights`` in the folder's ``pipeline.json``.
 
     python scripts/calibrate_decoding.py checkpoints/faces --write
+
+Procedural faces wear what photographs rarely show in the same way: the renderer hangs earrings
+and necklaces on far more faces than CelebAMask-HQ's photos label them, and a model taught there
+reads a lit ear lobe or a bright band across a neck as jewellery. With ``--photos`` the script
+then divides the readout of ``--photo-classes`` further (their decode weights times each of
+``--factors``), measures mIoU on the first ``--photo-limit`` real CelebAMask-HQ pairs of that folder
+(``NAME.jpg`` beside ``NAME.png``, read as users get them: faces found and aligned, 1 step, seed 0)
+and keeps the best factor. Judge the result on other photos than the ones it was chosen on.
+
+    python scripts/calibrate_decoding.py checkpoints/faces --gammas 0.5 --photos PAIRS --write
 """
 
 from __future__ import annotations
@@ -27,8 +37,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from symmflow.data.datasets import PairFolder  # noqa: E402
 from symmflow.data.procedural_faces import HELD_OUT_SEED, generate_faces  # noqa: E402
-from symmflow.evaluation import evaluate_segmentation  # noqa: E402
+from symmflow.evaluation import IoUAccumulator, evaluate_segmentation  # noqa: E402
 from symmflow.pipeline import SymmFlowPipeline  # noqa: E402
 from symmflow.pipeline_config import PIPELINE_CONFIG_NAME  # noqa: E402
 from symmflow.training.balance import class_balance_weights, class_frequencies  # noqa: E402
@@ -69,16 +80,52 @@ def parse_gammas(text: str) -> list[float]:
     return gammas
 
 
+def parse_factors(text: str) -> list[float]:
+    """``"1,2,4"`` -> ``[1.0, 2.0, 4.0]``; anything else, or a factor under 1, exits."""
+    try:
+        factors = [float(f) for f in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"--factors takes comma-separated numbers of at least 1, e.g. 1,2,4; got {text!r}") from None
+    if not all(f >= 1 for f in factors):
+        raise SystemExit(f"--factors must be at least 1 (1: the readout as it is, 2: divided by 2); got {text!r}")
+    return factors
+
+
+def photo_class_ids(pipe: SymmFlowPipeline, text: str) -> list[int]:
+    """``"ear_r,neck_l"`` -> their class ids in the pipeline's palette; an unknown name exits."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in pipe.palette.class_names]
+    if not names or unknown:
+        raise SystemExit(f"--photo-classes takes class names of the {pipe.palette.name} palette "
+                         f"({', '.join(pipe.palette.class_names)}); got {text!r}")
+    return [pipe.palette.class_names.index(n) for n in names]
+
+
+def photo_miou(pipe: SymmFlowPipeline, pairs: PairFolder) -> float:
+    """Macro mIoU (background ignored) of 1-step readouts of ``pairs``' photos, faces aligned."""
+    palette = pipe.palette
+    acc = IoUAccumulator(palette.num_classes, palette.ignore_index)
+    for photo, truth in pairs:
+        acc.update(pipe.segment_photo(photo, align="auto", steps=1, seed=0).labels, truth)
+    return acc.mean()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="pipeline folder of a one-hot segmentation model")
     parser.add_argument("--count", type=int, default=200, help="held-out procedural faces")
     parser.add_argument("--gammas", default="0,0.25,0.5,0.75,1", help="comma-separated exponents in [0, 1]")
+    parser.add_argument("--photos", type=Path, help="folder of real CelebAMask-HQ pairs (NAME.jpg beside NAME.png): "
+                        "choose a further division of --photo-classes on them")
+    parser.add_argument("--photo-limit", type=int, default=500, help="the first pairs by name to choose on")
+    parser.add_argument("--photo-classes", default="ear_r,neck_l", help="comma-separated class names")
+    parser.add_argument("--factors", default="1,2,3,4", help="comma-separated divisions of those classes' readout")
     parser.add_argument("--write", action="store_true", help="store the best decode_weights in pipeline.json")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
     gammas = parse_gammas(args.gammas)
+    factors = parse_factors(args.factors)
     if args.count < 1:
         raise SystemExit(f"--count must be at least 1, got {args.count}")
     pipe = SymmFlowPipeline.from_pretrained(args.folder)
@@ -86,6 +133,13 @@ def main() -> None:
         raise SystemExit(f"{args.folder}: decode_weights apply to one-hot models, this one is {pipe.config.label_encoding!r}")
     if pipe.config.palette != "celebamask_hq":
         raise SystemExit(f"{args.folder}: held-out procedural faces measure CelebAMask-HQ face models, this one's palette is {pipe.config.palette!r}")
+    pairs = classes = None
+    if args.photos is not None:  # checked before any measuring
+        classes = photo_class_ids(pipe, args.photo_classes)
+        try:
+            pairs = PairFolder(args.photos, args.photo_limit)
+        except ValueError as error:
+            raise SystemExit(f"--photos: {error}") from None
     weights = trained_class_weights(args.folder, pipe.num_classes)
     # the renderer draws faces mirror-symmetrically, so a class and its mirror class (l_eye and
     # r_eye, ...) differ in frequency only by chance: one weight for both keeps the decoding of a
@@ -99,13 +153,28 @@ def main() -> None:
         print(f"gamma {gamma:4.2f}   mIoU at 1 step ({args.count} held-out faces) {rows[-1][1]:.4f}", flush=True)
     gamma, best = max(rows, key=lambda r: r[1])
     print(f"best: gamma {gamma:g} ({best:.4f}; plain argmax {dict(rows).get(0.0, float('nan')):.4f})")
+    decode = weights**gamma
+    factor = 1.0
+    if pairs is not None:
+        photo_rows = []
+        for factor in factors:
+            scaled = decode.clone()
+            scaled[classes] *= factor
+            pipe.codec.decode_weights = scaled
+            photo_rows.append((factor, photo_miou(pipe, pairs)))
+            print(f"{args.photo_classes} readout / {factor:g}   mIoU at 1 step ({len(pairs)} photos) {photo_rows[-1][1]:.4f}",
+                  flush=True)
+        factor, best = max(photo_rows, key=lambda r: r[1])
+        print(f"best on the photos: {args.photo_classes} readout / {factor:g} ({best:.4f})")
+        decode[classes] *= factor
     if args.write:
         path = args.folder / PIPELINE_CONFIG_NAME
         data = json.loads(path.read_text())
-        data["decode_weights"] = [round(float(v), 5) for v in weights**gamma] if gamma else None
+        data["decode_weights"] = [round(float(v), 5) for v in decode] if gamma or factor != 1 else None
         data = {k: v for k, v in data.items() if v is not None}
         path.write_text(json.dumps(data, indent=2) + "\n")
-        print(f"wrote decode_weights (gamma {gamma:g}) to {path}")
+        further = f", {args.photo_classes} divided by {factor:g} more" if factor != 1 else ""
+        print(f"wrote decode_weights (gamma {gamma:g}{further}) to {path}")
 
 
 if __name__ == "__main__":

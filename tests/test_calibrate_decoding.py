@@ -93,3 +93,88 @@ def test_bad_runs_of_the_script_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["calibrate_decoding.py", str(tmp_path / "coco")])
     with torch.enable_grad(), pytest.raises(SystemExit, match="measure CelebAMask-HQ face models, this one's palette is 'coco_stuff'"):
         calibrate_decoding.main()
+
+
+def test_factors():
+    assert calibrate_decoding.parse_factors("1,2,4") == [1.0, 2.0, 4.0]
+    for text, message in [("a", "comma-separated numbers"), ("0.5,2", "must be at least 1"), ("nan", "must be at least 1")]:
+        with pytest.raises(SystemExit, match=message):
+            calibrate_decoding.parse_factors(text)
+
+
+def _write_pairs(folder, count=2):
+    """``count`` CelebAMask-HQ pairs 8 px wide: grey photos, all-skin masks."""
+    from PIL import Image
+
+    folder.mkdir()
+    for k in range(count):
+        Image.fromarray(torch.full((8, 8, 3), 128, dtype=torch.uint8).numpy()).save(folder / f"{k}.jpg")
+        Image.fromarray(torch.ones((8, 8), dtype=torch.uint8).numpy()).save(folder / f"{k}.png")
+
+
+def test_photo_miou_reads_aligned_photos_at_one_step(tmp_path):
+    """Each photo is read as users get it (faces aligned where found, 1 step) and scored against its
+    truth, background ignored: a readout equal to the truth scores 1, one that paints an earring
+    over a quarter of the skin scores the mean of skin's 0.75 and the earring's 0."""
+    from types import SimpleNamespace
+
+    from symmflow.data.datasets import PairFolder
+    from symmflow.palettes import CELEBAMASK_HQ
+
+    _write_pairs(tmp_path / "pairs")
+    calls = []
+
+    def reader(painted):
+        def segment_photo(photo, align, steps, seed):
+            calls.append((photo.shape, align, steps))
+            labels = torch.ones((8, 8), dtype=torch.int64).numpy()
+            labels[:4, :4] = painted
+            return SimpleNamespace(labels=labels)
+        return SimpleNamespace(palette=CELEBAMASK_HQ, segment_photo=segment_photo)
+
+    pairs = PairFolder(tmp_path / "pairs")
+    assert calibrate_decoding.photo_miou(reader(1), pairs) == pytest.approx(1.0)
+    assert calibrate_decoding.photo_miou(reader(15), pairs) == pytest.approx(0.375)
+    assert calls[0] == ((8, 8, 3), "auto", 1) and len(calls) == 4
+
+
+def test_photos_choose_a_further_division_of_the_named_classes(tmp_path, monkeypatch, capsys):
+    """With --photos, the factor whose readout scores best on the pairs is multiplied into the
+    named classes' decode weights, on top of the exponent chosen on procedural faces."""
+    recorded = [1.0] * 19
+    recorded[15] = 4.0
+    folder = _folder(tmp_path, recorded)
+    _write_pairs(tmp_path / "pairs", count=3)
+    seen = []
+
+    def scored(pipe, pairs):  # best where ear_r's weight is 3 times its exponent's
+        weights = pipe.codec.decode_weights
+        seen.append((len(pairs), float(weights[15] / weights[0]), float(weights[16] / weights[0])))
+        return 1.0 - abs(float(weights[15]) / 4.0**0.5 - 3.0) / 10
+
+    monkeypatch.setattr(calibrate_decoding, "photo_miou", scored)
+    monkeypatch.setattr(sys, "argv", ["calibrate_decoding.py", str(folder), "--count", "2", "--gammas", "0.5",
+                                      "--photos", str(tmp_path / "pairs"), "--photo-limit", "2",
+                                      "--photo-classes", "ear_r,neck_l", "--factors", "1,3,5", "--write"])
+    with torch.enable_grad():
+        calibrate_decoding.main()
+    assert [s[0] for s in seen] == [2, 2, 2] and [round(s[1] / 2, 3) for s in seen] == [1.0, 3.0, 5.0]
+    assert [round(s[2], 3) for s in seen] == [1.0, 3.0, 5.0]  # both classes scaled alike
+    stored = json.loads((folder / "pipeline.json").read_text())["decode_weights"]
+    assert stored[15] == pytest.approx(2.0 * 3) and stored[16] == pytest.approx(3.0) and stored[1] == 1.0
+    assert "readout / 3 (1.0000)" in capsys.readouterr().out
+
+
+def test_bad_photo_arguments_are_refused_before_measuring(tmp_path, monkeypatch):
+    folder = _folder(tmp_path, [1.0] * 19)
+    (tmp_path / "empty").mkdir()
+    _write_pairs(tmp_path / "pairs")
+    for extra, message in [(["--photos", str(tmp_path / "empty")], "--photos: no pairs in"),
+                           (["--photos", str(tmp_path / "pairs"), "--photo-limit", "0"], "at least 1, got 0"),
+                           (["--photos", str(tmp_path / "pairs"), "--photo-classes", "earring"],
+                            "class names of the celebamask_hq palette"),
+                           (["--factors", "0.5"], "must be at least 1")]:
+        monkeypatch.setattr(sys, "argv", ["calibrate_decoding.py", str(folder), *extra])
+        monkeypatch.setattr(calibrate_decoding, "evaluate_segmentation", lambda *a, **k: pytest.fail("measured"))
+        with torch.enable_grad(), pytest.raises(SystemExit, match=message):
+            calibrate_decoding.main()

@@ -131,9 +131,9 @@ def _write_pairs(folder, masks):
 def test_pair_folder_reads_pairs_in_name_order_at_the_masks_size(tmp_path):
     """A folder of pairs: only names with both files, in name order, the photo resized to its
     mask; a mask with an id outside the palette, or a folder without pairs, is refused by name."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     import pytest
-    from real_faces import PairFolder
+
+    from symmflow.data.datasets import PairFolder
 
     masks = {name: np.full((6, 8), k) for k, name in ((1, "b"), (2, "a"), (13, "c"))}
     _write_pairs(tmp_path / "pairs", masks)
@@ -175,8 +175,9 @@ def test_score_folder_counts_faces_missed_and_classes_invented(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from types import SimpleNamespace
 
-    from real_faces import PairFolder, score_folder
+    from real_faces import score_folder
 
+    from symmflow.data.datasets import PairFolder
     from symmflow.palettes import CELEBAMASK_HQ
 
     hat = CELEBAMASK_HQ.class_names.index("hat")

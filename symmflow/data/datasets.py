@@ -51,6 +51,7 @@ __all__ = [
     "CelebAMaskHQ",
     "CelebAMaskHQColor",
     "CocoStuff",
+    "PairFolder",
     "SegmentationDataset",
     "SegmentationFolder",
     "IMAGE_EXTENSIONS",
@@ -587,4 +588,4 @@ def _read_part_mask(path: Path) -> np.ndarray:
 
 
 # the folder data sets (symmflow.data.folders) build on the classes above: imported last
-from symmflow.data.folders import CelebAMaskHQColor, CocoStuff, SegmentationFolder  # noqa: E402
+from symmflow.data.folders import CelebAMaskHQColor, CocoStuff, PairFolder, SegmentationFolder  # noqa: E402
