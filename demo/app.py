@@ -75,9 +75,10 @@ def models_note() -> str:
     if faces_checkpoint() == str(default_checkpoint("faces")):
         note += (
             "The shipped CPU face model knows only procedurally rendered faces: real photos are outside its "
-            "training, so expect rough masks on them. Skin, hair, nose, eyes and lips read best; a shaded neck or the "
-            "edge of a beard may come out as a necklace, glossy hair partly as a hat, thin-rimmed glasses may be "
-            "missed, and a few earring pixels may land on a cheek. A face turned away is read as a frontal one. "
+            "training, so expect rough masks on them. Skin, hair, nose, eyes and lips read best; the edge of a "
+            "beard may come out as a necklace, glossy hair partly as a hat, thin-rimmed glasses may be missed, and "
+            "earrings and necklaces are read only where they stand out (it expects fewer on photos than it was "
+            "trained on). A face turned away is read as a frontal one. "
             f"To run the paper's released weights (GPU recommended), set `{FACES_ENV}` to a pipeline folder or hub "
             "repo made by `symmflow convert-release` and restart. "
         )
