@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -81,13 +82,13 @@ def parse_gammas(text: str) -> list[float]:
 
 
 def parse_factors(text: str) -> list[float]:
-    """``"1,2,4"`` -> ``[1.0, 2.0, 4.0]``; anything else, or a factor under 1, exits."""
+    """``"1,2,4"`` -> ``[1.0, 2.0, 4.0]``; anything else, or a factor under 1 or infinite, exits."""
     try:
         factors = [float(f) for f in text.split(",")]
     except ValueError:
         raise SystemExit(f"--factors takes comma-separated numbers of at least 1, e.g. 1,2,4; got {text!r}") from None
-    if not all(f >= 1 for f in factors):
-        raise SystemExit(f"--factors must be at least 1 (1: the readout as it is, 2: divided by 2); got {text!r}")
+    if not all(math.isfinite(f) and f >= 1 for f in factors):
+        raise SystemExit(f"--factors must be finite and at least 1 (1: the readout as it is, 2: divided by 2); got {text!r}")
     return factors
 
 
@@ -117,15 +118,18 @@ def main() -> None:
     parser.add_argument("--gammas", default="0,0.25,0.5,0.75,1", help="comma-separated exponents in [0, 1]")
     parser.add_argument("--photos", type=Path, help="folder of real CelebAMask-HQ pairs (NAME.jpg beside NAME.png): "
                         "choose a further division of --photo-classes on them")
-    parser.add_argument("--photo-limit", type=int, default=500, help="the first pairs by name to choose on")
-    parser.add_argument("--photo-classes", default="ear_r,neck_l", help="comma-separated class names")
-    parser.add_argument("--factors", default="1,2,3,4", help="comma-separated divisions of those classes' readout")
+    parser.add_argument("--photo-limit", type=int, help="the first pairs by name to choose on (default 500)")
+    parser.add_argument("--photo-classes", help="comma-separated class names (default ear_r,neck_l)")
+    parser.add_argument("--factors", help="comma-separated divisions of those classes' readout (default 1,2,3,4)")
     parser.add_argument("--write", action="store_true", help="store the best decode_weights in pipeline.json")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
     gammas = parse_gammas(args.gammas)
-    factors = parse_factors(args.factors)
+    given = [f"--{name.replace('_', '-')}" for name in ("photo_limit", "photo_classes", "factors") if getattr(args, name) is not None]
+    if args.photos is None and given:
+        raise SystemExit(f"{', '.join(given)} choose(s) the readout division on real photos: name them with --photos DIR")
+    factors = parse_factors(args.factors or "1,2,3,4")
     if args.count < 1:
         raise SystemExit(f"--count must be at least 1, got {args.count}")
     pipe = SymmFlowPipeline.from_pretrained(args.folder)
@@ -134,10 +138,12 @@ def main() -> None:
     if pipe.config.palette != "celebamask_hq":
         raise SystemExit(f"{args.folder}: held-out procedural faces measure CelebAMask-HQ face models, this one's palette is {pipe.config.palette!r}")
     pairs = classes = None
-    if args.photos is not None:  # checked before any measuring
-        classes = photo_class_ids(pipe, args.photo_classes)
+    if args.photos is not None:  # checked before any measuring, every mask included
+        classes = photo_class_ids(pipe, args.photo_classes or "ear_r,neck_l")
         try:
-            pairs = PairFolder(args.photos, args.photo_limit)
+            pairs = PairFolder(args.photos, 500 if args.photo_limit is None else args.photo_limit)
+            for i in range(len(pairs)):
+                pairs.mask(i)
         except ValueError as error:
             raise SystemExit(f"--photos: {error}") from None
     weights = trained_class_weights(args.folder, pipe.num_classes)

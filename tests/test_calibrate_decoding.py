@@ -97,44 +97,48 @@ def test_bad_runs_of_the_script_are_refused(tmp_path, monkeypatch):
 
 def test_factors():
     assert calibrate_decoding.parse_factors("1,2,4") == [1.0, 2.0, 4.0]
-    for text, message in [("a", "comma-separated numbers"), ("0.5,2", "must be at least 1"), ("nan", "must be at least 1")]:
+    for text, message in [("a", "comma-separated numbers"), ("0.5,2", "at least 1"), ("nan", "at least 1"),
+                          ("1,inf", "must be finite")]:
         with pytest.raises(SystemExit, match=message):
             calibrate_decoding.parse_factors(text)
 
 
-def _write_pairs(folder, count=2):
-    """``count`` CelebAMask-HQ pairs 8 px wide: grey photos, all-skin masks."""
+def _write_pairs(folder, count=2, top=1):
+    """``count`` CelebAMask-HQ pairs 8 px wide: grey photos, masks of class ``top`` in the top two
+    rows over skin."""
     from PIL import Image
 
     folder.mkdir()
     for k in range(count):
+        mask = torch.ones((8, 8), dtype=torch.uint8)
+        mask[:2] = top
         Image.fromarray(torch.full((8, 8, 3), 128, dtype=torch.uint8).numpy()).save(folder / f"{k}.jpg")
-        Image.fromarray(torch.ones((8, 8), dtype=torch.uint8).numpy()).save(folder / f"{k}.png")
+        Image.fromarray(mask.numpy()).save(folder / f"{k}.png")
 
 
 def test_photo_miou_reads_aligned_photos_at_one_step(tmp_path):
     """Each photo is read as users get it (faces aligned where found, 1 step) and scored against its
-    truth, background ignored: a readout equal to the truth scores 1, one that paints an earring
-    over a quarter of the skin scores the mean of skin's 0.75 and the earring's 0."""
+    truth, background ignored: skin read over the background rows scores 1, and an earring
+    painted over a quarter of the picture the mean of skin's 0.75 and the earring's 0."""
     from types import SimpleNamespace
 
     from symmflow.data.datasets import PairFolder
     from symmflow.palettes import CELEBAMASK_HQ
 
-    _write_pairs(tmp_path / "pairs")
+    _write_pairs(tmp_path / "pairs", top=0)
     calls = []
 
     def reader(painted):
         def segment_photo(photo, align, steps, seed):
             calls.append((photo.shape, align, steps))
-            labels = torch.ones((8, 8), dtype=torch.int64).numpy()
-            labels[:4, :4] = painted
+            labels = torch.ones((8, 8), dtype=torch.int64).numpy()  # skin over the background rows too
+            labels[2:6, 2:6] = painted
             return SimpleNamespace(labels=labels)
         return SimpleNamespace(palette=CELEBAMASK_HQ, segment_photo=segment_photo)
 
     pairs = PairFolder(tmp_path / "pairs")
     assert calibrate_decoding.photo_miou(reader(1), pairs) == pytest.approx(1.0)
-    assert calibrate_decoding.photo_miou(reader(15), pairs) == pytest.approx(0.375)
+    assert calibrate_decoding.photo_miou(reader(15), pairs) == pytest.approx((32 / 48 + 0) / 2)
     assert calls[0] == ((8, 8, 3), "auto", 1) and len(calls) == 4
 
 
@@ -169,11 +173,14 @@ def test_bad_photo_arguments_are_refused_before_measuring(tmp_path, monkeypatch)
     folder = _folder(tmp_path, [1.0] * 19)
     (tmp_path / "empty").mkdir()
     _write_pairs(tmp_path / "pairs")
+    _write_pairs(tmp_path / "bad", count=1, top=19)
     for extra, message in [(["--photos", str(tmp_path / "empty")], "--photos: no pairs in"),
                            (["--photos", str(tmp_path / "pairs"), "--photo-limit", "0"], "at least 1, got 0"),
                            (["--photos", str(tmp_path / "pairs"), "--photo-classes", "earring"],
                             "class names of the celebamask_hq palette"),
-                           (["--factors", "0.5"], "must be at least 1")]:
+                           (["--photos", str(tmp_path / "bad")], r"--photos: 0\.png must hold class ids"),
+                           (["--factors", "0.5"], "--factors choose.* name them with --photos"),
+                           (["--photos", str(tmp_path / "pairs"), "--factors", "0.5"], "at least 1")]:
         monkeypatch.setattr(sys, "argv", ["calibrate_decoding.py", str(folder), *extra])
         monkeypatch.setattr(calibrate_decoding, "evaluate_segmentation", lambda *a, **k: pytest.fail("measured"))
         with torch.enable_grad(), pytest.raises(SystemExit, match=message):

@@ -226,7 +226,7 @@ def test_jewellery_is_never_skin_coloured():
         neck = skin * (0.8, 0.76, 0.75)
         skin_like = np.stack([skin, 0.78 * skin, neck, 0.6 * neck])
         distance = np.linalg.norm(skin_like - np.array(params.metal_rgb, np.float64), axis=1).min()
-        assert distance >= 49, (seed, params.metal_rgb, params.skin_rgb)  # 50 before rounding
+        assert distance >= 49, (seed, params.metal_rgb, params.skin_rgb)  # 50 before the skin is clipped to 255
 
 
 def test_natural_lips_come_close_to_the_skin_without_merging():

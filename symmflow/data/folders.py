@@ -1,5 +1,6 @@
 """Segmentation data sets laid out as folders of images beside folders of label maps: any
-such folder (:class:`SegmentationFolder`), CelebAMask-HQ's colour-mask variant and COCO-Stuff.
+such folder (:class:`SegmentationFolder`), CelebAMask-HQ's colour-mask variant and COCO-Stuff;
+and flat folders of CelebAMask-HQ photo/mask pairs for real-photo scoring (:class:`PairFolder`).
 The shared reading and checking lives in :mod:`symmflow.data.datasets`."""
 
 from __future__ import annotations
@@ -203,14 +204,16 @@ class CocoStuff(SegmentationFolder):
 
 
 class PairFolder:
-    """A flat folder of CelebAMask-HQ pairs, as real-photo benchmarks and calibrations read them: ``NAME.jpg`` (a photo, any size) beside ``NAME.png`` (its
-    class ids in :data:`~symmflow.palettes.CELEBAMASK_HQ`'s order), as a sequence of (photo uint8
-    ``[h, w, 3]`` resized to the mask's size, class ids int64 ``[h, w]``), read one at a time (a
-    thousand pairs do not fit in memory as int64), in name order, the first ``limit``.
+    """A flat folder of CelebAMask-HQ pairs, as real-photo benchmarks and calibrations read them.
+
+    ``NAME.jpg`` (a photo, any size) beside ``NAME.png`` (its class ids in
+    :data:`~symmflow.palettes.CELEBAMASK_HQ`'s order), as a sequence of (photo uint8 ``[h, w, 3]``
+    resized to the mask's size, class ids int64 ``[h, w]``), read one at a time (a thousand pairs
+    do not fit in memory as int64), in name order, the first ``limit``.
 
     Raises:
-        ValueError: ``limit`` under 1, no pairs in ``folder``, or a mask holding ids outside the
-            palette.
+        ValueError: ``limit`` under 1 or no pairs in ``folder`` (when built); a mask holding ids
+            outside the palette (when that pair or its :meth:`mask` is read).
     """
 
     def __init__(self, folder: Path, limit: int | None = None) -> None:

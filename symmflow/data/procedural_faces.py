@@ -415,6 +415,7 @@ def sample_face_params(rng: np.random.Generator) -> FaceParams:
     # that a lit ear lobe is an earring and a lit band across a shaded neck a necklace.
     skin_like = np.array([skin, shaded, skin * (0.8, 0.76, 0.75), 0.6 * skin * (0.8, 0.76, 0.75)])
     apart = np.sqrt(((_METAL_RGB[:, None] - skin_like[None]) ** 2).sum(axis=2)).min(axis=1)
+    # (the farthest metal only guards the rule: at least two of the four pass for every skin tone drawn)
     metals = tuple(_METAL_RGB[apart >= _METAL_SKIN_DISTANCE]) or (_METAL_RGB[int(np.argmax(apart))],)
     metal = _pick(rng, metals)
     # an eye averages to about half sclera, half iris: keep that off the hair's colour
