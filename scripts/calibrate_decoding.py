@@ -158,7 +158,8 @@ def main() -> None:
         rows.append((gamma, evaluate_segmentation(pipe, list(images), list(masks), steps=1)["miou"]))
         print(f"gamma {gamma:4.2f}   mIoU at 1 step ({args.count} held-out faces) {rows[-1][1]:.4f}", flush=True)
     gamma, best = max(rows, key=lambda r: r[1])
-    print(f"best: gamma {gamma:g} ({best:.4f}; plain argmax {dict(rows).get(0.0, float('nan')):.4f})")
+    plain = f"; plain argmax {dict(rows)[0.0]:.4f}" if 0.0 in dict(rows) else ""  # only when gamma 0 was run
+    print(f"best: gamma {gamma:g} ({best:.4f}{plain})")
     decode = weights**gamma
     factor = 1.0
     if pairs is not None:

@@ -76,6 +76,7 @@ def test_write_stores_the_best_exponent_of_the_recorded_weights(tmp_path, monkey
     assert torch.is_grad_enabled()
     out = capsys.readouterr().out
     best = float(out.split("best: gamma ")[1].split(" ")[0])
+    assert "plain argmax" not in out  # gamma 0 was not run
     stored = json.loads((folder / "pipeline.json").read_text())["decode_weights"]
     assert stored[1] == pytest.approx(4.0**best) and stored[0] == 1.0
     assert SymmFlowPipeline.from_pretrained(folder).codec.decode_weights[1] == pytest.approx(4.0**best)
