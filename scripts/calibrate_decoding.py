@@ -70,6 +70,10 @@ def trained_class_weights(folder: Path, num_classes: int) -> torch.Tensor:
     return class_balance_weights(class_frequencies(dataset, num_classes), exponent)
 
 
+PHOTO_LIMIT, PHOTO_CLASSES, FACTORS = 500, "ear_r,neck_l", "1,2,3,4"
+"""Defaults of ``--photo-limit``, ``--photo-classes`` and ``--factors`` (which need ``--photos``)."""
+
+
 def parse_gammas(text: str) -> list[float]:
     """``"0,0.5,1"`` -> ``[0.0, 0.5, 1.0]``; anything else, or a value outside [0, 1], exits."""
     try:
@@ -118,9 +122,9 @@ def main() -> None:
     parser.add_argument("--gammas", default="0,0.25,0.5,0.75,1", help="comma-separated exponents in [0, 1]")
     parser.add_argument("--photos", type=Path, help="folder of real CelebAMask-HQ pairs (NAME.jpg beside NAME.png): "
                         "choose a further division of --photo-classes on them")
-    parser.add_argument("--photo-limit", type=int, help="the first pairs by name to choose on (default 500)")
-    parser.add_argument("--photo-classes", help="comma-separated class names (default ear_r,neck_l)")
-    parser.add_argument("--factors", help="comma-separated divisions of those classes' readout (default 1,2,3,4)")
+    parser.add_argument("--photo-limit", type=int, help=f"the first pairs by name to choose on (default {PHOTO_LIMIT})")
+    parser.add_argument("--photo-classes", help=f"comma-separated class names (default {PHOTO_CLASSES})")
+    parser.add_argument("--factors", help=f"comma-separated divisions of those classes' readout (default {FACTORS})")
     parser.add_argument("--write", action="store_true", help="store the best decode_weights in pipeline.json")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
@@ -129,7 +133,8 @@ def main() -> None:
     given = [f"--{name.replace('_', '-')}" for name in ("photo_limit", "photo_classes", "factors") if getattr(args, name) is not None]
     if args.photos is None and given:
         raise SystemExit(f"{', '.join(given)} choose(s) the readout division on real photos: name them with --photos DIR")
-    factors = parse_factors(args.factors or "1,2,3,4")
+    factors = parse_factors(args.factors or FACTORS)
+    photo_classes = args.photo_classes or PHOTO_CLASSES
     if args.count < 1:
         raise SystemExit(f"--count must be at least 1, got {args.count}")
     pipe = SymmFlowPipeline.from_pretrained(args.folder)
@@ -139,9 +144,9 @@ def main() -> None:
         raise SystemExit(f"{args.folder}: held-out procedural faces measure CelebAMask-HQ face models, this one's palette is {pipe.config.palette!r}")
     pairs = classes = None
     if args.photos is not None:  # checked before any measuring, every mask included
-        classes = photo_class_ids(pipe, args.photo_classes or "ear_r,neck_l")
+        classes = photo_class_ids(pipe, photo_classes)
         try:
-            pairs = PairFolder(args.photos, 500 if args.photo_limit is None else args.photo_limit)
+            pairs = PairFolder(args.photos, PHOTO_LIMIT if args.photo_limit is None else args.photo_limit)
             for i in range(len(pairs)):
                 pairs.mask(i)
         except ValueError as error:
@@ -169,10 +174,10 @@ def main() -> None:
             scaled[classes] *= factor
             pipe.codec.decode_weights = scaled
             photo_rows.append((factor, photo_miou(pipe, pairs)))
-            print(f"{args.photo_classes} readout / {factor:g}   mIoU at 1 step ({len(pairs)} photos) {photo_rows[-1][1]:.4f}",
+            print(f"{photo_classes} readout / {factor:g}   mIoU at 1 step ({len(pairs)} photos) {photo_rows[-1][1]:.4f}",
                   flush=True)
         factor, best = max(photo_rows, key=lambda r: r[1])
-        print(f"best on the photos: {args.photo_classes} readout / {factor:g} ({best:.4f})")
+        print(f"best on the photos: {photo_classes} readout / {factor:g} ({best:.4f})")
         decode[classes] *= factor
     if args.write:
         path = args.folder / PIPELINE_CONFIG_NAME
@@ -180,7 +185,7 @@ def main() -> None:
         data["decode_weights"] = [round(float(v), 5) for v in decode] if gamma or factor != 1 else None
         data = {k: v for k, v in data.items() if v is not None}
         path.write_text(json.dumps(data, indent=2) + "\n")
-        further = f", {args.photo_classes} divided by {factor:g} more" if factor != 1 else ""
+        further = f", {photo_classes} divided by {factor:g} more" if factor != 1 else ""
         print(f"wrote decode_weights (gamma {gamma:g}{further}) to {path}")
 
 

@@ -186,3 +186,24 @@ def test_bad_photo_arguments_are_refused_before_measuring(tmp_path, monkeypatch)
         monkeypatch.setattr(calibrate_decoding, "evaluate_segmentation", lambda *a, **k: pytest.fail("measured"))
         with torch.enable_grad(), pytest.raises(SystemExit, match=message):
             calibrate_decoding.main()
+
+
+def test_photo_defaults_divide_earrings_and_necklaces(tmp_path, monkeypatch, capsys):
+    """Without --photo-classes, --factors and --photo-limit the script divides ear_r and neck_l by
+    1, 2, 3 and 4 on the first 500 pairs, and names those classes in what it prints."""
+    folder = _folder(tmp_path, [1.0] * 19)
+    _write_pairs(tmp_path / "pairs", count=3)
+    seen = []
+
+    def scored(pipe, pairs):
+        weights = pipe.codec.decode_weights
+        seen.append((len(pairs), float(weights[15]), float(weights[16]), float(weights[1])))
+        return 0.5
+
+    monkeypatch.setattr(calibrate_decoding, "photo_miou", scored)
+    monkeypatch.setattr(sys, "argv", ["calibrate_decoding.py", str(folder), "--count", "2", "--gammas", "0.5",
+                                      "--photos", str(tmp_path / "pairs")])
+    with torch.enable_grad():
+        calibrate_decoding.main()
+    assert seen == [(3, f, f, 1.0) for f in (1.0, 2.0, 3.0, 4.0)]
+    assert "ear_r,neck_l readout / 4" in capsys.readouterr().out
