@@ -1086,7 +1086,7 @@ def _model_face(p: FaceParams, mask: np.ndarray, img: np.ndarray, rng: np.random
         below = np.zeros_like(upper_lip)
         below[:-1] = mask[1:] == L_LIP
         seam = upper_lip & below
-        seam[1:] |= seam[:-1] & (mask[1:] == L_LIP)
+        seam[1:] |= seam[:-1]  # and the lower-lip pixel under each
         img[seam] *= np.float32(rng.uniform(0.4, 0.75))
     brow_v = None
     # under-eye shadows, from faint to the dark bags of a tired face: skin, which the stage 10
